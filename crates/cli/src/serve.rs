@@ -1,0 +1,77 @@
+//! `keyfort serve`.
+
+use crate::CliError;
+use keyfort_server::config::Config;
+use keyfort_server::state::{AppState, now_ms};
+use keyfort_store::Store;
+
+pub async fn open_store(config: &Config) -> Result<Store, CliError> {
+    config.prepare_data_dir()?;
+    Store::open(&config.database_url)
+        .await
+        .map_err(CliError::Store)
+}
+
+pub async fn run() -> Result<(), CliError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYFORT_LOG")
+                .unwrap_or_else(|_| "keyfort=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::from_process_env()?;
+    let store = open_store(&config).await?;
+    if let Some(pass) = keyfort_server::bootstrap::first_start(&store, now_ms())
+        .await
+        .map_err(|e| CliError::Failed(format!("first start failed: {e}")))?
+    {
+        println!("Keyfort first start: created the administrator account `admin`.");
+        println!("Sign in at {}/signin/tap?username=admin", config.rp.base);
+        println!(
+            "with this one-time Temporary Access Pass (valid {} minutes): {}",
+            pass.record.lifetime_minutes, pass.code
+        );
+        println!(
+            "then register a passkey. This pass is shown only once; `keyfort tap issue admin` makes a new one."
+        );
+    }
+    let state = AppState::new(&config, store)
+        .await
+        .map_err(CliError::Store)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| {
+            CliError::Config(keyfort_server::config::ConfigError {
+                setting: "KEYFORT_LISTEN",
+                message: format!("cannot listen on {}: {e}", config.listen),
+            })
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    println!(
+        "Keyfort listening on http://{local} (public URL {}, {} store)",
+        config.rp.base,
+        state.store.backend().as_str()
+    );
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return std::future::pending().await,
+                };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    };
+    keyfort_server::serve(listener, state.clone(), shutdown)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    state.store.close().await;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Keyfort's domain types and pure decision logic.
+//!
+//! Nothing in this crate performs I/O or reads the clock: every function that
+//! depends on time takes `now` (Unix milliseconds) as a parameter, so the same
+//! code answers a live sign-in, a test and (later) a What-If query.
+
+pub mod decision;
+pub mod passkey;
+pub mod relying_party;
+pub mod session;
+pub mod tap;
+pub mod time;
+pub mod username;
+
+pub use decision::{Decision, Outcome};
+pub use time::{MINUTE_MS, Millis};

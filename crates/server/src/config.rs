@@ -1,0 +1,255 @@
+//! Configuration: an optional `keyfort.toml`, overridden by `KEYFORT_*` variables.
+//! Every problem names the setting it is about, so start-up fails with one clear line.
+
+use keyfort_core::relying_party::RelyingParty;
+use keyfort_core::session::SessionLimits;
+use keyfort_core::time::MINUTE_MS;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    session_lifetime_minutes: Option<i64>,
+    session_idle_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub rp: RelyingParty,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub session: SessionLimits,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// Where configuration values come from: a file and an environment lookup
+/// (a parameter, so tests need not touch the process environment).
+pub struct Sources<'a> {
+    pub file: Option<&'a Path>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Config {
+    /// Loads `keyfort.toml` (from `KEYFORT_CONFIG`, or the working directory if present) and the environment.
+    pub fn from_process_env() -> Result<Config, ConfigError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let explicit = env("KEYFORT_CONFIG").map(PathBuf::from);
+        let default = PathBuf::from("keyfort.toml");
+        let file = match &explicit {
+            Some(p) => Some(p.as_path()),
+            None if default.exists() => Some(default.as_path()),
+            None => None,
+        };
+        Config::load(Sources { file, env: &env })
+    }
+
+    pub fn load(src: Sources<'_>) -> Result<Config, ConfigError> {
+        let file: FileConfig = match src.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    err(
+                        "KEYFORT_CONFIG",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                toml::from_str(&text).map_err(|e| {
+                    err(
+                        "KEYFORT_CONFIG",
+                        format!("{} is not valid: {}", path.display(), e.message()),
+                    )
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let env = src.env;
+        let listen_raw = env("KEYFORT_LISTEN")
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            err(
+                "KEYFORT_LISTEN",
+                format!("`{listen_raw}` is not an address:port such as 127.0.0.1:8080"),
+            )
+        })?;
+        let public_url = env("KEYFORT_PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| "http://localhost:8080".into());
+        let rp = RelyingParty::from_public_url(&public_url)
+            .map_err(|e| err("KEYFORT_PUBLIC_URL", e.to_string()))?;
+        let data_dir = PathBuf::from(
+            env("KEYFORT_DATA_DIR")
+                .or(file.data_dir)
+                .unwrap_or_else(|| "./keyfort-data".into()),
+        );
+        let database_url = match env("KEYFORT_DATABASE_URL").or(file.database_url) {
+            Some(url) => {
+                if keyfort_store::Backend::from_url(&url).is_none() {
+                    return Err(err(
+                        "KEYFORT_DATABASE_URL",
+                        "must start with sqlite: or postgres://",
+                    ));
+                }
+                url
+            }
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("keyfort.db").display()
+            ),
+        };
+        let minutes = |name: &'static str,
+                       v: Option<String>,
+                       f: Option<i64>,
+                       default: i64|
+         -> Result<i64, ConfigError> {
+            let m = match v {
+                Some(s) => s
+                    .parse::<i64>()
+                    .map_err(|_| err(name, format!("`{s}` is not a number of minutes")))?,
+                None => f.unwrap_or(default),
+            };
+            if !(1..=43_200).contains(&m) {
+                return Err(err(name, format!("{m} is outside 1..=43200 minutes")));
+            }
+            Ok(m)
+        };
+        let lifetime = minutes(
+            "KEYFORT_SESSION_LIFETIME_MINUTES",
+            env("KEYFORT_SESSION_LIFETIME_MINUTES"),
+            file.session_lifetime_minutes,
+            480,
+        )?;
+        let idle = minutes(
+            "KEYFORT_SESSION_IDLE_MINUTES",
+            env("KEYFORT_SESSION_IDLE_MINUTES"),
+            file.session_idle_minutes,
+            60,
+        )?;
+        Ok(Config {
+            listen,
+            public_url,
+            rp,
+            data_dir,
+            database_url,
+            session: SessionLimits {
+                lifetime_ms: lifetime * MINUTE_MS,
+                idle_ms: idle * MINUTE_MS,
+            },
+        })
+    }
+
+    /// Creates the data directory when the embedded store lives in it.
+    pub fn prepare_data_dir(&self) -> Result<(), ConfigError> {
+        if self.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+                err(
+                    "KEYFORT_DATA_DIR",
+                    format!("cannot create {}: {e}", self.data_dir.display()),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)], file: Option<&Path>) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        Config::load(Sources { file, env: &env })
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&[], None).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.rp.id, "localhost");
+        assert!(
+            c.database_url
+                .starts_with("sqlite://./keyfort-data/keyfort.db")
+        );
+        assert_eq!(c.session.lifetime_ms, 480 * MINUTE_MS);
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyfort.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\npublic_url = \"https://id.example.com\"\n",
+        )
+        .unwrap();
+        let c = load(&[("KEYFORT_LISTEN", "127.0.0.1:9100")], Some(&path)).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.rp.id, "id.example.com");
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        assert_eq!(
+            load(&[("KEYFORT_PUBLIC_URL", "http://10.0.0.1")], None)
+                .unwrap_err()
+                .setting,
+            "KEYFORT_PUBLIC_URL"
+        );
+        assert_eq!(
+            load(&[("KEYFORT_PUBLIC_URL", "::nope")], None)
+                .unwrap_err()
+                .setting,
+            "KEYFORT_PUBLIC_URL"
+        );
+        assert_eq!(
+            load(&[("KEYFORT_LISTEN", "everywhere")], None)
+                .unwrap_err()
+                .setting,
+            "KEYFORT_LISTEN"
+        );
+        assert_eq!(
+            load(&[("KEYFORT_DATABASE_URL", "mysql://x")], None)
+                .unwrap_err()
+                .setting,
+            "KEYFORT_DATABASE_URL"
+        );
+        assert_eq!(
+            load(&[("KEYFORT_SESSION_IDLE_MINUTES", "0")], None)
+                .unwrap_err()
+                .setting,
+            "KEYFORT_SESSION_IDLE_MINUTES"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyfort.toml");
+        std::fs::write(&path, "lisen = 1").unwrap();
+        assert_eq!(
+            load(&[], Some(&path)).unwrap_err().setting,
+            "KEYFORT_CONFIG"
+        );
+    }
+}

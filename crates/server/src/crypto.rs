@@ -1,0 +1,84 @@
+//! Random tokens and the hashes secrets are stored under.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+/// `n` bytes from the operating system's CSPRNG.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    OsRng
+        .try_fill_bytes(&mut v)
+        .expect("the operating system's random source failed");
+    v
+}
+
+/// A 256-bit random token, base64url.
+pub fn random_token() -> String {
+    B64.encode(random_bytes(32))
+}
+
+/// High-entropy secrets (session tokens) are stored as SHA-256: a password hash adds nothing there.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Low-entropy secrets a person types (pass codes) are stored as Argon2id.
+pub fn hash_code(code: &str) -> String {
+    let salt = SaltString::encode_b64(&random_bytes(16)).expect("16 bytes is a valid salt length");
+    Argon2::default()
+        .hash_password(code.as_bytes(), &salt)
+        .expect("argon2 with default parameters cannot fail")
+        .to_string()
+}
+
+pub fn verify_code(code: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(h) => Argon2::default()
+            .verify_password(code.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A fixed hash verified against when there is no pass, so a wrong username costs as
+/// much time as a wrong code and timing does not reveal which usernames exist.
+pub fn dummy_code_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_code("keyfort-dummy-pass"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_hashes_verify_and_differ() {
+        let a = hash_code("abcd2345");
+        let b = hash_code("abcd2345");
+        assert_ne!(a, b, "salted");
+        assert!(verify_code("abcd2345", &a));
+        assert!(!verify_code("abcd2346", &a));
+        assert!(!verify_code("abcd2345", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hash_stably() {
+        assert_ne!(random_token(), random_token());
+        assert_eq!(token_hash("x"), token_hash("x"));
+        assert_eq!(token_hash("x").len(), 64);
+    }
+}
+
+/// A random (version 4) UUID as text.
+pub fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

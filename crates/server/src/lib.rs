@@ -1,0 +1,129 @@
+//! Keyfort's HTTP layer: thin axum handlers that parse, call `keyfort-core`
+//! for decisions and `keyfort-store` for state, and render.
+
+pub mod bootstrap;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod extract;
+pub mod pages;
+pub mod passes;
+pub mod passkeys;
+pub mod signin;
+pub mod state;
+
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use std::net::SocketAddr;
+
+pub use config::Config;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/signin/tap", post(passes::sign_in))
+        .route(
+            "/api/signin/passkey/begin",
+            post(passkeys::authentication::begin),
+        )
+        .route(
+            "/api/signin/passkey/finish",
+            post(passkeys::authentication::finish),
+        )
+        .route(
+            "/api/passkeys/register/begin",
+            post(passkeys::registration::begin),
+        )
+        .route(
+            "/api/passkeys/register/finish",
+            post(passkeys::registration::finish),
+        )
+        .route("/api/passkeys/{id}/rename", post(passkeys::manage::rename))
+        .route("/api/passkeys/{id}", delete(passkeys::manage::delete))
+        .fallback(api_not_found);
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/signin", get(pages::signin))
+        .route("/signin/tap", get(pages::tap))
+        .route("/my/security", get(pages::security))
+        .route("/signout", get(pages::signout_page).post(pages::signout))
+        .route("/static/keyfort.js", get(pages::script))
+        .route("/static/keyfort.css", get(pages::stylesheet))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            same_origin_writes,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("not_found", "No such endpoint.")
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            ApiError::unavailable().into_response()
+        }
+    }
+}
+
+/// State-changing requests from a browser must come from Keyfort's own origin
+/// (defence against cross-site request forgery beside SameSite cookies).
+async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if writes {
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            if origin.as_bytes() != state.rp.origin_str().as_bytes() {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "cross_origin_request",
+                    "Requests must come from Keyfort's own pages.",
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let purge_state = state.clone();
+    let purger = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = purge_state.store.purge_expired(state::now_ms()).await {
+                tracing::warn!(error = %e, "purging expired state failed");
+            }
+        }
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let r = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    purger.abort();
+    r
+}

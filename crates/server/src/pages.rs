@@ -1,0 +1,182 @@
+//! Server-rendered pages. Handlers only gather data and render.
+
+use crate::error::ApiError;
+use crate::extract::{CurrentSession, clear_session_cookie};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use keyfort_core::passkey::PasskeyType;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage;
+
+#[derive(Template)]
+#[template(path = "tap.html")]
+struct TapPage {
+    username: String,
+}
+
+struct PasskeyView {
+    id: String,
+    display_name: String,
+    type_label: &'static str,
+    aaguid: String,
+    attested: bool,
+    created: String,
+    last_used: String,
+    possibly_cloned: bool,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    display_name: String,
+    via_pass: bool,
+    passkeys: Vec<PasskeyView>,
+    last_one: bool,
+}
+
+#[derive(Template)]
+#[template(path = "signout.html")]
+struct SignOutPage {
+    signed_in: bool,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    code: &'a str,
+    message: &'a str,
+}
+
+fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => ([(CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// An HTML error page carrying the same stable code as the API.
+pub fn error_page(status: StatusCode, title: &str, e: &ApiError) -> Response {
+    let mut r = render(&MessagePage {
+        title,
+        code: e.code,
+        message: &e.message,
+    });
+    *r.status_mut() = status;
+    r
+}
+
+fn when(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return "never".into() };
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Redirect, ApiError> {
+    Ok(match CurrentSession::load(&state, &headers).await? {
+        Some(_) => Redirect::to("/my/security"),
+        None => Redirect::to("/signin"),
+    })
+}
+
+pub async fn signin() -> Response {
+    render(&SignInPage)
+}
+
+#[derive(Deserialize)]
+pub struct TapQuery {
+    username: Option<String>,
+}
+
+pub async fn tap(Query(q): Query<TapQuery>) -> Response {
+    let username = q.username.unwrap_or_default().chars().take(128).collect();
+    render(&TapPage { username })
+}
+
+pub async fn security(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(current) = CurrentSession::load(&state, &headers).await? else {
+        return Ok(Redirect::to("/signin").into_response());
+    };
+    let passkeys = state.store.passkeys_of_user(&current.user.id).await?;
+    let last_one = passkeys.len() == 1;
+    let views = passkeys
+        .into_iter()
+        .map(|p| PasskeyView {
+            type_label: PasskeyType::parse(&p.passkey_type)
+                .map(PasskeyType::label)
+                .unwrap_or("unknown"),
+            id: p.id,
+            display_name: p.display_name,
+            aaguid: p.aaguid,
+            attested: p.attested != 0,
+            created: when(Some(p.created_at)),
+            last_used: when(p.last_used_at),
+            possibly_cloned: p.possibly_cloned != 0,
+        })
+        .collect();
+    Ok(render(&SecurityPage {
+        display_name: current.user.display_name.clone(),
+        via_pass: current.session.method == "temporary_access_pass",
+        passkeys: views,
+        last_one,
+    }))
+}
+
+pub async fn signout_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let signed_in = CurrentSession::load(&state, &headers).await?.is_some();
+    Ok(render(&SignOutPage { signed_in }))
+}
+
+/// `POST /signout`: ends the session and clears the cookie.
+pub async fn signout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(current) = CurrentSession::load(&state, &headers).await? {
+        state.store.delete_session(&current.session.id).await?;
+    }
+    let mut r = render(&SignOutPage { signed_in: false });
+    if let Ok(v) = clear_session_cookie(state.rp.secure_cookies).parse() {
+        r.headers_mut().insert(SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+pub async fn script() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../static/keyfort.js"),
+    )
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../static/keyfort.css"),
+    )
+}

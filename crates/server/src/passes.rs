@@ -1,0 +1,183 @@
+//! Temporary Access Passes: issuing one, and signing in with one.
+
+use crate::crypto::{dummy_code_hash, hash_code, random_bytes, verify_code};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ClientInfo};
+use crate::signin;
+use crate::state::{AppState, now_ms};
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::response::{AppendHeaders, IntoResponse};
+use keyfort_core::session::SignInMethod;
+use keyfort_core::tap::{self, DEFAULT_LENGTH};
+use keyfort_store::{PassRecord, Store, StoreError, User};
+use serde::Deserialize;
+use serde_json::json;
+
+/// A freshly issued pass: the code exists only here, to be shown once.
+#[derive(Debug, Clone)]
+pub struct IssuedPass {
+    pub code: String,
+    pub record: PassRecord,
+    pub replaced_previous: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Lifetime(#[from] tap::LifetimeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Issues a pass for `user`, replacing any previous one. Stored as an Argon2id hash.
+pub async fn issue(
+    store: &Store,
+    user: &User,
+    lifetime_minutes: Option<i64>,
+    one_time: bool,
+    actor: &str,
+    now: i64,
+) -> Result<IssuedPass, IssueError> {
+    let lifetime = tap::lifetime(lifetime_minutes)?;
+    let code = loop {
+        if let Some(c) = tap::code_from_random(random_bytes(64), DEFAULT_LENGTH) {
+            break c;
+        }
+    };
+    let record = PassRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user.id.clone(),
+        code_hash: hash_code(&code),
+        created_at: now,
+        start_at: now,
+        lifetime_minutes: lifetime,
+        one_time: i64::from(one_time),
+        used_at: None,
+        failed_attempts: 0,
+        created_by: actor.to_string(),
+    };
+    let replaced_previous = store.put_pass(&record, &user.username, actor).await?;
+    Ok(IssuedPass {
+        code,
+        record,
+        replaced_previous,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PassSignIn {
+    username: String,
+    code: String,
+}
+
+const METHOD: &str = "temporary_access_pass";
+
+fn invalid() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_credentials",
+        "That username and pass do not match a usable Temporary Access Pass.",
+    )
+}
+
+/// `POST /api/signin/tap`
+pub async fn sign_in(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    body: Result<ApiJson<PassSignIn>, ApiError>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = now_ms();
+    let ApiJson(body) = match body {
+        Ok(b) => b,
+        Err(e) => return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await),
+    };
+    let typed = tap::normalize_typed_code(&body.code);
+    let username = keyfort_core::username::normalize(&body.username).ok();
+    let user = match &username {
+        Some(u) => state.store.user_by_username(u).await?,
+        None => None,
+    };
+    let pass = match &user {
+        Some(u) => state.store.pass_of_user(&u.id).await?,
+        None => None,
+    };
+    let (user, pass) = match (user, pass) {
+        (Some(u), Some(p)) => (u, p),
+        (user, _) => {
+            // Same work as a real check, so timing does not reveal which usernames exist.
+            let _ = verify_code(&typed, dummy_code_hash());
+            return Err(signin::refused(
+                &state,
+                &client,
+                METHOD,
+                user.as_ref(),
+                Some(&body.username),
+                now,
+                invalid(),
+            )
+            .await);
+        }
+    };
+    let usability = pass.state().usability(now);
+    if !usability.is_usable() {
+        let _ = verify_code(&typed, dummy_code_hash());
+        let e = match usability {
+            tap::Usability::Expired => {
+                ApiError::unauthorized("pass_expired", "This Temporary Access Pass has expired.")
+            }
+            tap::Usability::OneTimeUsed => ApiError::unauthorized(
+                "pass_used",
+                "This Temporary Access Pass was for one use and has been used.",
+            ),
+            tap::Usability::NotYetValid => {
+                ApiError::unauthorized("pass_not_yet_valid", "This pass is not valid yet.")
+            }
+            _ => ApiError::unauthorized(
+                "pass_locked",
+                "Too many wrong codes: ask an administrator for a new pass.",
+            ),
+        };
+        // Only the holder of the right code learns why; everyone else sees the generic refusal.
+        let e = if verify_code(&typed, &pass.code_hash) {
+            e
+        } else {
+            invalid()
+        };
+        return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+    }
+    if !verify_code(&typed, &pass.code_hash) {
+        state.store.record_pass_failure(&pass.id).await?;
+        return Err(
+            signin::refused(&state, &client, METHOD, Some(&user), None, now, invalid()).await,
+        );
+    }
+    if !user.enabled {
+        let e = ApiError::forbidden(
+            "user_disabled",
+            "This account is disabled. Contact your administrator.",
+        );
+        return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+    }
+    if !state.store.consume_pass(&pass.id, now).await? {
+        let e = ApiError::unauthorized(
+            "pass_used",
+            "This Temporary Access Pass was for one use and has been used.",
+        );
+        return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+    }
+    let cookie = signin::establish(
+        &state,
+        &client,
+        &user,
+        SignInMethod::TemporaryAccessPass,
+        None,
+        Some(&pass),
+        now,
+    )
+    .await?;
+    Ok((
+        AppendHeaders([(SET_COOKIE, cookie)]),
+        Json(json!({ "redirect": "/my/security" })),
+    ))
+}

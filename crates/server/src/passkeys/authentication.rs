@@ -1,0 +1,295 @@
+//! Passkey sign-in: conditional UI (autofill), a discoverable "Sign in with a
+//! passkey" button, and username first. Every finish writes a sign-in log row.
+
+use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ClientInfo};
+use crate::signin;
+use crate::state::{AppState, CEREMONY_TTL_MS, now_ms};
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::response::{AppendHeaders, IntoResponse};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac};
+use keyfort_core::session::SignInMethod;
+use keyfort_store::{CeremonyRecord, Taken};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use webauthn_rs_core::error::WebauthnError;
+use webauthn_rs_core::proto::{
+    AllowCredentials, AuthenticationState, Credential, PublicKeyCredential, UserVerificationPolicy,
+};
+
+pub const KIND: &str = "authentication";
+const METHOD: &str = "passkey";
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BeginSignIn {
+    /// Username first; absent for the discoverable button and for conditional UI.
+    username: Option<String>,
+}
+
+/// What the store keeps for a sign-in ceremony.
+#[derive(Serialize, Deserialize)]
+struct SignInCeremony {
+    state: AuthenticationState,
+    /// For username-first: the user the passkey must belong to ("" when the username is unknown).
+    expected_user: Option<String>,
+    username: Option<String>,
+}
+
+/// Decoy credential ids for a username that does not exist, stable per username,
+/// so the response does not reveal whether it exists.
+fn decoy_credential(key: &[u8], username: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(b"keyfort decoy credential\0");
+    mac.update(username.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// `POST /api/signin/passkey/begin`
+pub async fn begin(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<BeginSignIn>,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let builder = state
+        .webauthn
+        .new_challenge_authenticate_builder(Vec::new(), Some(UserVerificationPolicy::Required))
+        .map_err(|e| webauthn_refusal(&e))?;
+    let (mut options, auth_state) = state
+        .webauthn
+        .generate_challenge_authenticate(builder)
+        .map_err(|e| webauthn_refusal(&e))?;
+    let mut expected_user = None;
+    let mut username = None;
+    if let Some(raw) = body.username.as_deref() {
+        let normalized =
+            keyfort_core::username::normalize(raw).unwrap_or_else(|_| raw.trim().to_lowercase());
+        let user = match keyfort_core::username::normalize(raw) {
+            Ok(u) => state.store.user_by_username(&u).await?,
+            Err(_) => None,
+        };
+        let ids: Vec<Vec<u8>> = match &user {
+            Some(u) => state
+                .store
+                .passkeys_of_user(&u.id)
+                .await?
+                .iter()
+                .filter_map(|p| B64.decode(&p.credential_id).ok())
+                .collect(),
+            None => Vec::new(),
+        };
+        let ids = if ids.is_empty() {
+            vec![decoy_credential(&state.decoy_key, &normalized)]
+        } else {
+            ids
+        };
+        options.public_key.allow_credentials = ids
+            .into_iter()
+            .map(|id| AllowCredentials {
+                type_: "public-key".into(),
+                id: id.into(),
+                transports: None,
+            })
+            .collect();
+        expected_user = Some(user.map(|u| u.id).unwrap_or_default());
+        username = Some(normalized);
+    }
+    let ceremony = SignInCeremony {
+        state: auth_state,
+        expected_user,
+        username,
+    };
+    let id = crate::crypto::random_token();
+    state
+        .store
+        .put_ceremony(&CeremonyRecord {
+            id: id.clone(),
+            kind: KIND.into(),
+            user_id: None,
+            session_id: None,
+            state: serde_json::to_string(&ceremony).map_err(|_| ApiError::internal())?,
+            created_at: now,
+            expires_at: now + CEREMONY_TTL_MS,
+        })
+        .await?;
+    Ok(Json(
+        json!({ "ceremonyId": id, "publicKey": options.public_key }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishSignIn {
+    ceremony_id: String,
+    credential: PublicKeyCredential,
+}
+
+fn unknown_credential() -> ApiError {
+    ApiError::unauthorized(
+        "unknown_credential",
+        "This passkey is not registered with Keyfort for that account.",
+    )
+}
+
+/// `POST /api/signin/passkey/finish`
+pub async fn finish(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    body: Result<ApiJson<FinishSignIn>, ApiError>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = now_ms();
+    let refuse = |user: Option<keyfort_store::User>, username: Option<String>, e: ApiError| {
+        let state = state.clone();
+        let client = client.clone();
+        async move {
+            signin::refused(
+                &state,
+                &client,
+                METHOD,
+                user.as_ref(),
+                username.as_deref(),
+                now,
+                e,
+            )
+            .await
+        }
+    };
+    let body = match body {
+        Ok(ApiJson(b)) => b,
+        Err(e) => return Err(refuse(None, None, e).await),
+    };
+    let ceremony = match state
+        .store
+        .take_ceremony(&body.ceremony_id, KIND, now)
+        .await?
+    {
+        Taken::Live(c) => c,
+        Taken::Expired => return Err(refuse(None, None, ceremony_expired()).await),
+        Taken::Unknown => return Err(refuse(None, None, ceremony_unknown()).await),
+    };
+    let ceremony: SignInCeremony =
+        serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
+    let credential_id = B64.encode(body.credential.raw_id.as_slice());
+    let Some(passkey) = state.store.passkey_by_credential_id(&credential_id).await? else {
+        return Err(refuse(None, ceremony.username, unknown_credential()).await);
+    };
+    let user = state
+        .store
+        .user_by_id(&passkey.user_id)
+        .await?
+        .ok_or_else(ApiError::internal)?;
+    // WebAuthn L3 §7.2 step 6: the credential must belong to the identified user.
+    if let Some(expected) = &ceremony.expected_user {
+        if *expected != user.id {
+            return Err(refuse(None, ceremony.username, unknown_credential()).await);
+        }
+    }
+    if let Some(handle) = &body.credential.response.user_handle {
+        let owner = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
+        if handle.as_slice() != owner.as_bytes() {
+            return Err(refuse(None, ceremony.username, unknown_credential()).await);
+        }
+    }
+    if passkey.possibly_cloned != 0 {
+        let e = ApiError::forbidden(
+            "credential_suspended",
+            "This passkey is blocked because it may have been cloned. Contact your administrator.",
+        );
+        return Err(refuse(Some(user), None, e).await);
+    }
+    let mut cred: Credential =
+        serde_json::from_str(&passkey.credential).map_err(|_| ApiError::internal())?;
+    let result = match state.webauthn.authenticate_single_credential(
+        &body.credential,
+        &ceremony.state,
+        &cred,
+    ) {
+        Ok(r) => r,
+        Err(WebauthnError::CredentialPossibleCompromise) => {
+            let presented = presented_counter(&body.credential).unwrap_or(0);
+            state
+                .store
+                .mark_passkey_possibly_cloned(&passkey, &user.username, presented, now)
+                .await?;
+            let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
+            return Err(refuse(Some(user), None, e).await);
+        }
+        Err(e) => return Err(refuse(Some(user), None, webauthn_refusal(&e)).await),
+    };
+    if !user.enabled {
+        let e = ApiError::forbidden(
+            "user_disabled",
+            "This account is disabled. Contact your administrator.",
+        );
+        return Err(refuse(Some(user), None, e).await);
+    }
+    cred.counter = result.counter();
+    cred.backup_state = result.backup_state();
+    cred.backup_eligible = result.backup_eligible();
+    let cred_json = serde_json::to_string(&cred).map_err(|_| ApiError::internal())?;
+    if !state
+        .store
+        .record_passkey_use(
+            &passkey.id,
+            &cred_json,
+            i64::from(result.counter()),
+            result.backup_state(),
+            now,
+        )
+        .await?
+    {
+        // A concurrent sign-in with this passkey already moved the counter past ours.
+        let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
+        return Err(refuse(Some(user), None, e).await);
+    }
+    let cookie = signin::establish(
+        &state,
+        &client,
+        &user,
+        SignInMethod::Passkey,
+        Some(&passkey.id),
+        None,
+        now,
+    )
+    .await?;
+    Ok((
+        AppendHeaders([(SET_COOKIE, cookie)]),
+        Json(json!({ "redirect": "/my/security" })),
+    ))
+}
+
+/// The counter the authenticator presented (bytes 33..37 of authenticator data), for the audit row.
+fn presented_counter(c: &PublicKeyCredential) -> Option<i64> {
+    let ad = c.response.authenticator_data.as_slice();
+    keyfort_core::passkey::AuthenticatorDataSummary::parse(ad)
+        .ok()
+        .map(|s| i64::from(s.sign_count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoys_are_stable_per_username_and_key() {
+        assert_eq!(
+            decoy_credential(b"k", "alice"),
+            decoy_credential(b"k", "alice")
+        );
+        assert_ne!(
+            decoy_credential(b"k", "alice"),
+            decoy_credential(b"k", "bob")
+        );
+        assert_ne!(
+            decoy_credential(b"k", "alice"),
+            decoy_credential(b"j", "alice")
+        );
+        assert_eq!(decoy_credential(b"k", "alice").len(), 32);
+    }
+}

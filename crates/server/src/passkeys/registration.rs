@@ -1,0 +1,213 @@
+//! Passkey registration: discoverable credential, user verification required,
+//! from a session that may register (a pass, or a passkey sign-in ≤ 5 minutes ago).
+
+use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, CurrentSession};
+use crate::state::{AppState, CEREMONY_TTL_MS, now_ms};
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use keyfort_core::passkey::{
+    AuthenticatorDataSummary, MAX_PASSKEYS_PER_USER, PasskeyType, format_aaguid,
+    normalize_passkey_name,
+};
+use keyfort_core::session::may_register_passkey;
+use keyfort_store::{CeremonyRecord, PasskeyRecord, StoreError, Taken};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use webauthn_rs_core::proto::{
+    AttestationConveyancePreference, AttestationFormat, COSEAlgorithm, Credential,
+    RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
+};
+
+pub const KIND: &str = "registration";
+
+fn check_may_register(s: &CurrentSession, now: i64) -> Result<(), ApiError> {
+    let facts = s.session.facts().ok_or_else(ApiError::internal)?;
+    let d = may_register_passkey(&facts, now);
+    if !d.is_allowed() {
+        return Err(ApiError::forbidden(
+            d.reason(),
+            "Adding a passkey needs a recent sign-in: sign in again with a passkey (within 5 minutes) or a Temporary Access Pass.",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/passkeys/register/begin`
+pub async fn begin(
+    State(state): State<AppState>,
+    current: CurrentSession,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    check_may_register(&current, now)?;
+    let existing = state.store.passkeys_of_user(&current.user.id).await?;
+    if existing.len() >= MAX_PASSKEYS_PER_USER {
+        return Err(ApiError::conflict(
+            "too_many_passkeys",
+            format!("You already have {MAX_PASSKEYS_PER_USER} passkeys; remove one first."),
+        ));
+    }
+    let exclude = existing
+        .iter()
+        .map(|p| B64.decode(&p.credential_id).map(Into::into))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ApiError::internal())?;
+    let user = &current.user;
+    let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
+    let builder = state
+        .webauthn
+        .new_challenge_register_builder(handle.as_bytes(), &user.username, &user.display_name)
+        .map_err(|e| webauthn_refusal(&e))?
+        .attestation(AttestationConveyancePreference::None)
+        .user_verification_policy(UserVerificationPolicy::Required)
+        .require_resident_key(true)
+        .credential_algorithms(vec![
+            COSEAlgorithm::ES256,
+            COSEAlgorithm::EDDSA,
+            COSEAlgorithm::RS256,
+        ])
+        .exclude_credentials(Some(exclude));
+    let (options, reg_state) = state
+        .webauthn
+        .generate_challenge_register(builder)
+        .map_err(|e| webauthn_refusal(&e))?;
+    let id = crate::crypto::random_token();
+    state
+        .store
+        .put_ceremony(&CeremonyRecord {
+            id: id.clone(),
+            kind: KIND.into(),
+            user_id: Some(user.id.clone()),
+            session_id: Some(current.session.id.clone()),
+            state: serde_json::to_string(&reg_state).map_err(|_| ApiError::internal())?,
+            created_at: now,
+            expires_at: now + CEREMONY_TTL_MS,
+        })
+        .await?;
+    Ok(Json(
+        json!({ "ceremonyId": id, "publicKey": options.public_key }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishRegistration {
+    ceremony_id: String,
+    credential: RegisterPublicKeyCredential,
+    display_name: Option<String>,
+}
+
+fn format_name(f: AttestationFormat) -> &'static str {
+    match f {
+        AttestationFormat::Packed => "packed",
+        AttestationFormat::Tpm => "tpm",
+        AttestationFormat::AndroidKey => "android-key",
+        AttestationFormat::AndroidSafetyNet => "android-safetynet",
+        AttestationFormat::FIDOU2F => "fido-u2f",
+        AttestationFormat::AppleAnonymous => "apple",
+        AttestationFormat::None => "none",
+    }
+}
+
+/// Reads the authenticator data out of the attestation object (CBOR, WebAuthn L3 §6.5.4):
+/// the AAGUID is there even when the attestation statement is `none`.
+fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorDataSummary> {
+    let v: ciborium::Value = ciborium::from_reader(attestation_object).ok()?;
+    let auth = v
+        .as_map()?
+        .iter()
+        .find(|(k, _)| k.as_text() == Some("authData"))?
+        .1
+        .as_bytes()?;
+    AuthenticatorDataSummary::parse(auth).ok()
+}
+
+/// `POST /api/passkeys/register/finish`
+pub async fn finish(
+    State(state): State<AppState>,
+    current: CurrentSession,
+    ApiJson(body): ApiJson<FinishRegistration>,
+) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let ceremony = match state
+        .store
+        .take_ceremony(&body.ceremony_id, KIND, now)
+        .await?
+    {
+        Taken::Live(c) => c,
+        Taken::Expired => return Err(ceremony_expired()),
+        Taken::Unknown => return Err(ceremony_unknown()),
+    };
+    if ceremony.session_id.as_deref() != Some(current.session.id.as_str()) {
+        return Err(ceremony_unknown());
+    }
+    check_may_register(&current, now)?;
+    let display_name = match body.display_name.as_deref() {
+        Some(n) => Some(normalize_passkey_name(n).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_name",
+                "A passkey name is 1 to 64 characters, without control characters.",
+            )
+        })?),
+        None => None,
+    };
+    let reg_state: RegistrationState =
+        serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
+    let cred: Credential = state
+        .webauthn
+        .register_credential(&body.credential, &reg_state, None)
+        .map_err(|e| webauthn_refusal(&e))?;
+    let summary =
+        authenticator_data(&body.credential.response.attestation_object).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_webauthn_response",
+                "The attestation object is malformed.",
+            )
+        })?;
+    let aaguid = summary
+        .aaguid
+        .map(|a| format_aaguid(&a))
+        .unwrap_or_else(|| format_aaguid(&[0; 16]));
+    let passkey_type = PasskeyType::from_backup_eligible(cred.backup_eligible);
+    let existing = state.store.passkeys_of_user(&current.user.id).await?;
+    let record = PasskeyRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: current.user.id.clone(),
+        credential_id: B64.encode(cred.cred_id.as_slice()),
+        credential: serde_json::to_string(&cred).map_err(|_| ApiError::internal())?,
+        aaguid,
+        sign_count: i64::from(cred.counter),
+        backup_eligible: i64::from(cred.backup_eligible),
+        backup_state: i64::from(cred.backup_state),
+        passkey_type: passkey_type.as_str().into(),
+        attestation_format: format_name(cred.attestation_format).into(),
+        // No attestation trust roots are configured yet: nothing is attested.
+        attested: 0,
+        transports: serde_json::to_string(&cred.transports.clone().unwrap_or_default())
+            .map_err(|_| ApiError::internal())?,
+        display_name: display_name.unwrap_or_else(|| format!("Passkey {}", existing.len() + 1)),
+        created_at: now,
+        last_used_at: None,
+        possibly_cloned: 0,
+    };
+    match state
+        .store
+        .insert_passkey(&record, &current.user.username, &current.user.username, now)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "credential_exists",
+                "This passkey is already registered.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Json(json!({
+        "id": record.id, "displayName": record.display_name, "passkeyType": record.passkey_type, "aaGuid": record.aaguid,
+    })))
+}

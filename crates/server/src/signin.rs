@@ -1,0 +1,87 @@
+//! What every sign-in shares: the sign-in log row and the browser session it ends in.
+
+use crate::crypto::{random_token, token_hash};
+use crate::error::ApiError;
+use crate::extract::{ClientInfo, session_cookie};
+use crate::state::AppState;
+use keyfort_core::session::{SignInMethod, session_expiry};
+use keyfort_store::{PassRecord, SessionRecord, SignInEvent, User};
+
+/// Writes the sign-in log row for a refused attempt and hands the error back.
+pub async fn refused(
+    state: &AppState,
+    client: &ClientInfo,
+    method: &'static str,
+    user: Option<&User>,
+    username: Option<&str>,
+    now: i64,
+    error: ApiError,
+) -> ApiError {
+    let event = SignInEvent {
+        at: now,
+        user_id: user.map(|u| u.id.clone()),
+        username: user
+            .map(|u| u.username.clone())
+            .or_else(|| username.map(|s| s.chars().take(128).collect())),
+        method,
+        outcome: "failure",
+        reason: error.code,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    if let Err(e) = state.store.log_signin(&event).await {
+        tracing::error!(error = %e, "could not write the sign-in log");
+        return ApiError::internal();
+    }
+    error
+}
+
+/// Creates the session for a successful sign-in, logs it, and returns the `Set-Cookie` value.
+pub async fn establish(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    method: SignInMethod,
+    passkey_id: Option<&str>,
+    pass: Option<&PassRecord>,
+    now: i64,
+) -> Result<String, ApiError> {
+    let token = random_token();
+    let pass_expires_at = pass.map(|p| p.state().expires_at());
+    let expires_at = session_expiry(state.session, now, pass_expires_at);
+    let record = SessionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: token_hash(&token),
+        user_id: user.id.clone(),
+        method: method.as_str().to_string(),
+        passkey_id: passkey_id.map(str::to_string),
+        auth_time: now,
+        created_at: now,
+        expires_at,
+        last_seen_at: now,
+        pass_one_time: pass.map(|p| p.one_time).unwrap_or(0),
+        pass_expires_at,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    state.store.create_session(&record).await?;
+    state.store.record_signin_time(&user.id, now).await?;
+    state
+        .store
+        .log_signin(&SignInEvent {
+            at: now,
+            user_id: Some(user.id.clone()),
+            username: Some(user.username.clone()),
+            method: method.as_str(),
+            outcome: "success",
+            reason: "ok",
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+        })
+        .await?;
+    Ok(session_cookie(
+        &token,
+        ((expires_at - now) / 1000).max(1),
+        state.rp.secure_cookies,
+    ))
+}

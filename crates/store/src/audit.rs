@@ -1,0 +1,58 @@
+use crate::Result;
+use sqlx::AnyConnection;
+
+/// One row of the audit log: who changed what, with a before/after summary.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub actor: String,
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+impl AuditEvent {
+    pub fn new(at: i64, actor: &str, action: &'static str, target: impl Into<String>) -> Self {
+        AuditEvent {
+            at,
+            actor: actor.to_string(),
+            action,
+            target: Some(target.into()),
+            before: None,
+            after: None,
+        }
+    }
+
+    pub fn before(mut self, v: serde_json::Value) -> Self {
+        self.before = Some(v);
+        self
+    }
+
+    pub fn after(mut self, v: serde_json::Value) -> Self {
+        self.after = Some(v);
+        self
+    }
+}
+
+/// Writes an audit row on the given connection (usually inside the change's transaction).
+pub(crate) async fn write(conn: &mut AnyConnection, ev: &AuditEvent) -> Result<()> {
+    sqlx::query("INSERT INTO audit_log (at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(ev.at)
+        .bind(&ev.actor)
+        .bind(ev.action)
+        .bind(ev.target.as_deref())
+        .bind(ev.before.as_ref().map(|v| v.to_string()))
+        .bind(ev.after.as_ref().map(|v| v.to_string()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl crate::Store {
+    /// Records an audit event on its own (for events that are not a row change, such as a suspected clone).
+    pub async fn audit(&self, ev: &AuditEvent) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        write(&mut conn, ev).await
+    }
+}

@@ -1,0 +1,109 @@
+use crate::audit::{self, AuditEvent};
+use crate::{Result, Store, flag};
+use keyfort_core::tap::PassState;
+use serde::Serialize;
+use sqlx::FromRow;
+
+/// A Temporary Access Pass as stored: the code only as a hash.
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PassRecord {
+    pub id: String,
+    pub user_id: String,
+    #[serde(skip)]
+    pub code_hash: String,
+    pub created_at: i64,
+    pub start_at: i64,
+    pub lifetime_minutes: i64,
+    pub one_time: i64,
+    pub used_at: Option<i64>,
+    pub failed_attempts: i64,
+    pub created_by: String,
+}
+
+impl PassRecord {
+    pub fn state(&self) -> PassState {
+        PassState {
+            start_at: self.start_at,
+            lifetime_minutes: self.lifetime_minutes,
+            one_time: self.one_time != 0,
+            used_at: self.used_at,
+            failed_attempts: self.failed_attempts,
+        }
+    }
+}
+
+macro_rules! pass_columns {
+    () => {
+        "id, user_id, code_hash, created_at, start_at, lifetime_minutes, one_time, used_at, failed_attempts, created_by"
+    };
+}
+
+impl Store {
+    /// Stores a new pass for the user, replacing any previous one (one pass per user).
+    pub async fn put_pass(&self, pass: &PassRecord, username: &str, actor: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let replaced = sqlx::query("DELETE FROM temporary_access_passes WHERE user_id = $1")
+            .bind(&pass.user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        sqlx::query(
+            "INSERT INTO temporary_access_passes (id, user_id, code_hash, created_at, start_at, lifetime_minutes, one_time, \
+             used_at, failed_attempts, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8)",
+        )
+        .bind(&pass.id)
+        .bind(&pass.user_id)
+        .bind(&pass.code_hash)
+        .bind(pass.created_at)
+        .bind(pass.start_at)
+        .bind(pass.lifetime_minutes)
+        .bind(flag(pass.one_time != 0))
+        .bind(&pass.created_by)
+        .execute(&mut *tx)
+        .await?;
+        let ev = AuditEvent::new(pass.created_at, actor, "tap.issued", username).after(serde_json::json!({
+            "passId": pass.id, "lifetimeInMinutes": pass.lifetime_minutes, "isUsableOnce": pass.one_time != 0,
+            "startDateTime": pass.start_at, "replacedPrevious": replaced,
+        }));
+        audit::write(&mut tx, &ev).await?;
+        tx.commit().await?;
+        Ok(replaced)
+    }
+
+    pub async fn pass_of_user(&self, user_id: &str) -> Result<Option<PassRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            pass_columns!(),
+            " FROM temporary_access_passes WHERE user_id = $1"
+        );
+        Ok(sqlx::query_as(sql)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Marks a pass used. For a one-time pass only the first caller wins (returns
+    /// false for every later one), so a pass cannot be spent twice by racing requests.
+    pub async fn consume_pass(&self, pass_id: &str, now: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE temporary_access_passes SET used_at = $1 WHERE id = $2 AND (one_time = 0 OR used_at IS NULL)")
+            .bind(now)
+            .bind(pass_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Counts a wrong code against the pass (rate limit on a guessable secret).
+    pub async fn record_pass_failure(&self, pass_id: &str) -> Result<i64> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "UPDATE temporary_access_passes SET failed_attempts = failed_attempts + 1 WHERE id = $1 RETURNING failed_attempts",
+        )
+        .bind(pass_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.0).unwrap_or(0))
+    }
+}

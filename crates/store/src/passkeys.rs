@@ -1,0 +1,218 @@
+use crate::audit::{self, AuditEvent};
+use crate::{Result, Store, StoreError, flag};
+use serde::Serialize;
+use sqlx::FromRow;
+
+/// A registered passkey. `credential` is the verifier's serialised credential
+/// (public key, counter, flags); the other columns are for people and policy.
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyRecord {
+    pub id: String,
+    pub user_id: String,
+    pub credential_id: String,
+    #[serde(skip)]
+    pub credential: String,
+    pub aaguid: String,
+    pub sign_count: i64,
+    pub backup_eligible: i64,
+    pub backup_state: i64,
+    pub passkey_type: String,
+    pub attestation_format: String,
+    pub attested: i64,
+    pub transports: String,
+    pub display_name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub possibly_cloned: i64,
+}
+
+macro_rules! passkey_columns {
+    () => {
+        "id, user_id, credential_id, credential, aaguid, sign_count, backup_eligible, backup_state, \
+     passkey_type, attestation_format, attested, transports, display_name, created_at, last_used_at, possibly_cloned"
+    };
+}
+
+fn summary(p: &PasskeyRecord) -> serde_json::Value {
+    serde_json::json!({
+        "passkeyId": p.id, "displayName": p.display_name, "aaGuid": p.aaguid, "passkeyType": p.passkey_type,
+        "attestationFormat": p.attestation_format, "credentialId": p.credential_id,
+    })
+}
+
+impl Store {
+    pub async fn insert_passkey(
+        &self,
+        p: &PasskeyRecord,
+        username: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let sql = concat!(
+            "INSERT INTO passkeys (",
+            passkey_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)"
+        );
+        sqlx::query(sql)
+            .bind(&p.id)
+            .bind(&p.user_id)
+            .bind(&p.credential_id)
+            .bind(&p.credential)
+            .bind(&p.aaguid)
+            .bind(p.sign_count)
+            .bind(flag(p.backup_eligible != 0))
+            .bind(flag(p.backup_state != 0))
+            .bind(&p.passkey_type)
+            .bind(&p.attestation_format)
+            .bind(flag(p.attested != 0))
+            .bind(&p.transports)
+            .bind(&p.display_name)
+            .bind(p.created_at)
+            .bind(p.last_used_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "credential"))?;
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(now, actor, "passkey.registered", username).after(summary(p)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn passkeys_of_user(&self, user_id: &str) -> Result<Vec<PasskeyRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
+        );
+        Ok(sqlx::query_as(sql)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    pub async fn passkey_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<PasskeyRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE credential_id = $1"
+        );
+        Ok(sqlx::query_as(sql)
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Records a successful use: the new counter and flags, only if the stored counter
+    /// has not moved past it meanwhile (a concurrent use with a higher counter wins).
+    pub async fn record_passkey_use(
+        &self,
+        id: &str,
+        credential: &str,
+        sign_count: i64,
+        backup_state: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
+             WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
+        )
+        .bind(credential)
+        .bind(sign_count)
+        .bind(flag(backup_state))
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Flags a passkey whose signature counter went backwards (a possible clone).
+    pub async fn mark_passkey_possibly_cloned(
+        &self,
+        p: &PasskeyRecord,
+        username: &str,
+        presented: i64,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE passkeys SET possibly_cloned = 1 WHERE id = $1")
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await?;
+        let ev = AuditEvent::new(now, "system", "passkey.possibly_cloned", username)
+            .before(serde_json::json!({ "passkeyId": p.id, "signCount": p.sign_count }))
+            .after(serde_json::json!({ "passkeyId": p.id, "presentedSignCount": presented, "possiblyCloned": true }));
+        audit::write(&mut tx, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rename_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        name: &str,
+        username: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<(String,)> =
+            sqlx::query_as("SELECT display_name FROM passkeys WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (before,) = before.ok_or(StoreError::NotFound("passkey"))?;
+        sqlx::query("UPDATE passkeys SET display_name = $1 WHERE id = $2 AND user_id = $3")
+            .bind(name)
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let ev = AuditEvent::new(now, actor, "passkey.renamed", username)
+            .before(serde_json::json!({ "passkeyId": id, "displayName": before }))
+            .after(serde_json::json!({ "passkeyId": id, "displayName": name }));
+        audit::write(&mut tx, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        username: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let sql = concat!(
+            "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING ",
+            passkey_columns!(),
+            ""
+        );
+        let gone: Option<PasskeyRecord> = sqlx::query_as(sql)
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let gone = gone.ok_or(StoreError::NotFound("passkey"))?;
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(now, actor, "passkey.deleted", username).before(summary(&gone)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+use crate::{Result, Store, flag};
+use keyfort_core::session::{SessionFacts, SignInMethod};
+use sqlx::FromRow;
+
+/// A browser session. Only the hash of the cookie token is stored.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub method: String,
+    pub passkey_id: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+    pub pass_one_time: i64,
+    pub pass_expires_at: Option<i64>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionRecord {
+    pub fn facts(&self) -> Option<SessionFacts> {
+        Some(SessionFacts {
+            method: SignInMethod::parse(&self.method)?,
+            auth_time: self.auth_time,
+            expires_at: self.expires_at,
+            last_seen_at: self.last_seen_at,
+            pass_one_time: self.pass_one_time != 0,
+            pass_expires_at: self.pass_expires_at,
+        })
+    }
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, token_hash, user_id, method, passkey_id, auth_time, created_at, expires_at, \
+     last_seen_at, pass_one_time, pass_expires_at, ip, user_agent"
+    };
+}
+
+impl Store {
+    pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+        let sql = concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        sqlx::query(sql)
+            .bind(&s.id)
+            .bind(&s.token_hash)
+            .bind(&s.user_id)
+            .bind(&s.method)
+            .bind(s.passkey_id.as_deref())
+            .bind(s.auth_time)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .bind(s.last_seen_at)
+            .bind(flag(s.pass_one_time != 0))
+            .bind(s.pass_expires_at)
+            .bind(s.ip.as_deref())
+            .bind(s.user_agent.as_deref())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE token_hash = $1"
+        );
+        Ok(sqlx::query_as(sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Slides the idle timer; written at most once a minute per session to spare the writer.
+    pub async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
+            .bind(now)
+            .bind(id)
+            .bind(now - 60_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+use crate::audit::{self, AuditEvent};
+use crate::{Result, Store, StoreError, flag};
+use serde::Serialize;
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+struct UserRow {
+    id: String,
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    employee_id: Option<String>,
+    attributes: String,
+    user_type: String,
+    enabled: i64,
+    is_admin: i64,
+    created_at: i64,
+    last_signin_at: Option<i64>,
+}
+
+/// A person in the directory.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub employee_id: Option<String>,
+    pub attributes: serde_json::Value,
+    pub user_type: String,
+    pub enabled: bool,
+    pub is_admin: bool,
+    pub created_at: i64,
+    pub last_signin_at: Option<i64>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<User> {
+        Ok(User {
+            attributes: serde_json::from_str(&r.attributes)
+                .map_err(|e| StoreError::Corrupt(format!("user attributes: {e}")))?,
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            email: r.email,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            employee_id: r.employee_id,
+            user_type: r.user_type,
+            enabled: r.enabled != 0,
+            is_admin: r.is_admin != 0,
+            created_at: r.created_at,
+            last_signin_at: r.last_signin_at,
+        })
+    }
+}
+
+/// What an administrator supplies to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub employee_id: Option<String>,
+    pub attributes: serde_json::Value,
+    pub user_type: String,
+    pub is_admin: bool,
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, username, display_name, email, given_name, family_name, employee_id, \
+     attributes, user_type, enabled, is_admin, created_at, last_signin_at"
+    };
+}
+
+fn summary(u: &User) -> serde_json::Value {
+    serde_json::json!({
+        "username": u.username, "displayName": u.display_name, "email": u.email,
+        "userType": u.user_type, "enabled": u.enabled, "isAdmin": u.is_admin,
+    })
+}
+
+impl Store {
+    pub async fn create_user(&self, new: &NewUser, actor: &str, now: i64) -> Result<User> {
+        let attributes = if new.attributes.is_null() {
+            serde_json::json!({})
+        } else {
+            new.attributes.clone()
+        };
+        let mut tx = self.pool.begin().await?;
+        let sql = concat!(
+            "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
+             user_type, enabled, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
+             RETURNING ",
+            user_columns!(),
+            ""
+        );
+        let row: UserRow = sqlx::query_as(sql)
+            .bind(&new.id)
+            .bind(&new.username)
+            .bind(&new.display_name)
+            .bind(new.email.as_deref())
+            .bind(new.given_name.as_deref())
+            .bind(new.family_name.as_deref())
+            .bind(new.employee_id.as_deref())
+            .bind(attributes.to_string())
+            .bind(&new.user_type)
+            .bind(flag(new.is_admin))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "user"))?;
+        let user = User::try_from(row)?;
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(now, actor, "user.created", &user.username).after(summary(&user)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        );
+        let row: Option<UserRow> = sqlx::query_as(sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        let row: Option<UserRow> = sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
+        let rows: Vec<UserRow> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Enables or disables a user; disabling also ends every session of theirs.
+    pub async fn set_user_enabled(
+        &self,
+        username: &str,
+        enabled: bool,
+        actor: &str,
+        now: i64,
+    ) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let sql = concat!(
+            "UPDATE users SET enabled = $1 WHERE username = $2 RETURNING ",
+            user_columns!(),
+            ""
+        );
+        let row: Option<UserRow> = sqlx::query_as(sql)
+            .bind(flag(enabled))
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let user = User::try_from(row.ok_or(StoreError::NotFound("user"))?)?;
+        let ended = if enabled {
+            0
+        } else {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        };
+        let action = if enabled {
+            "user.enabled"
+        } else {
+            "user.disabled"
+        };
+        let ev = AuditEvent::new(now, actor, action, &user.username)
+            .before(serde_json::json!({ "enabled": !enabled }))
+            .after(serde_json::json!({ "enabled": enabled, "sessionsEnded": ended }));
+        audit::write(&mut tx, &ev).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn record_signin_time(&self, user_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
