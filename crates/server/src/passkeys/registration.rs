@@ -18,8 +18,8 @@ use keyfort_store::{CeremonyRecord, PasskeyRecord, StoreError, Taken};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs_core::proto::{
-    AttestationConveyancePreference, AttestationFormat, COSEAlgorithm, Credential,
-    RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
+    AttestationConveyancePreference, AttestationFormat, AuthenticatorTransport, COSEAlgorithm,
+    Credential, RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
 };
 
 pub const KIND: &str = "registration";
@@ -125,6 +125,14 @@ fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorDataSumm
     AuthenticatorDataSummary::parse(auth).ok()
 }
 
+/// Transports are a hint reported by the client, kept to show and to guide later ceremonies.
+fn reported_transports(c: &RegisterPublicKeyCredential) -> Vec<AuthenticatorTransport> {
+    let mut t: Vec<_> = c.response.transports.clone().unwrap_or_default();
+    t.retain(|x| *x != AuthenticatorTransport::Unknown);
+    t.truncate(8);
+    t
+}
+
 /// `POST /api/passkeys/register/finish`
 pub async fn finish(
     State(state): State<AppState>,
@@ -186,7 +194,7 @@ pub async fn finish(
         attestation_format: format_name(cred.attestation_format).into(),
         // No attestation trust roots are configured yet: nothing is attested.
         attested: 0,
-        transports: serde_json::to_string(&cred.transports.clone().unwrap_or_default())
+        transports: serde_json::to_string(&reported_transports(&body.credential))
             .map_err(|_| ApiError::internal())?,
         display_name: display_name.unwrap_or_else(|| format!("Passkey {}", existing.len() + 1)),
         created_at: now,

@@ -1,0 +1,254 @@
+//! Onboarding by pass, passkey registration and the three passkey sign-ins,
+//! over HTTP against a server on an ephemeral port — on SQLite and PostgreSQL.
+
+mod support;
+
+use keyfort_softauthn::{Authenticator, Overrides};
+use serde_json::json;
+use support::inproc::{Db, client, start};
+
+/// Runs a scenario on both stores.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(super::Db::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(super::Db::Postgres).await }
+        }
+    )*};
+}
+
+on_both_stores!(
+    onboarding_registration_and_signin,
+    passkey_management,
+    disabled_user_loses_sessions
+);
+
+async fn onboarding_registration_and_signin(db: Db) {
+    let Some(h) = start(db, "onboarding_registration_and_signin").await else {
+        return;
+    };
+    // Onboarding: the first-start pass signs the administrator in.
+    let c = client();
+    let r = h.tap_signin(&c, "admin", &h.admin_pass).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.set_cookie, "a session cookie is set");
+    let (status, page) = h.get_html(&c, "/my/security").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Temporary Access Pass"),
+        "the page says the session came from a pass"
+    );
+    assert!(page.contains("no passkeys yet"));
+
+    // Registration of a synced passkey with a chosen AAGUID.
+    let aaguid = [
+        0xfb, 0xfc, 0x30, 0x07, 0x15, 0x4e, 0x4e, 0xcc, 0x8c, 0x0b, 0x6e, 0x02, 0x05, 0x57, 0xd7,
+        0xbd,
+    ];
+    let mut synced = Authenticator::synced(aaguid);
+    let r = h.register(&c, &mut synced, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["passkeyType"], "synced");
+    assert_eq!(r.body["aaGuid"], "fbfc3007-154e-4ecc-8c0b-6e020557d7bd");
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+    let keys = h.store.passkeys_of_user(&admin.id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let k = &keys[0];
+    assert_eq!(
+        (
+            k.backup_eligible,
+            k.backup_state,
+            k.attestation_format.as_str()
+        ),
+        (1, 1, "none")
+    );
+    assert_eq!(k.transports, "[\"internal\"]");
+    assert!(!k.credential.contains(&h.admin_pass));
+
+    // The one-time pass is spent.
+    let again = h.tap_signin(&client(), "admin", &h.admin_pass).await;
+    assert_eq!((again.status, again.code()), (401, "pass_used"));
+
+    // Discoverable sign-in (the "Sign in with a passkey" button and conditional UI send no username).
+    let c2 = client();
+    let r = h
+        .passkey_signin(&c2, &mut synced, None, &Overrides::default())
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.set_cookie);
+    let (_, page) = h.get_html(&c2, "/my/security").await;
+    assert!(page.contains("synced") && page.contains("fbfc3007-154e-4ecc-8c0b-6e020557d7bd"));
+
+    // Username first: allowCredentials lists the user's passkey.
+    let c3 = client();
+    let begin = h.signin_begin(&c3, Some("Admin")).await;
+    let allowed = begin["publicKey"]["allowCredentials"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1);
+    assert_eq!(allowed[0]["id"], k.credential_id.as_str());
+    assert_eq!(begin["publicKey"]["userVerification"], "required");
+    let cred = synced.get(&begin, &h.base).unwrap();
+    let r = h.signin_finish(&c3, &begin, &cred).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    // A fresh passkey session may register a device-bound passkey, excluding the one it has.
+    let mut bound = Authenticator::new([0x11; 16]);
+    let begin = h
+        .post(&c3, "/api/passkeys/register/begin", &json!({}))
+        .await;
+    assert_eq!(
+        begin.body["publicKey"]["excludeCredentials"][0]["id"],
+        k.credential_id.as_str()
+    );
+    assert_eq!(
+        begin.body["publicKey"]["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    assert_eq!(
+        begin.body["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    let r = h.register(&c3, &mut bound, &Overrides::default()).await;
+    assert_eq!(r.body["passkeyType"], "deviceBound");
+    let (_, page) = h.get_html(&c3, "/my/security").await;
+    assert!(page.contains("device-bound") && page.contains("synced"));
+
+    // Sign-out ends the session on the server, not only in the browser.
+    let r = c3.post(h.url("/signout")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, _) = h.get_html(&c3, "/my/security").await;
+    assert_eq!(status, 303, "signed out: /my/security redirects to sign-in");
+
+    // Logs: every sign-in has a row; every change is audited.
+    let rows = h.store.signin_log(100).await.unwrap();
+    let ok: Vec<_> = rows
+        .iter()
+        .filter(|r| r.outcome == "success")
+        .map(|r| r.method.as_str())
+        .collect();
+    assert_eq!(ok, vec!["passkey", "passkey", "temporary_access_pass"]);
+    assert!(
+        rows.iter()
+            .any(|r| r.outcome == "failure" && r.reason == "pass_used")
+    );
+    let audit: Vec<String> = h
+        .store
+        .audit_log(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    for action in ["user.created", "tap.issued", "passkey.registered"] {
+        assert!(
+            audit.iter().any(|a| a == action),
+            "audit has {action}: {audit:?}"
+        );
+    }
+    assert_eq!(
+        audit.iter().filter(|a| *a == "passkey.registered").count(),
+        2
+    );
+}
+
+async fn passkey_management(db: Db) {
+    let Some(h) = start(db, "passkey_management").await else {
+        return;
+    };
+    let mut a = Authenticator::new([2; 16]);
+    let c = h.onboard_admin(&mut a).await;
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+    let id = h.store.passkeys_of_user(&admin.id).await.unwrap()[0]
+        .id
+        .clone();
+
+    let r = h
+        .post(
+            &c,
+            &format!("/api/passkeys/{id}/rename"),
+            &json!({ "displayName": "  Work laptop " }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (_, page) = h.get_html(&c, "/my/security").await;
+    assert!(page.contains("Work laptop"));
+    assert!(
+        page.contains("data-last=\"true\""),
+        "deleting the last passkey warns"
+    );
+
+    let r = h
+        .post(
+            &c,
+            &format!("/api/passkeys/{id}/rename"),
+            &json!({ "displayName": "" }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_name"));
+    let r = h
+        .post(
+            &c,
+            &format!("/api/passkeys/{}/rename", uuid_zero()),
+            &json!({ "displayName": "x" }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+
+    let r = c
+        .delete(h.url(&format!("/api/passkeys/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        h.store
+            .passkeys_of_user(&admin.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let audit: Vec<String> = h
+        .store
+        .audit_log(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(
+        audit.contains(&"passkey.renamed".to_string())
+            && audit.contains(&"passkey.deleted".to_string())
+    );
+    // The deleted passkey no longer signs in.
+    let r = h
+        .passkey_signin(&client(), &mut a, None, &Overrides::default())
+        .await;
+    assert_eq!((r.status, r.code()), (401, "unknown_credential"));
+}
+
+fn uuid_zero() -> &'static str {
+    "00000000-0000-4000-8000-000000000000"
+}
+
+async fn disabled_user_loses_sessions(db: Db) {
+    let Some(h) = start(db, "disabled_user_loses_sessions").await else {
+        return;
+    };
+    let mut a = Authenticator::new([3; 16]);
+    let c = h.onboard_admin(&mut a).await;
+    h.store
+        .set_user_enabled("admin", false, "test", keyfort_server::state::now_ms())
+        .await
+        .unwrap();
+    let (status, _) = h.get_html(&c, "/my/security").await;
+    assert_eq!(status, 303, "a disabled user's session is gone");
+    let before = h.signin_rows().await;
+    let r = h
+        .passkey_signin(&client(), &mut a, None, &Overrides::default())
+        .await;
+    assert_eq!((r.status, r.code()), (403, "user_disabled"));
+    assert!(!r.set_cookie);
+    assert_eq!(h.signin_rows().await, before + 1);
+    assert_eq!(h.last_signin().await.reason, "user_disabled");
+}

@@ -1,0 +1,228 @@
+//! An in-process Keyfort on an ephemeral port, with a cookie-keeping client
+//! and a software authenticator driving the same JSON a browser would send.
+#![allow(dead_code)]
+
+use keyfort_server::config::{Config, Sources};
+use keyfort_server::state::AppState;
+use keyfort_softauthn::{Authenticator, Overrides};
+use keyfort_store::Store;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Harness {
+    pub base: String,
+    pub store: Store,
+    pub admin_pass: String,
+    pub http: reqwest::Client,
+    _tmp: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Starts a server on `db`; `None` when PostgreSQL is asked for but not available.
+pub async fn start(db: Db, test: &str) -> Option<Harness> {
+    let tmp = tempfile::tempdir().unwrap();
+    let database_url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => {
+            let admin = super::skip_without_postgres(test)?;
+            Some(super::fresh_postgres_database(&admin).await)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://localhost:{port}");
+    let data_dir = tmp.path().display().to_string();
+    let env = |k: &str| match k {
+        "KEYFORT_PUBLIC_URL" => Some(base.clone()),
+        "KEYFORT_DATA_DIR" => Some(data_dir.clone()),
+        "KEYFORT_DATABASE_URL" => database_url.clone(),
+        _ => None,
+    };
+    let config = Config::load(Sources {
+        file: None,
+        env: &env,
+    })
+    .unwrap();
+    config.prepare_data_dir().unwrap();
+    let store = Store::open(&config.database_url).await.unwrap();
+    let pass = keyfort_server::bootstrap::first_start(&store, keyfort_server::state::now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let state = AppState::new(&config, store.clone()).await.unwrap();
+    let task = tokio::spawn(async move {
+        keyfort_server::serve(listener, state, std::future::pending())
+            .await
+            .unwrap();
+    });
+    Some(Harness {
+        base,
+        store,
+        admin_pass: pass.code,
+        http: client(),
+        _tmp: tmp,
+        task,
+    })
+}
+
+/// A response reduced to what tests look at.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub set_cookie: bool,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+impl Harness {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, client: &reqwest::Client, path: &str, body: &Value) -> Reply {
+        let r = client.post(self.url(path)).json(body).send().await.unwrap();
+        reply(r).await
+    }
+
+    pub async fn post_raw(&self, client: &reqwest::Client, path: &str, body: Vec<u8>) -> Reply {
+        let r = client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        reply(r).await
+    }
+
+    pub async fn get_html(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
+        let r = client.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub async fn tap_signin(&self, client: &reqwest::Client, username: &str, code: &str) -> Reply {
+        self.post(
+            client,
+            "/api/signin/tap",
+            &json!({ "username": username, "code": code }),
+        )
+        .await
+    }
+
+    /// Registers a passkey on `authn` from `client`'s session.
+    pub async fn register(
+        &self,
+        client: &reqwest::Client,
+        authn: &mut Authenticator,
+        o: &Overrides,
+    ) -> Reply {
+        let begin = self
+            .post(client, "/api/passkeys/register/begin", &json!({}))
+            .await;
+        assert_eq!(begin.status, 200, "register begin: {:?}", begin.body);
+        let credential = authn.create_with(&begin.body, &self.base, o).unwrap();
+        self.post(
+            client,
+            "/api/passkeys/register/finish",
+            &json!({ "ceremonyId": begin.body["ceremonyId"], "credential": credential }),
+        )
+        .await
+    }
+
+    /// Begins a passkey sign-in (username-first when `username` is given).
+    pub async fn signin_begin(&self, client: &reqwest::Client, username: Option<&str>) -> Value {
+        let body = match username {
+            Some(u) => json!({ "username": u }),
+            None => json!({}),
+        };
+        let begin = self.post(client, "/api/signin/passkey/begin", &body).await;
+        assert_eq!(begin.status, 200, "sign-in begin: {:?}", begin.body);
+        begin.body
+    }
+
+    pub async fn signin_finish(
+        &self,
+        client: &reqwest::Client,
+        begin: &Value,
+        credential: &Value,
+    ) -> Reply {
+        self.post(
+            client,
+            "/api/signin/passkey/finish",
+            &json!({ "ceremonyId": begin["ceremonyId"], "credential": credential }),
+        )
+        .await
+    }
+
+    /// A whole passkey sign-in.
+    pub async fn passkey_signin(
+        &self,
+        client: &reqwest::Client,
+        authn: &mut Authenticator,
+        username: Option<&str>,
+        o: &Overrides,
+    ) -> Reply {
+        let begin = self.signin_begin(client, username).await;
+        let credential = authn.get_with(&begin, &self.base, o).unwrap();
+        self.signin_finish(client, &begin, &credential).await
+    }
+
+    /// The newest sign-in log row.
+    pub async fn last_signin(&self) -> keyfort_store::SignInRow {
+        self.store.signin_log(1).await.unwrap().remove(0)
+    }
+
+    pub async fn signin_rows(&self) -> usize {
+        self.store.signin_log(10_000).await.unwrap().len()
+    }
+
+    /// Onboards `admin` with the first-start pass and registers one passkey; returns a signed-in client.
+    pub async fn onboard_admin(&self, authn: &mut Authenticator) -> reqwest::Client {
+        let c = client();
+        let r = self.tap_signin(&c, "admin", &self.admin_pass).await;
+        assert_eq!(r.status, 200, "pass sign-in: {:?}", r.body);
+        let r = self.register(&c, authn, &Overrides::default()).await;
+        assert_eq!(r.status, 200, "registration: {:?}", r.body);
+        c
+    }
+}
+
+async fn reply(r: reqwest::Response) -> Reply {
+    let status = r.status().as_u16();
+    let set_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| !s.contains("Max-Age=0")));
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        body,
+        set_cookie,
+    }
+}
