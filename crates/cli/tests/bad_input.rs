@@ -1,0 +1,526 @@
+//! Hostile and broken input: each answered with a clear 4xx and a stable code,
+//! nothing changed, and a sign-in log row where it was a sign-in attempt.
+
+mod support;
+
+use keyfort_softauthn::{Authenticator, Overrides};
+use keyfort_store::{CeremonyRecord, PassRecord, Taken};
+use serde_json::{Value, json};
+use support::inproc::{Db, Harness, Reply, client, start};
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(super::Db::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(super::Db::Postgres).await }
+        }
+    )*};
+}
+
+on_both_stores!(
+    assertion_refusals,
+    pass_refusals,
+    request_refusals,
+    registration_refusals
+);
+
+fn now() -> i64 {
+    keyfort_server::state::now_ms()
+}
+
+/// State that a refused sign-in must leave alone.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    sign_count: i64,
+    last_used: Option<i64>,
+    cloned: i64,
+}
+
+async fn snapshot(h: &Harness) -> Snapshot {
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+    let k = h.store.passkeys_of_user(&admin.id).await.unwrap().remove(0);
+    Snapshot {
+        sign_count: k.sign_count,
+        last_used: k.last_used_at,
+        cloned: k.possibly_cloned,
+    }
+}
+
+/// Asserts a refused sign-in: status, code, no session, a log row with the code as reason.
+async fn refused(h: &Harness, r: &Reply, status: u16, code: &str, rows_before: usize) {
+    assert_eq!((r.status, r.code()), (status, code), "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "a human message"
+    );
+    assert!(!r.set_cookie, "{code}: no session");
+    assert_eq!(
+        h.signin_rows().await,
+        rows_before + 1,
+        "{code}: one sign-in log row"
+    );
+    let row = h.last_signin().await;
+    assert_eq!(
+        (row.outcome.as_str(), row.reason.as_str()),
+        ("failure", code)
+    );
+}
+
+async fn assertion_refusals(db: Db) {
+    let Some(h) = start(db, "assertion_refusals").await else {
+        return;
+    };
+    let mut a = Authenticator::new([4; 16]);
+    h.onboard_admin(&mut a).await;
+    // One good sign-in so the counter is established.
+    let r = h
+        .passkey_signin(&client(), &mut a, None, &Overrides::default())
+        .await;
+    assert_eq!(r.status, 200);
+    let base = snapshot(&h).await;
+    let c = client();
+
+    let cases: Vec<(Overrides, u16, &str)> = vec![
+        (
+            Overrides {
+                origin: Some("https://evil.example".into()),
+                ..Default::default()
+            },
+            400,
+            "origin_mismatch",
+        ),
+        (
+            Overrides {
+                rp_id: Some("evil.example".into()),
+                ..Default::default()
+            },
+            400,
+            "rp_id_mismatch",
+        ),
+        (
+            Overrides {
+                clear_uv: true,
+                ..Default::default()
+            },
+            400,
+            "user_verification_required",
+        ),
+        (
+            Overrides {
+                challenge: Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()),
+                ..Default::default()
+            },
+            400,
+            "challenge_mismatch",
+        ),
+    ];
+    for (o, status, code) in cases {
+        let before = h.signin_rows().await;
+        let counter = a.credentials[0].counter;
+        let r = h.passkey_signin(&c, &mut a, None, &o).await;
+        refused(&h, &r, status, code, before).await;
+        a.credentials[0].counter = counter;
+        assert_eq!(snapshot(&h).await, base, "{code}: nothing changed");
+    }
+
+    // Malformed JSON.
+    let before = h.signin_rows().await;
+    let r = h
+        .post_raw(
+            &c,
+            "/api/signin/passkey/finish",
+            b"{\"ceremonyId\": ".to_vec(),
+        )
+        .await;
+    refused(&h, &r, 400, "malformed_json", before).await;
+    // Well-formed JSON of the wrong shape.
+    let before = h.signin_rows().await;
+    let r = h
+        .post(
+            &c,
+            "/api/signin/passkey/finish",
+            &json!({ "ceremonyId": 5 }),
+        )
+        .await;
+    refused(&h, &r, 400, "invalid_request", before).await;
+
+    // Reused challenge: the first finish succeeds, replaying it (same challenge, fresh signature) fails.
+    let begin = h.signin_begin(&c, None).await;
+    let cred = a.get(&begin, &h.base).unwrap();
+    assert_eq!(h.signin_finish(&c, &begin, &cred).await.status, 200);
+    let replay = a.get(&begin, &h.base).unwrap();
+    let before = h.signin_rows().await;
+    let r = h.signin_finish(&client(), &begin, &replay).await;
+    refused(&h, &r, 400, "challenge_invalid", before).await;
+    // And replaying the very same response bytes.
+    let before = h.signin_rows().await;
+    let r = h.signin_finish(&client(), &begin, &cred).await;
+    refused(&h, &r, 400, "challenge_invalid", before).await;
+    let base = snapshot(&h).await;
+
+    // Expired challenge: the ceremony is put back with its expiry in the past.
+    let begin = h.signin_begin(&c, None).await;
+    let id = begin["ceremonyId"].as_str().unwrap();
+    let Taken::Live(mut rec) = h
+        .store
+        .take_ceremony(id, "authentication", now())
+        .await
+        .unwrap()
+    else {
+        panic!("live ceremony")
+    };
+    rec.expires_at = now() - 1;
+    h.store.put_ceremony(&rec).await.unwrap();
+    let cred = a.get(&begin, &h.base).unwrap();
+    let before = h.signin_rows().await;
+    let r = h.signin_finish(&c, &begin, &cred).await;
+    refused(&h, &r, 400, "challenge_expired", before).await;
+    a.credentials[0].counter -= 1;
+    assert_eq!(snapshot(&h).await, base);
+
+    // Unknown credential: a passkey Keyfort never registered.
+    let mut stranger = Authenticator::new([5; 16]);
+    stranger
+        .create(
+            &json!({"publicKey": {"rp": {"id": "localhost"}, "user": {"id": "AQ", "name": "x", "displayName": "x"},
+                "challenge": "AA", "pubKeyCredParams": [{"alg": -7}]}}),
+            &h.base,
+        )
+        .unwrap();
+    let before = h.signin_rows().await;
+    let r = h
+        .passkey_signin(&c, &mut stranger, None, &Overrides::default())
+        .await;
+    refused(&h, &r, 401, "unknown_credential", before).await;
+
+    // Username first with someone else's passkey.
+    h.store
+        .create_user(
+            &keyfort_store::NewUser {
+                id: keyfort_server::crypto::uuid_v4(),
+                username: "bob".into(),
+                display_name: "Bob".into(),
+                user_type: "member".into(),
+                ..Default::default()
+            },
+            "test",
+            now(),
+        )
+        .await
+        .unwrap();
+    let begin = h.signin_begin(&c, Some("bob")).await;
+    let cred = a.get(&Value::Object(begin.as_object().unwrap().clone()), &h.base);
+    assert!(
+        cred.is_err(),
+        "bob has no passkeys: the decoy id matches nothing on the authenticator"
+    );
+    let mut o = begin.clone();
+    o["publicKey"]["allowCredentials"] = json!([]);
+    let cred = a.get(&o, &h.base).unwrap();
+    let before = h.signin_rows().await;
+    let r = h.signin_finish(&c, &begin, &cred).await;
+    refused(&h, &r, 401, "unknown_credential", before).await;
+    a.credentials[0].counter -= 1;
+
+    // Sign-count regression: refused, flagged as possibly cloned, audited, and blocked from then on.
+    let before = h.signin_rows().await;
+    let r = h
+        .passkey_signin(
+            &c,
+            &mut a,
+            None,
+            &Overrides {
+                counter: Some(1),
+                ..Default::default()
+            },
+        )
+        .await;
+    refused(&h, &r, 401, "sign_count_regression", before).await;
+    let after = snapshot(&h).await;
+    assert_eq!((after.sign_count, after.cloned), (base.sign_count, 1));
+    let audit = h.store.audit_log(5).await.unwrap();
+    assert_eq!(audit[0].action, "passkey.possibly_cloned");
+    let before = h.signin_rows().await;
+    let r = h
+        .passkey_signin(
+            &c,
+            &mut a,
+            None,
+            &Overrides {
+                counter: Some(1000),
+                ..Default::default()
+            },
+        )
+        .await;
+    refused(&h, &r, 403, "credential_suspended", before).await;
+}
+
+async fn pass_refusals(db: Db) {
+    let Some(h) = start(db, "pass_refusals").await else {
+        return;
+    };
+    let c = client();
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+
+    // Wrong pass, and an unknown username: the same answer.
+    let before = h.signin_rows().await;
+    let r = h.tap_signin(&c, "admin", "wrongpass").await;
+    refused(&h, &r, 401, "invalid_credentials", before).await;
+    let before = h.signin_rows().await;
+    let r = h.tap_signin(&c, "nobody", "wrongpass").await;
+    refused(&h, &r, 401, "invalid_credentials", before).await;
+    assert_eq!(
+        h.store
+            .pass_of_user(&admin.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        1
+    );
+
+    // Expired pass (a known code whose lifetime ended).
+    let expired = PassRecord {
+        id: keyfort_server::crypto::uuid_v4(),
+        user_id: admin.id.clone(),
+        code_hash: keyfort_server::crypto::hash_code("expired2"),
+        created_at: now() - 3_600_000,
+        start_at: now() - 3_600_000,
+        lifetime_minutes: 10,
+        one_time: 1,
+        used_at: None,
+        failed_attempts: 0,
+        created_by: "test".into(),
+    };
+    h.store.put_pass(&expired, "admin", "test").await.unwrap();
+    let before = h.signin_rows().await;
+    let r = h.tap_signin(&c, "admin", "expired2").await;
+    refused(&h, &r, 401, "pass_expired", before).await;
+
+    // A used one-time pass.
+    let issued = keyfort_server::passes::issue(&h.store, &admin, Some(10), true, "test", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.tap_signin(&client(), "admin", &issued.code).await.status,
+        200
+    );
+    let before = h.signin_rows().await;
+    let r = h.tap_signin(&c, "admin", &issued.code).await;
+    refused(&h, &r, 401, "pass_used", before).await;
+
+    // Too many wrong codes lock the pass, even for the right code afterwards.
+    let issued = keyfort_server::passes::issue(&h.store, &admin, None, false, "test", now())
+        .await
+        .unwrap();
+    for _ in 0..keyfort_core::tap::MAX_FAILED_ATTEMPTS {
+        assert_eq!(
+            h.tap_signin(&c, "admin", "guessing").await.code(),
+            "invalid_credentials"
+        );
+    }
+    let before = h.signin_rows().await;
+    let r = h.tap_signin(&c, "admin", &issued.code).await;
+    refused(&h, &r, 401, "pass_locked", before).await;
+
+    // A disabled user's right pass.
+    let issued = keyfort_server::passes::issue(&h.store, &admin, None, true, "test", now())
+        .await
+        .unwrap();
+    h.store
+        .set_user_enabled("admin", false, "test", now())
+        .await
+        .unwrap();
+    let before = h.signin_rows().await;
+    let r = h.tap_signin(&c, "admin", &issued.code).await;
+    refused(&h, &r, 403, "user_disabled", before).await;
+    let pass = h.store.pass_of_user(&admin.id).await.unwrap().unwrap();
+    assert_eq!(
+        pass.used_at, None,
+        "a refused sign-in does not spend the pass"
+    );
+
+    // Not JSON at all.
+    let before = h.signin_rows().await;
+    let r = c
+        .post(h.url("/api/signin/tap"))
+        .header("content-type", "text/plain")
+        .body("username=admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(h.signin_rows().await, before + 1);
+    assert_eq!(h.last_signin().await.reason, "unsupported_media_type");
+}
+
+async fn request_refusals(db: Db) {
+    let Some(h) = start(db, "request_refusals").await else {
+        return;
+    };
+    let c = client();
+    // Oversized body.
+    let big = format!("{{\"username\": \"{}\"}}", "a".repeat(100_000));
+    let before = h.signin_rows().await;
+    let r = h.post_raw(&c, "/api/signin/tap", big.into_bytes()).await;
+    refused(&h, &r, 413, "payload_too_large", before).await;
+    // Cross-site request.
+    let r = c
+        .post(h.url("/api/signin/passkey/begin"))
+        .header("origin", "https://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "cross_origin_request");
+    // Unknown field in begin, unknown endpoint.
+    let r = h
+        .post(
+            &c,
+            "/api/signin/passkey/begin",
+            &json!({ "usernme": "admin" }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_request"));
+    let r = h.post(&c, "/api/nothing-here", &json!({})).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    // Username-first never reveals whether a username exists: a decoy credential for strangers.
+    let known = h.signin_begin(&c, Some("admin")).await;
+    let unknown = h.signin_begin(&c, Some("mallory")).await;
+    let unknown_again = h.signin_begin(&c, Some("mallory")).await;
+    assert_eq!(
+        unknown["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        unknown["publicKey"]["allowCredentials"],
+        unknown_again["publicKey"]["allowCredentials"]
+    );
+    assert_eq!(
+        known["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "admin has no passkey yet: a decoy too"
+    );
+    // Signed-out requests to session endpoints.
+    let r = h.post(&c, "/api/passkeys/register/begin", &json!({})).await;
+    assert_eq!((r.status, r.code()), (401, "not_signed_in"));
+    let r = c
+        .delete(h.url("/api/passkeys/00000000-0000-4000-8000-000000000000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // A forged session cookie.
+    let forged = reqwest::Client::new();
+    let r = forged
+        .get(h.url("/my/security"))
+        .header("cookie", "keyfort_session=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.url().path(), "/signin", "redirected to sign-in");
+}
+
+async fn registration_refusals(db: Db) {
+    let Some(h) = start(db, "registration_refusals").await else {
+        return;
+    };
+    let c = client();
+    assert_eq!(h.tap_signin(&c, "admin", &h.admin_pass).await.status, 200);
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+    let mut a = Authenticator::new([6; 16]);
+    let cases: Vec<(Overrides, &str)> = vec![
+        (
+            Overrides {
+                clear_uv: true,
+                ..Default::default()
+            },
+            "user_verification_required",
+        ),
+        (
+            Overrides {
+                origin: Some("https://evil.example".into()),
+                ..Default::default()
+            },
+            "origin_mismatch",
+        ),
+        (
+            Overrides {
+                rp_id: Some("evil.example".into()),
+                ..Default::default()
+            },
+            "rp_id_mismatch",
+        ),
+    ];
+    for (o, code) in cases {
+        let r = h.register(&c, &mut a, &o).await;
+        assert_eq!((r.status, r.code()), (400, code), "{:?}", r.body);
+        assert!(
+            h.store
+                .passkeys_of_user(&admin.id)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{code}: nothing registered"
+        );
+    }
+    // A ceremony is single-use and bound to the session that began it.
+    let begin = h.post(&c, "/api/passkeys/register/begin", &json!({})).await;
+    let cred = a.create(&begin.body, &h.base).unwrap();
+    let other = client();
+    let issued = keyfort_server::passes::issue(&h.store, &admin, None, false, "test", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.tap_signin(&other, "admin", &issued.code).await.status,
+        200
+    );
+    let body = json!({ "ceremonyId": begin.body["ceremonyId"], "credential": cred });
+    let r = h.post(&other, "/api/passkeys/register/finish", &body).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "challenge_invalid"),
+        "another session cannot finish it"
+    );
+    let r = h.post(&c, "/api/passkeys/register/finish", &body).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "challenge_invalid"),
+        "and it is gone"
+    );
+    // A pass session past its registration window.
+    let rec = CeremonyRecord {
+        id: "x".into(),
+        kind: "registration".into(),
+        user_id: None,
+        session_id: None,
+        state: "{}".into(),
+        created_at: 0,
+        expires_at: 1,
+    };
+    h.store.put_ceremony(&rec).await.unwrap();
+    assert_eq!(
+        h.store
+            .take_ceremony("x", "registration", now())
+            .await
+            .unwrap(),
+        Taken::Expired
+    );
+    assert!(
+        h.store
+            .passkeys_of_user(&admin.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
