@@ -64,7 +64,7 @@ impl Store {
                 "the database URL must start with sqlite: or postgres://".into(),
             )
         })?;
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
         options = match backend {
             Backend::Sqlite => {
                 options

@@ -1,0 +1,232 @@
+//! The `keyfort` binary: start-up failures and the administration commands.
+
+mod support;
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(support::KEYFORT);
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("KEYFORT_DATABASE_URL")
+            .env("KEYFORT_DATA_DIR", self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?} printed no JSON: {e}"))
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn invalid_configuration_stops_start_up_with_one_line() {
+    let cli = Cli::new();
+    let cases = [
+        ("KEYFORT_PUBLIC_URL", "http://10.1.2.3:8080"),
+        ("KEYFORT_PUBLIC_URL", "not a url"),
+        ("KEYFORT_LISTEN", "localhost"),
+        ("KEYFORT_DATABASE_URL", "mysql://root@localhost/x"),
+        (
+            "KEYFORT_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/keyfort",
+        ),
+    ];
+    for (setting, value) in cases {
+        let out = cli.run_env(&["serve"], &[(setting, value)]);
+        assert_eq!(out.status.code(), Some(2), "{setting}={value}");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(setting), "names {setting}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keyfort.toml"), "listen = [").unwrap();
+    let out = cli.run_env(
+        &["serve"],
+        &[(
+            "KEYFORT_CONFIG",
+            dir.path().join("keyfort.toml").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("KEYFORT_CONFIG"));
+}
+
+#[test]
+fn directory_administration() {
+    let cli = Cli::new();
+    let u = cli.json(&[
+        "user",
+        "add",
+        "Alice",
+        "--given-name",
+        "Alice",
+        "--family-name",
+        "Liddell",
+        "--email",
+        "alice@example.com",
+        "--employee-id",
+        "E-7",
+        "--attribute",
+        "department=R&D",
+        "--json",
+    ]);
+    assert_eq!(u["username"], "alice");
+    assert_eq!(u["displayName"], "Alice Liddell");
+    assert_eq!(u["attributes"]["department"], "R&D");
+    let dup = cli.run(&["user", "add", "alice"]);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(stderr(&dup).contains("already exists"));
+    let bad = cli.run(&["user", "add", "bad name"]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(
+        cli.run(&["user", "add", "bob", "--email", "nope"])
+            .status
+            .code()
+            == Some(64)
+    );
+
+    let list = cli.run(&["user", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("Alice Liddell"));
+    assert_eq!(
+        cli.json(&["user", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    cli.json(&["group", "add", "engineering", "--json"]);
+    cli.json(&["group", "add-member", "engineering", "alice", "--json"]);
+    assert_eq!(
+        cli.run(&["group", "add-member", "engineering", "alice"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        cli.run(&["group", "add-member", "nope", "alice"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let groups = cli.json(&["group", "list", "--json"]);
+    assert_eq!(groups[0]["memberCount"], 1);
+
+    // Passes: printed once, stored hashed, range-checked, one per user.
+    let first = cli.json(&["tap", "issue", "alice", "--json"]);
+    let code = first["temporaryAccessPass"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 8);
+    assert_eq!(first["lifetimeInMinutes"], 60);
+    assert_eq!(first["isUsableOnce"], true);
+    let second = cli.json(&[
+        "tap",
+        "issue",
+        "alice",
+        "--lifetime-minutes",
+        "120",
+        "--multi-use",
+        "--json",
+    ]);
+    assert_eq!(second["replacedPrevious"], true);
+    assert_eq!(second["isUsableOnce"], false);
+    for bad in ["9", "43201", "x"] {
+        let out = cli.run(&["tap", "issue", "alice", "--lifetime-minutes", bad]);
+        assert!(!out.status.success(), "lifetime {bad} refused");
+    }
+    assert_eq!(cli.run(&["tap", "issue", "nobody"]).status.code(), Some(1));
+    let db = std::fs::read(cli.dir.path().join("keyfort.db")).unwrap();
+    let wal = std::fs::read(cli.dir.path().join("keyfort.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(code.len()).any(|w| w == code.as_bytes()),
+            "the pass is never stored in clear"
+        );
+    }
+
+    let show = cli.json(&["user", "show", "alice", "--json"]);
+    assert_eq!(show["groups"][0], "engineering");
+    assert_eq!(show["temporaryAccessPass"]["isUsableOnce"], false);
+    assert_eq!(
+        show["temporaryAccessPass"]["methodUsabilityReason"],
+        "enabledByPolicy"
+    );
+    assert!(show["temporaryAccessPass"].get("code").is_none());
+    let human = cli.run(&["user", "show", "alice"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("temporary access pass  multi-use"));
+
+    assert_eq!(
+        cli.json(&["user", "disable", "alice", "--json"])["enabled"],
+        false
+    );
+    assert_eq!(
+        cli.json(&["user", "enable", "alice", "--json"])["enabled"],
+        true
+    );
+    assert_eq!(
+        cli.run(&["user", "disable", "nobody"]).status.code(),
+        Some(1)
+    );
+
+    let audit = cli.json(&["log", "audit", "--json"]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "user.enabled",
+            "user.disabled",
+            "tap.issued",
+            "tap.issued",
+            "group.member_added",
+            "group.created",
+            "user.created"
+        ]
+    );
+    assert!(audit[0]["actor"].as_str().unwrap().starts_with("cli:"));
+    assert!(!audit.to_string().contains(&code));
+    assert_eq!(
+        cli.json(&["log", "signins", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}

@@ -1,0 +1,210 @@
+//! Two `keyfort serve` processes on one PostgreSQL: a ceremony begun on one
+//! node finishes on the other, because no node keeps state another needs.
+
+mod support;
+
+use keyfort_softauthn::Authenticator;
+use serde_json::{Value, json};
+use support::ServerProcess;
+
+async fn post(c: &reqwest::Client, url: String, origin: &str, body: &Value) -> (u16, Value) {
+    let r = c
+        .post(url)
+        .header("origin", origin)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ceremonies_cross_nodes() {
+    let Some(admin_url) = support::skip_without_postgres("multi_node") else {
+        return;
+    };
+    let db = support::fresh_postgres_database(&admin_url).await;
+    // Both nodes sit behind one public URL, as behind a load balancer.
+    let port_a = support::free_port();
+    let public = format!("http://localhost:{port_a}");
+    let env = [
+        ("KEYFORT_DATABASE_URL", db.as_str()),
+        ("KEYFORT_PUBLIC_URL", public.as_str()),
+    ];
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let a = ServerProcess::start_in(dir_a.path(), port_a, &env);
+    let b = ServerProcess::start_in(dir_b.path(), support::free_port(), &env);
+    let pass = a
+        .first_pass
+        .clone()
+        .expect("the first node to start prints the pass");
+    assert!(
+        b.first_pass.is_none(),
+        "the second node finds the administrator and prints nothing"
+    );
+    let node_a = format!("http://127.0.0.1:{}", a.port);
+    let node_b = format!("http://127.0.0.1:{}", b.port);
+
+    // The browser session is in the store: a pass sign-in on A is a session on B.
+    let c = support::inproc::client();
+    let (status, body) = post(
+        &c,
+        format!("{node_a}/api/signin/tap"),
+        &public,
+        &json!({"username": "admin", "code": pass}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let session = c.get(format!("{node_a}/")).send().await.unwrap();
+    assert_eq!(session.headers()["location"], "/my/security");
+    // reqwest keeps cookies per host; carry the session to node B's address explicitly.
+    let cookie = c.get(format!("{node_a}/my/security")).send().await.unwrap();
+    assert_eq!(cookie.status(), 200);
+
+    let mut authn = Authenticator::synced([7; 16]);
+    // Registration: begin on A, finish on B (same browser session, cookie sent to both).
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let c2 = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (status, body) = post(
+        &c2,
+        format!("{node_b}/api/signin/tap"),
+        &public,
+        &json!({"username": "admin", "code": pass}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("pass_used")),
+        "the one-time pass is spent on every node"
+    );
+    let issued = a.cli(&["tap", "issue", "admin", "--multi-use", "--json"], &env);
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let issued: Value = serde_json::from_slice(&issued.stdout).unwrap();
+    let code = issued["temporaryAccessPass"].as_str().unwrap();
+    let (status, _) = post(
+        &c2,
+        format!("{node_a}/api/signin/tap"),
+        &public,
+        &json!({"username": "admin", "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let token = jar_cookie(&jar, &node_a);
+    jar.add_cookie_str(
+        &format!("keyfort_session={token}"),
+        &node_b.parse().unwrap(),
+    );
+
+    let (status, begin) = post(
+        &c2,
+        format!("{node_a}/api/passkeys/register/begin"),
+        &public,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{begin}");
+    let credential = authn.create(&begin, &public).unwrap();
+    let (status, body) = post(
+        &c2,
+        format!("{node_b}/api/passkeys/register/finish"),
+        &public,
+        &json!({"ceremonyId": begin["ceremonyId"], "credential": credential}),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "registration finished on the other node: {body}"
+    );
+
+    // Sign-in: begin on B, finish on A.
+    let fresh = support::inproc::client();
+    let (status, begin) = post(
+        &fresh,
+        format!("{node_b}/api/signin/passkey/begin"),
+        &public,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let assertion = authn.get(&begin, &public).unwrap();
+    let (status, body) = post(
+        &fresh,
+        format!("{node_a}/api/signin/passkey/finish"),
+        &public,
+        &json!({"ceremonyId": begin["ceremonyId"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(status, 200, "sign-in finished on the other node: {body}");
+    // And the ceremony is gone on both: replaying it on B fails.
+    let (status, body) = post(
+        &fresh,
+        format!("{node_b}/api/signin/passkey/finish"),
+        &public,
+        &json!({"ceremonyId": begin["ceremonyId"], "credential": assertion}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("challenge_invalid"))
+    );
+
+    // Both nodes report ready; the log, read through the CLI, has every attempt.
+    for node in [&node_a, &node_b] {
+        assert_eq!(
+            reqwest::get(format!("{node}/readyz"))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let log = b.cli(&["log", "signins", "--json"], &env);
+    let rows: Value = serde_json::from_slice(&log.stdout).unwrap();
+    let outcomes: Vec<(&str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap(),
+                r["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("passkey", "failure"),
+            ("passkey", "success"),
+            ("temporary_access_pass", "success"),
+            ("temporary_access_pass", "failure"),
+            ("temporary_access_pass", "success"),
+        ]
+    );
+}
+
+fn jar_cookie(jar: &reqwest::cookie::Jar, base: &str) -> String {
+    use reqwest::cookie::CookieStore;
+    let header = jar
+        .cookies(&base.parse().unwrap())
+        .expect("a session cookie");
+    let header = header.to_str().unwrap().to_string();
+    header
+        .split(';')
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix("keyfort_session=")
+                .map(str::to_string)
+        })
+        .expect("keyfort_session")
+}
