@@ -147,12 +147,12 @@ pub async fn user(cmd: UserCommand, as_json: bool) -> Result<(), CliError> {
             if user_type != "member" && user_type != "external" {
                 return Err(CliError::Usage("--user-type is member or external".into()));
             }
-            if let Some(e) = &email {
-                if !e.contains('@') || e.len() > 254 {
-                    return Err(CliError::Usage(format!(
-                        "--email `{e}` is not an email address"
-                    )));
-                }
+            if let Some(e) = &email
+                && (!e.contains('@') || e.len() > 254)
+            {
+                return Err(CliError::Usage(format!(
+                    "--email `{e}` is not an email address"
+                )));
             }
             let mut attrs = serde_json::Map::new();
             for a in attributes {

@@ -98,7 +98,7 @@ pub fn lifetime(requested: Option<i64>) -> Result<i64, LifetimeError> {
 /// Maps uniformly random bytes onto the pass alphabet (rejection sampling, no modulo bias).
 pub fn code_from_random(random: impl IntoIterator<Item = u8>, length: usize) -> Option<String> {
     let n = ALPHABET.len() as u8;
-    let limit = 256 - (256 % n as u16) as u16;
+    let limit = 256 - (256 % n as u16);
     let code: String = random
         .into_iter()
         .filter(|b| (*b as u16) < limit)

@@ -56,6 +56,11 @@ pub fn dummy_code_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_code("keyfort-dummy-pass"))
 }
 
+/// A random (version 4) UUID as text.
+pub fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,9 +81,4 @@ mod tests {
         assert_eq!(token_hash("x"), token_hash("x"));
         assert_eq!(token_hash("x").len(), 64);
     }
-}
-
-/// A random (version 4) UUID as text.
-pub fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
 }

@@ -89,17 +89,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// (defence against cross-site request forgery beside SameSite cookies).
 async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if writes {
-        if let Some(origin) = req.headers().get(header::ORIGIN) {
-            if origin.as_bytes() != state.rp.origin_str().as_bytes() {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "cross_origin_request",
-                    "Requests must come from Keyfort's own pages.",
-                )
-                .into_response();
-            }
-        }
+    if writes
+        && let Some(origin) = req.headers().get(header::ORIGIN)
+        && origin.as_bytes() != state.rp.origin_str().as_bytes()
+    {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin_request",
+            "Requests must come from Keyfort's own pages.",
+        )
+        .into_response();
     }
     next.run(req).await
 }

@@ -89,7 +89,7 @@ pub struct Authenticator {
     rng: SystemRandom,
 }
 
-fn b64_field<'a>(v: &'a Value, field: &'static str) -> Result<Vec<u8>, Error> {
+fn b64_field(v: &Value, field: &'static str) -> Result<Vec<u8>, Error> {
     let s = v
         .get(field)
         .and_then(Value::as_str)

@@ -93,7 +93,7 @@ pub async fn begin(
             .into_iter()
             .map(|id| AllowCredentials {
                 type_: "public-key".into(),
-                id: id.into(),
+                id,
                 transports: None,
             })
             .collect();
@@ -185,10 +185,10 @@ pub async fn finish(
         .await?
         .ok_or_else(ApiError::internal)?;
     // WebAuthn L3 §7.2 step 6: the credential must belong to the identified user.
-    if let Some(expected) = &ceremony.expected_user {
-        if *expected != user.id {
-            return Err(refuse(None, ceremony.username, unknown_credential()).await);
-        }
+    if let Some(expected) = &ceremony.expected_user
+        && *expected != user.id
+    {
+        return Err(refuse(None, ceremony.username, unknown_credential()).await);
     }
     if let Some(handle) = &body.credential.response.user_handle {
         let owner = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;

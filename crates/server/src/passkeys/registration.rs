@@ -52,7 +52,7 @@ pub async fn begin(
     }
     let exclude = existing
         .iter()
-        .map(|p| B64.decode(&p.credential_id).map(Into::into))
+        .map(|p| B64.decode(&p.credential_id))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ApiError::internal())?;
     let user = &current.user;
