@@ -1,0 +1,201 @@
+//! The store's guarantees under concurrency, on SQLite (and PostgreSQL when
+//! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
+
+use keyfort_store::{CeremonyRecord, NewUser, PassRecord, Store, StoreError, Taken};
+use sqlx::Executor;
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    (Store::open(&url).await.unwrap(), dir)
+}
+
+async fn postgres() -> Option<Store> {
+    let admin = std::env::var("KEYFORT_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "keyfort_test_store_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let after = admin.find("://").unwrap() + 3;
+    let base = match admin[after..].find('/') {
+        Some(j) => &admin[..after + j],
+        None => admin.as_str(),
+    };
+    Some(Store::open(&format!("{base}/{name}")).await.unwrap())
+}
+
+async fn user(store: &Store, name: &str) -> keyfort_store::User {
+    let new = NewUser {
+        id: format!("00000000-0000-4000-8000-{:012}", name.len()),
+        username: name.into(),
+        display_name: name.into(),
+        user_type: "member".into(),
+        ..NewUser::default()
+    };
+    store.create_user(&new, "test", 1).await.unwrap()
+}
+
+fn ceremony(id: &str, expires_at: i64) -> CeremonyRecord {
+    CeremonyRecord {
+        id: id.into(),
+        kind: "authentication".into(),
+        user_id: None,
+        session_id: None,
+        state: "{}".into(),
+        created_at: 0,
+        expires_at,
+    }
+}
+
+async fn ceremonies_are_taken_once(store: &Store) {
+    store.put_ceremony(&ceremony("c1", 1_000)).await.unwrap();
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        racers.push(tokio::spawn(async move {
+            s.take_ceremony("c1", "authentication", 10).await.unwrap()
+        }));
+    }
+    let mut live = 0;
+    for r in racers {
+        if matches!(r.await.unwrap(), Taken::Live(_)) {
+            live += 1;
+        }
+    }
+    assert_eq!(live, 1, "exactly one racer gets the challenge");
+    store.put_ceremony(&ceremony("c2", 1_000)).await.unwrap();
+    assert_eq!(
+        store.take_ceremony("c2", "registration", 10).await.unwrap(),
+        Taken::Unknown,
+        "kind must match"
+    );
+    assert_eq!(
+        store
+            .take_ceremony("c2", "authentication", 10)
+            .await
+            .unwrap(),
+        Taken::Unknown,
+        "and it is gone"
+    );
+    store.put_ceremony(&ceremony("c3", 1_000)).await.unwrap();
+    assert_eq!(
+        store
+            .take_ceremony("c3", "authentication", 1_000)
+            .await
+            .unwrap(),
+        Taken::Expired
+    );
+    store.put_ceremony(&ceremony("c4", 5)).await.unwrap();
+    assert_eq!(store.purge_expired(10).await.unwrap(), 1);
+}
+
+async fn one_time_pass_is_spent_once(store: &Store) {
+    let u = user(store, "alice").await;
+    let pass = PassRecord {
+        id: "p1".into(),
+        user_id: u.id.clone(),
+        code_hash: "h".into(),
+        created_at: 1,
+        start_at: 1,
+        lifetime_minutes: 60,
+        one_time: 1,
+        used_at: None,
+        failed_attempts: 0,
+        created_by: "test".into(),
+    };
+    assert!(!store.put_pass(&pass, "alice", "test").await.unwrap());
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        racers.push(tokio::spawn(async move {
+            s.consume_pass("p1", 2).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for r in racers {
+        won += usize::from(r.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    // A new pass replaces the old one.
+    let replacement = PassRecord {
+        id: "p2".into(),
+        ..pass
+    };
+    assert!(store.put_pass(&replacement, "alice", "test").await.unwrap());
+    assert_eq!(store.pass_of_user(&u.id).await.unwrap().unwrap().id, "p2");
+    assert_eq!(store.record_pass_failure("p2").await.unwrap(), 1);
+    let audit = store.audit_log(10).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "tap.issued").count(), 2);
+    assert!(
+        audit
+            .iter()
+            .all(|a| !a.after.as_deref().unwrap_or("").contains("\"h\"")),
+        "no hash in the audit log"
+    );
+}
+
+async fn conflicts_are_named(store: &Store) {
+    user(store, "bob").await;
+    let dup = NewUser {
+        id: "another".into(),
+        username: "bob".into(),
+        display_name: "B".into(),
+        user_type: "member".into(),
+        ..NewUser::default()
+    };
+    assert!(matches!(
+        store.create_user(&dup, "test", 1).await,
+        Err(StoreError::Conflict("user"))
+    ));
+    assert!(matches!(
+        store.set_user_enabled("nobody", false, "test", 1).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    let audit = store.audit_log(10).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "user.created" && a.target.as_deref() == Some("bob"))
+            .count(),
+        1,
+        "a refused change writes no audit row"
+    );
+}
+
+macro_rules! on_both {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (store, _dir) = super::sqlite().await;
+                super::$name(&store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match super::postgres().await {
+                    Some(store) => super::$name(&store).await,
+                    None => eprintln!("SKIPPED store postgres: KEYFORT_TEST_POSTGRES is not set"),
+                }
+            }
+        }
+    )*};
+}
+
+on_both!(
+    ceremonies_are_taken_once,
+    one_time_pass_is_spent_once,
+    conflicts_are_named
+);
