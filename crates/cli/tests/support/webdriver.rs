@@ -260,14 +260,37 @@ impl Drop for Session {
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
         let request = format!(
-            "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
             self.id, self.driver_addr
         );
-        if stream.write_all(request.as_bytes()).is_ok() {
-            let mut response = Vec::new();
-            let _ = stream.read_to_end(&mut response);
+        if stream.write_all(request.as_bytes()).is_err() {
+            return;
+        }
+        // chromedriver keeps the connection open even when asked to close it:
+        // read exactly one response (headers, then Content-Length bytes).
+        let mut response = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !complete_response(&response) {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => response.extend_from_slice(&chunk[..n]),
+            }
         }
     }
+}
+
+/// Whether `buf` holds a whole HTTP response with a `Content-Length` body.
+fn complete_response(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let headers = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let length = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    buf.len() >= end + 4 + length
 }
 
 /// Sends one WebDriver command and unwraps its `value`, or its error.
