@@ -8,17 +8,6 @@ use keyfort_store::{CeremonyRecord, PassRecord, Taken};
 use serde_json::{Value, json};
 use support::inproc::{Db, Harness, Reply, client, start};
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::$name(super::Db::Sqlite).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { super::$name(super::Db::Postgres).await }
-        }
-    )*};
-}
-
 on_both_stores!(
     assertion_refusals,
     pass_refusals,

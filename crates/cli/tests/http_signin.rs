@@ -7,18 +7,6 @@ use keyfort_softauthn::{Authenticator, Overrides};
 use serde_json::json;
 use support::inproc::{Db, client, start};
 
-/// Runs a scenario on both stores.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::$name(super::Db::Sqlite).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() { super::$name(super::Db::Postgres).await }
-        }
-    )*};
-}
-
 on_both_stores!(
     onboarding_registration_and_signin,
     passkey_management,

@@ -8,6 +8,19 @@ use keyfort_softauthn::{Authenticator, Overrides};
 use keyfort_store::Store;
 use serde_json::{Value, json};
 
+/// Runs a scenario on both stores: `mod name { sqlite(), postgres() }`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(super::Db::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(super::Db::Postgres).await }
+        }
+    )*};
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,

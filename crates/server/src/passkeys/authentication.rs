@@ -1,11 +1,11 @@
 //! Passkey sign-in: conditional UI (autofill), a discoverable "Sign in with a
 //! passkey" button, and username first. Every finish writes a sign-in log row.
 
-use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
+use super::{ceremony_expired, ceremony_unknown, start_ceremony, webauthn_refusal};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
-use crate::state::{AppState, CEREMONY_TTL_MS, now_ms};
+use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use keyfort_core::session::SignInMethod;
-use keyfort_store::{CeremonyRecord, Taken};
+use keyfort_store::Taken;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -105,21 +105,8 @@ pub async fn begin(
         expected_user,
         username,
     };
-    let id = crate::crypto::random_token();
-    state
-        .store
-        .put_ceremony(&CeremonyRecord {
-            id: id.clone(),
-            kind: KIND.into(),
-            user_id: None,
-            session_id: None,
-            state: serde_json::to_string(&ceremony).map_err(|_| ApiError::internal())?,
-            created_at: now,
-            expires_at: now + CEREMONY_TTL_MS,
-        })
-        .await?;
     Ok(Json(
-        json!({ "ceremonyId": id, "publicKey": options.public_key }),
+        start_ceremony(&state, KIND, None, &ceremony, &options.public_key, now).await?,
     ))
 }
 

@@ -9,7 +9,35 @@ pub mod manage;
 pub mod registration;
 
 use crate::error::ApiError;
+use crate::state::{AppState, CEREMONY_TTL_MS};
+use keyfort_store::CeremonyRecord;
+use serde::Serialize;
+use serde_json::{Value, json};
 use webauthn_rs_core::error::WebauthnError;
+
+/// Stores a new ceremony (single-use, expiring after five minutes) and returns
+/// what the browser needs: the ceremony id and the WebAuthn options.
+pub async fn start_ceremony(
+    state: &AppState,
+    kind: &str,
+    session_id: Option<&str>,
+    ceremony: &impl Serialize,
+    options: &impl Serialize,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let id = crate::crypto::random_token();
+    let record = CeremonyRecord {
+        id: id.clone(),
+        kind: kind.into(),
+        user_id: None,
+        session_id: session_id.map(str::to_string),
+        state: serde_json::to_string(ceremony).map_err(|_| ApiError::internal())?,
+        created_at: now,
+        expires_at: now + CEREMONY_TTL_MS,
+    };
+    state.store.put_ceremony(&record).await?;
+    Ok(json!({ "ceremonyId": id, "publicKey": options }))
+}
 
 /// Maps a verifier refusal onto a stable code (WebAuthn L3 §7.1 / §7.2 step numbers in the messages' spirit).
 pub fn webauthn_refusal(e: &WebauthnError) -> ApiError {

@@ -1,10 +1,10 @@
 //! Passkey registration: discoverable credential, user verification required,
 //! from a session that may register (a pass, or a passkey sign-in ≤ 5 minutes ago).
 
-use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
+use super::{ceremony_expired, ceremony_unknown, start_ceremony, webauthn_refusal};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentSession};
-use crate::state::{AppState, CEREMONY_TTL_MS, now_ms};
+use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
 use base64::Engine;
@@ -14,7 +14,7 @@ use keyfort_core::passkey::{
     normalize_passkey_name,
 };
 use keyfort_core::session::may_register_passkey;
-use keyfort_store::{CeremonyRecord, PasskeyRecord, StoreError, Taken};
+use keyfort_store::{PasskeyRecord, StoreError, Taken};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs_core::proto::{
@@ -74,21 +74,16 @@ pub async fn begin(
         .webauthn
         .generate_challenge_register(builder)
         .map_err(|e| webauthn_refusal(&e))?;
-    let id = crate::crypto::random_token();
-    state
-        .store
-        .put_ceremony(&CeremonyRecord {
-            id: id.clone(),
-            kind: KIND.into(),
-            user_id: Some(user.id.clone()),
-            session_id: Some(current.session.id.clone()),
-            state: serde_json::to_string(&reg_state).map_err(|_| ApiError::internal())?,
-            created_at: now,
-            expires_at: now + CEREMONY_TTL_MS,
-        })
-        .await?;
     Ok(Json(
-        json!({ "ceremonyId": id, "publicKey": options.public_key }),
+        start_ceremony(
+            &state,
+            KIND,
+            Some(&current.session.id),
+            &reg_state,
+            &options.public_key,
+            now,
+        )
+        .await?,
     ))
 }
 
