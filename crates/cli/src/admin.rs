@@ -83,7 +83,7 @@ pub enum LogCommand {
     },
 }
 
-fn actor() -> String {
+pub fn actor() -> String {
     let who = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());

@@ -1,6 +1,7 @@
 //! `keyfort`: the server (`keyfort serve`) and its administration commands.
 
 mod admin;
+mod clients;
 mod output;
 mod serve;
 
@@ -37,6 +38,12 @@ enum Command {
     /// Read the sign-in and audit logs.
     #[command(subcommand)]
     Log(admin::LogCommand),
+    /// OpenID Connect applications.
+    #[command(subcommand)]
+    Client(clients::ClientCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(clients::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +65,8 @@ fn main() -> ExitCode {
             Command::Group(c) => admin::group(c, cli.json).await,
             Command::Tap(c) => admin::tap(c, cli.json).await,
             Command::Log(c) => admin::log(c, cli.json).await,
+            Command::Client(c) => clients::client(c, cli.json, &admin::actor()).await,
+            Command::Keys(c) => clients::keys(c, cli.json, &admin::actor()).await,
         }
     });
     match result {

@@ -2,7 +2,7 @@
 
 use crate::CliError;
 use keyfort_server::config::Config;
-use keyfort_server::state::{AppState, now_ms};
+use keyfort_server::state::{AppState, StartError, now_ms};
 use keyfort_store::Store;
 
 pub async fn open_store(config: &Config) -> Result<Store, CliError> {
@@ -36,9 +36,11 @@ pub async fn run() -> Result<(), CliError> {
             "then register a passkey. This pass is shown only once; `keyfort tap issue admin` makes a new one."
         );
     }
-    let state = AppState::new(&config, store)
-        .await
-        .map_err(CliError::Store)?;
+    let state = AppState::new(&config, store).await.map_err(|e| match e {
+        StartError::Store(e) => CliError::Store(e),
+        StartError::Config(e) => CliError::Config(e),
+        StartError::Keys(e) => CliError::Failed(format!("signing keys: {e}")),
+    })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| {

@@ -28,9 +28,14 @@ async fn ceremonies_cross_nodes() {
     // Both nodes sit behind one public URL, as behind a load balancer.
     let port_a = support::free_port();
     let public = format!("http://localhost:{port_a}");
+    // Nodes share the master key that encrypts the signing keys in the shared store.
     let env = [
         ("KEYFORT_DATABASE_URL", db.as_str()),
         ("KEYFORT_PUBLIC_URL", public.as_str()),
+        (
+            "KEYFORT_MASTER_KEY",
+            "a2V5Zm9ydC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM",
+        ),
     ];
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();

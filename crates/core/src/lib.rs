@@ -5,9 +5,11 @@
 //! code answers a live sign-in, a test and (later) a What-If query.
 
 pub mod decision;
+pub mod oidc;
 pub mod passkey;
 pub mod relying_party;
 pub mod session;
+pub mod strength;
 pub mod tap;
 pub mod time;
 pub mod username;

@@ -17,6 +17,7 @@ struct FileConfig {
     database_url: Option<String>,
     session_lifetime_minutes: Option<i64>,
     session_idle_minutes: Option<i64>,
+    signout_revokes_tokens: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub session: SessionLimits,
+    /// `KEYFORT_MASTER_KEY`: encrypts signing keys at rest (else `master.key` in the data directory).
+    pub master_key: Option<String>,
+    /// Whether signing out also revokes the refresh and access tokens issued in that session.
+    pub signout_revokes_tokens: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +150,22 @@ impl Config {
             file.session_idle_minutes,
             60,
         )?;
+        let signout_revokes_tokens = match env("KEYFORT_SIGNOUT_REVOKES_TOKENS") {
+            Some(v) => match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(err(
+                        "KEYFORT_SIGNOUT_REVOKES_TOKENS",
+                        format!("`{other}` is not true or false"),
+                    ));
+                }
+            },
+            None => file.signout_revokes_tokens.unwrap_or(true),
+        };
         Ok(Config {
+            master_key: env("KEYFORT_MASTER_KEY"),
+            signout_revokes_tokens,
             listen,
             public_url,
             rp,

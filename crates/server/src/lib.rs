@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod oidc;
 pub mod pages;
 pub mod passes;
 pub mod passkeys;
@@ -56,6 +57,24 @@ pub fn router(state: AppState) -> Router {
         .route("/signout", get(pages::signout_page).post(pages::signout))
         .route("/static/keyfort.js", get(pages::script))
         .route("/static/keyfort.css", get(pages::stylesheet))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::discovery::openid_configuration),
+        )
+        .route("/jwks", get(oidc::discovery::jwks))
+        .route(
+            "/authorize",
+            get(oidc::authorize::get).post(oidc::authorize::post),
+        )
+        .route("/authorize/continue", get(oidc::authorize::resume))
+        .route("/token", post(oidc::token::token))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo),
+        )
+        .route("/revoke", post(oidc::revocation::revoke))
+        .route("/introspect", post(oidc::revocation::introspect))
+        .route("/logout", get(oidc::logout::get).post(oidc::logout::post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api)
@@ -88,7 +107,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// State-changing requests from a browser must come from Keyfort's own origin
 /// (defence against cross-site request forgery beside SameSite cookies).
 async fn same_origin_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // Cookie-authenticated writes only: the OAuth endpoints authenticate clients by
+    // credentials or tokens, and `/authorize` legitimately receives cross-site form posts.
+    let path = req.uri().path();
+    let cookie_authenticated = path.starts_with("/api/") || path == "/signout" || path == "/logout";
+    let writes = cookie_authenticated
+        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if writes
         && let Some(origin) = req.headers().get(header::ORIGIN)
         && origin.as_bytes() != state.rp.origin_str().as_bytes()
@@ -116,6 +140,10 @@ pub async fn serve(
             tick.tick().await;
             if let Err(e) = purge_state.store.purge_expired(state::now_ms()).await {
                 tracing::warn!(error = %e, "purging expired state failed");
+            }
+            // Keys rotated on any node (or by the CLI) reach this one within a minute.
+            if let Err(e) = purge_state.reload_keys().await {
+                tracing::warn!(error = %e, "reloading signing keys failed");
             }
         }
     });

@@ -13,12 +13,29 @@ use serde::Deserialize;
 
 #[derive(Template)]
 #[template(path = "signin.html")]
-struct SignInPage;
+struct SignInPage {
+    client_name: Option<String>,
+    needs_passkey: bool,
+    login_hint: String,
+    /// `?request=…` to carry to the pass page, or empty.
+    request_query: String,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    client_name: Option<String>,
+    client_id: Option<&'a str>,
+    post_logout_redirect_uri: Option<&'a str>,
+    state: Option<&'a str>,
+    id_token_hint: Option<&'a str>,
+}
 
 #[derive(Template)]
 #[template(path = "tap.html")]
 struct TapPage {
     username: String,
+    request_query: String,
 }
 
 struct PasskeyView {
@@ -92,18 +109,85 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     })
 }
 
-pub async fn signin() -> Response {
-    render(&SignInPage)
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    request: Option<String>,
+}
+
+/// `GET /signin`, optionally for a waiting authorization request.
+pub async fn signin(
+    State(state): State<AppState>,
+    Query(q): Query<SignInQuery>,
+) -> Result<Response, ApiError> {
+    let pending = match q.request.as_deref() {
+        Some(id) => crate::oidc::authorize::pending(&state, id, crate::state::now_ms()).await?,
+        None => None,
+    };
+    let page = match &pending {
+        Some(p) => SignInPage {
+            client_name: Some(p.client_name.clone()),
+            needs_passkey: p.needs_passkey(),
+            login_hint: p
+                .login_hint
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(128)
+                .collect(),
+            request_query: format!("?request={}", q.request.as_deref().unwrap_or_default()),
+        },
+        None => SignInPage {
+            client_name: None,
+            needs_passkey: false,
+            login_hint: String::new(),
+            request_query: String::new(),
+        },
+    };
+    Ok(render(&page))
+}
+
+/// Asks the person before an application signs them out without proof it may.
+pub fn logout_confirm_page(
+    client_id: Option<&str>,
+    post_logout_redirect_uri: Option<&str>,
+    state: Option<&str>,
+    id_token_hint: Option<&str>,
+) -> Response {
+    render(&LogoutPage {
+        client_name: client_id.map(str::to_string),
+        client_id,
+        post_logout_redirect_uri,
+        state,
+        id_token_hint,
+    })
+}
+
+pub fn signed_out_page() -> Response {
+    render(&SignOutPage { signed_in: false })
 }
 
 #[derive(Deserialize)]
 pub struct TapQuery {
     username: Option<String>,
+    request: Option<String>,
 }
 
 pub async fn tap(Query(q): Query<TapQuery>) -> Response {
     let username = q.username.unwrap_or_default().chars().take(128).collect();
-    render(&TapPage { username })
+    let request_query = match q.request.as_deref() {
+        Some(r)
+            if r.len() <= 64
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            format!("?request={r}")
+        }
+        _ => String::new(),
+    };
+    render(&TapPage {
+        username,
+        request_query,
+    })
 }
 
 pub async fn security(
@@ -152,7 +236,7 @@ pub async fn signout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(current) = CurrentSession::load(&state, &headers).await? {
-        state.store.delete_session(&current.session.id).await?;
+        crate::oidc::logout::end_session(&state, &current).await?;
     }
     let mut r = render(&SignOutPage { signed_in: false });
     if let Ok(v) = clear_session_cookie(state.rp.secure_cookies).parse() {

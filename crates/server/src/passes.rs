@@ -70,6 +70,8 @@ pub async fn issue(
 pub struct PassSignIn {
     username: String,
     code: String,
+    /// A waiting authorization request to return to.
+    request: Option<String>,
 }
 
 const METHOD: &str = "temporary_access_pass";
@@ -178,6 +180,6 @@ pub async fn sign_in(
     .await?;
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
-        Json(json!({ "redirect": "/my/security" })),
+        Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),
     ))
 }

@@ -85,3 +85,36 @@ pub async fn establish(
         state.rp.secure_cookies,
     ))
 }
+
+/// Where the browser goes after signing in: back to a waiting authorization
+/// request when there is one, else "My security". Only an id is accepted, never a URL.
+pub fn next_page(request: Option<&str>) -> String {
+    match request {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            format!("/authorize/continue?request={id}")
+        }
+        _ => "/my/security".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_page;
+
+    #[test]
+    fn only_request_ids_redirect() {
+        assert_eq!(
+            next_page(Some("abc_DEF-1")),
+            "/authorize/continue?request=abc_DEF-1"
+        );
+        assert_eq!(next_page(Some("https://evil.example")), "/my/security");
+        assert_eq!(next_page(Some("")), "/my/security");
+        assert_eq!(next_page(None), "/my/security");
+    }
+}

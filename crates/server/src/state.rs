@@ -1,4 +1,5 @@
 use crate::config::Config;
+use crate::oidc::keyring::{KeyError, KeyRing, MasterKey};
 use keyfort_core::relying_party::RelyingParty;
 use keyfort_core::session::SessionLimits;
 use keyfort_store::Store;
@@ -16,6 +17,35 @@ pub struct Inner {
     pub session: SessionLimits,
     /// Key for the decoy credential ids given for unknown usernames.
     pub decoy_key: Vec<u8>,
+    /// The OpenID Connect issuer identifier (the public URL).
+    pub issuer: String,
+    pub master_key: MasterKey,
+    keys: std::sync::RwLock<Arc<KeyRing>>,
+    pub signout_revokes_tokens: bool,
+}
+
+impl Inner {
+    /// The signing keys as of the last (re)load.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-reads the keys from the store (after `keyfort keys rotate` on any node).
+    pub async fn reload_keys(&self) -> Result<(), KeyError> {
+        let ring = KeyRing::load(&self.store, &self.master_key, now_ms()).await?;
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] keyfort_store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 #[derive(Clone)]
@@ -29,7 +59,9 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub async fn new(config: &Config, store: Store) -> Result<AppState, keyfort_store::StoreError> {
+    pub async fn new(config: &Config, store: Store) -> Result<AppState, StartError> {
+        let master_key = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
+        let ring = KeyRing::load(&store, &master_key, now_ms()).await?;
         let webauthn = WebauthnCore::new_unsafe_experts_only(
             "Keyfort",
             &config.rp.id,
@@ -51,6 +83,10 @@ impl AppState {
             webauthn,
             session: config.session,
             decoy_key: decoy.into_bytes(),
+            issuer: config.rp.base.clone(),
+            master_key,
+            keys: std::sync::RwLock::new(Arc::new(ring)),
+            signout_revokes_tokens: config.signout_revokes_tokens,
         })))
     }
 }

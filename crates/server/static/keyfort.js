@@ -26,6 +26,14 @@ async function api(method, path, body) {
   return data;
 }
 
+// A waiting application sign-in request, carried from page to page.
+const pendingRequest = new URLSearchParams(window.location.search).get("request");
+
+function withRequest(body) {
+  if (pendingRequest) body.request = pendingRequest;
+  return body;
+}
+
 function webauthnSupported() {
   return window.PublicKeyCredential && typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
 }
@@ -49,7 +57,7 @@ async function passkeySignIn(body, mediation) {
     options.signal = conditionalAbort.signal;
   }
   const credential = await navigator.credentials.get(options);
-  const done = await api("POST", "/api/signin/passkey/finish", { ceremonyId: begin.ceremonyId, credential: credential.toJSON() });
+  const done = await api("POST", "/api/signin/passkey/finish", withRequest({ ceremonyId: begin.ceremonyId, credential: credential.toJSON() }));
   window.location.assign(done.redirect || "/my/security");
 }
 
@@ -99,7 +107,7 @@ function initTap() {
     const username = document.getElementById("tap-username").value.trim();
     const code = document.getElementById("tap-code").value;
     try {
-      const done = await api("POST", "/api/signin/tap", { username, code });
+      const done = await api("POST", "/api/signin/tap", withRequest({ username, code }));
       window.location.assign(done.redirect || "/my/security");
     } catch (e) { show(explain(e), true); }
   });

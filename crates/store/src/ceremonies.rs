@@ -58,7 +58,25 @@ impl Store {
         })
     }
 
-    /// Removes expired ceremonies and sessions; returns how many rows went.
+    /// Reads a live ceremony without taking it (an authorization request waiting for sign-in).
+    pub async fn peek_ceremony(
+        &self,
+        id: &str,
+        kind: &str,
+        now: i64,
+    ) -> Result<Option<CeremonyRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, kind, user_id, session_id, state, created_at, expires_at FROM ceremonies \
+             WHERE id = $1 AND kind = $2 AND expires_at > $3",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Removes expired ceremonies, sessions and tokens; returns how many rows went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let a = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1")
             .bind(now)
@@ -68,6 +86,7 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        Ok(a.rows_affected() + b.rows_affected())
+        let c = self.purge_expired_tokens(now).await?;
+        Ok(a.rows_affected() + b.rows_affected() + c)
     }
 }

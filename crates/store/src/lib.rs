@@ -8,8 +8,11 @@
 
 mod audit;
 mod ceremonies;
+mod clients;
 mod error;
+mod grants;
 mod groups;
+mod keys;
 mod logs;
 mod passes;
 mod passkeys;
@@ -20,8 +23,11 @@ mod users;
 
 pub use audit::AuditEvent;
 pub use ceremonies::{CeremonyRecord, Taken};
+pub use clients::ClientRecord;
 pub use error::StoreError;
+pub use grants::{CodeRecord, GrantRecord, RefreshRecord};
 pub use groups::{Group, GroupSummary};
+pub use keys::SigningKeyRecord;
 pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use passes::PassRecord;
 pub use passkeys::PasskeyRecord;

@@ -115,6 +115,8 @@ pub async fn begin(
 pub struct FinishSignIn {
     ceremony_id: String,
     credential: PublicKeyCredential,
+    /// A waiting authorization request to return to.
+    request: Option<String>,
 }
 
 fn unknown_credential() -> ApiError {
@@ -247,7 +249,7 @@ pub async fn finish(
     .await?;
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
-        Json(json!({ "redirect": "/my/security" })),
+        Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),
     ))
 }
 

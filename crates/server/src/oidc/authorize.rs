@@ -1,0 +1,572 @@
+//! The authorization endpoint (OpenID Connect Core §3.1.2): `response_type=code`
+//! only, exact redirect URIs, PKCE S256 (required for public clients), prompt,
+//! max_age and acr_values. A request that needs the user to sign in (again) waits in
+//! the store while they do, then `/authorize/continue` answers it.
+
+use super::error::OAuthError;
+use super::tokens::CODE_TTL_MS;
+use crate::error::ApiError;
+use crate::extract::CurrentSession;
+use crate::pages::error_page;
+use crate::state::{AppState, now_ms};
+use axum::extract::{Query, RawForm, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use keyfort_core::oidc::{
+    Reauthenticate, SessionView, parse_prompt, parse_scopes, reauthentication_needed,
+    redirect_uri_matches,
+};
+use keyfort_core::strength::{SignInEvidence, select_acr};
+use keyfort_store::{CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Taken};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub const PENDING_KIND: &str = "authorize";
+/// How long a user may take to sign in for a waiting authorization request.
+pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "groups"];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizeParams {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    login_hint: Option<String>,
+    acr_values: Option<String>,
+    response_mode: Option<String>,
+    request: Option<String>,
+    request_uri: Option<String>,
+    #[allow(dead_code)]
+    ui_locales: Option<String>,
+}
+
+/// A validated authorization request, as it waits in the store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub acr_values: Vec<String>,
+    pub login_hint: Option<String>,
+    pub created_at: i64,
+}
+
+impl Pending {
+    /// Whether only a phishing-resistant (passkey) sign-in can satisfy it.
+    pub fn needs_passkey(&self) -> bool {
+        let pass = SignInEvidence::TemporaryAccessPass { one_time: false }.methods();
+        let acrs: Vec<&str> = self.acr_values.iter().map(String::as_str).collect();
+        !acrs.is_empty() && select_acr(&acrs, &pass).is_err()
+    }
+}
+
+fn page_error(code: &'static str, message: &str) -> Response {
+    let e = ApiError::bad_request(code, message);
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This application's sign-in request is not valid",
+        &e,
+    )
+}
+
+const MAX_PARAM: usize = 2048;
+
+fn too_long(p: &AuthorizeParams) -> bool {
+    [
+        &p.state,
+        &p.nonce,
+        &p.scope,
+        &p.login_hint,
+        &p.acr_values,
+        &p.prompt,
+        &p.redirect_uri,
+        &p.code_challenge,
+    ]
+    .iter()
+    .any(|v| v.as_ref().is_some_and(|s| s.len() > MAX_PARAM))
+}
+
+/// `GET /authorize`
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<AuthorizeParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(p)) => authorize(&state, &headers, p).await,
+        Err(_) => page_error(
+            "invalid_request",
+            "The request parameters could not be read.",
+        ),
+    }
+}
+
+/// `POST /authorize` (form-encoded, OpenID Connect Core §3.1.2.1)
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    match serde_urlencoded::from_bytes::<AuthorizeParams>(&body) {
+        Ok(p) => authorize(&state, &headers, p).await,
+        Err(_) => page_error(
+            "invalid_request",
+            "The request parameters could not be read.",
+        ),
+    }
+}
+
+async fn authorize(state: &AppState, headers: &HeaderMap, p: AuthorizeParams) -> Response {
+    let now = now_ms();
+    // Until the client and redirect URI are known good, errors go to the person, never to a URI.
+    let Some(client_id) = p
+        .client_id
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+    else {
+        return page_error(
+            "invalid_request",
+            "The request names no application (client_id).",
+        );
+    };
+    let client = match state.store.client(client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return page_error(
+                "unknown_client",
+                "This application is not registered with Keyfort.",
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(redirect_uri) = p.redirect_uri.clone() else {
+        return page_error("invalid_request", "The request has no redirect_uri.");
+    };
+    if !redirect_uri_matches(&client.redirect_uri_list(), &redirect_uri) {
+        return page_error(
+            "redirect_uri_mismatch",
+            "The redirect URI is not one registered for this application.",
+        );
+    }
+    let fail = |e: OAuthError| e.redirect(&redirect_uri, p.state.as_deref(), &state.issuer);
+    match validate(&client, &p, now) {
+        Ok(pending) => decide(state, headers, &client, pending, None, now).await,
+        Err(e) => fail(e),
+    }
+}
+
+fn validate(client: &ClientRecord, p: &AuthorizeParams, now: i64) -> Result<Pending, OAuthError> {
+    if too_long(p) {
+        return Err(OAuthError::invalid_request("A parameter is too long."));
+    }
+    if p.request.is_some() {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "request_not_supported",
+            "Request objects are not supported.",
+        ));
+    }
+    if p.request_uri.is_some() {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "request_uri_not_supported",
+            "request_uri is not supported.",
+        ));
+    }
+    match p.response_type.as_deref() {
+        Some("code") => {}
+        None => return Err(OAuthError::invalid_request("response_type is required.")),
+        // No implicit and no hybrid flow (RFC 9700 §2.1.2).
+        Some(_) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_response_type",
+                "Only response_type=code is supported.",
+            ));
+        }
+    }
+    if p.response_mode.as_deref().is_some_and(|m| m != "query") {
+        return Err(OAuthError::invalid_request(
+            "Only response_mode=query is supported.",
+        ));
+    }
+    if !client.allows_grant("authorization_code") {
+        return Err(OAuthError::unauthorized_client(
+            "This application may not use the authorization code flow.",
+        ));
+    }
+    let scopes = parse_scopes(p.scope.as_deref().unwrap_or(""));
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(OAuthError::invalid_scope("The scope must include openid."));
+    }
+    let mut granted: Vec<&str> = SUPPORTED_SCOPES
+        .into_iter()
+        .filter(|s| scopes.iter().any(|r| r == s))
+        .collect();
+    if granted.contains(&"offline_access") && !client.allows_grant("refresh_token") {
+        granted.retain(|s| *s != "offline_access");
+    }
+    // RFC 7636 / RFC 9700 §2.1.1: S256 only; required for public clients.
+    let code_challenge = match (
+        p.code_challenge.as_deref(),
+        p.code_challenge_method.as_deref(),
+    ) {
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge.",
+            ));
+        }
+        (None, None) if client.public_client != 0 => {
+            return Err(OAuthError::invalid_request(
+                "Public clients must use PKCE (code_challenge with S256).",
+            ));
+        }
+        (None, None) => None,
+        (Some(_), Some(m)) if m != "S256" => {
+            return Err(OAuthError::invalid_request(
+                "Only the S256 code_challenge_method is accepted; plain is refused.",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method=S256 is required; plain is refused.",
+            ));
+        }
+        (Some(c), Some(_)) => {
+            if c.len() != 43
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge must be a base64url SHA-256 (43 characters).",
+                ));
+            }
+            Some(c.to_string())
+        }
+    };
+    parse_prompt(p.prompt.as_deref()).map_err(OAuthError::invalid_request)?;
+    let max_age =
+        match p.max_age.as_deref() {
+            None | Some("") => None,
+            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                OAuthError::invalid_request("max_age must be a number of seconds.")
+            })?),
+        };
+    Ok(Pending {
+        client_id: client.id.clone(),
+        client_name: client.name.clone(),
+        redirect_uri: p.redirect_uri.clone().unwrap_or_default(),
+        scope: granted.join(" "),
+        state: p.state.clone(),
+        nonce: p.nonce.clone(),
+        code_challenge,
+        prompt: p.prompt.clone(),
+        max_age,
+        acr_values: p
+            .acr_values
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        login_hint: p.login_hint.clone(),
+        created_at: now,
+    })
+}
+
+/// What the session used, as evidence for `acr`/`amr`.
+async fn evidence(state: &AppState, s: &CurrentSession) -> Result<SignInEvidence, ApiError> {
+    Ok(match s.session.method.as_str() {
+        "temporary_access_pass" => SignInEvidence::TemporaryAccessPass {
+            one_time: s.session.pass_one_time != 0,
+        },
+        _ => {
+            let attested = match &s.session.passkey_id {
+                Some(id) => state
+                    .store
+                    .passkeys_of_user(&s.user.id)
+                    .await?
+                    .into_iter()
+                    .find(|p| &p.id == id)
+                    .is_some_and(|p| p.attested != 0 && p.passkey_type == "deviceBound"),
+                None => false,
+            };
+            SignInEvidence::Passkey {
+                hardware_attested: attested,
+            }
+        }
+    })
+}
+
+/// Whether the user has any method that could satisfy the requested strengths.
+async fn could_satisfy(
+    state: &AppState,
+    user_id: &str,
+    acr_values: &[&str],
+    now: i64,
+) -> Result<bool, ApiError> {
+    let has_passkey = state
+        .store
+        .passkeys_of_user(user_id)
+        .await?
+        .iter()
+        .any(|p| p.possibly_cloned == 0);
+    if has_passkey
+        && select_acr(
+            acr_values,
+            &SignInEvidence::Passkey {
+                hardware_attested: false,
+            }
+            .methods(),
+        )
+        .is_ok()
+    {
+        return Ok(true);
+    }
+    let pass = state.store.pass_of_user(user_id).await?;
+    Ok(pass.is_some_and(|p| {
+        p.state().usability(now).is_usable()
+            && select_acr(
+                acr_values,
+                &SignInEvidence::TemporaryAccessPass {
+                    one_time: p.one_time != 0,
+                }
+                .methods(),
+            )
+            .is_ok()
+    }))
+}
+
+/// Answers a validated request now, or parks it while the user signs in.
+/// `waiting`: the id under which it already waits (when resumed after sign-in).
+async fn decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &ClientRecord,
+    pending: Pending,
+    waiting: Option<&str>,
+    now: i64,
+) -> Response {
+    match try_decide(state, headers, client, pending, waiting, now).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn try_decide(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &ClientRecord,
+    pending: Pending,
+    waiting: Option<&str>,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let fail = |e: OAuthError| {
+        Ok(e.redirect(
+            &pending.redirect_uri,
+            pending.state.as_deref(),
+            &state.issuer,
+        ))
+    };
+    let current = CurrentSession::load(state, headers).await?;
+    let evidence = match &current {
+        Some(s) => Some(evidence(state, s).await?),
+        None => None,
+    };
+    let view = current.as_ref().zip(evidence).map(|(s, e)| SessionView {
+        auth_time: s.session.auth_time,
+        methods: e.methods(),
+    });
+    let prompt = parse_prompt(pending.prompt.as_deref()).unwrap_or_default();
+    let acrs: Vec<&str> = pending.acr_values.iter().map(String::as_str).collect();
+    let fresh_since = waiting.map(|_| pending.created_at);
+    let need = reauthentication_needed(
+        view.as_ref(),
+        &prompt,
+        pending.max_age,
+        &acrs,
+        now,
+        fresh_since,
+    );
+    let Some(need) = need else {
+        let (Some(current), Some(evidence)) = (current, evidence) else {
+            return Err(ApiError::internal());
+        };
+        if let Some(id) = waiting {
+            // The request is answered once.
+            if !matches!(
+                state.store.take_ceremony(id, PENDING_KIND, now).await?,
+                Taken::Live(_)
+            ) {
+                return Err(ApiError::bad_request(
+                    "request_expired",
+                    "This sign-in request expired. Go back to the application and start again.",
+                ));
+            }
+        }
+        return issue_code(state, client, &pending, &current, evidence, now).await;
+    };
+    if prompt.contains(&keyfort_core::oidc::Prompt::None) {
+        // OpenID Connect Core §3.1.2.6: no interaction allowed.
+        let e = match need {
+            Reauthenticate::StrengthNotMet => OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "interaction_required",
+                "A stronger sign-in is needed.",
+            ),
+            _ => OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "login_required",
+                "The user is not signed in.",
+            ),
+        };
+        return fail(e);
+    }
+    if need == Reauthenticate::StrengthNotMet
+        && let Some(s) = &current
+        && !could_satisfy(state, &s.user.id, &acrs, now).await?
+    {
+        if let Some(id) = waiting {
+            state.store.take_ceremony(id, PENDING_KIND, now).await?;
+        }
+        // RFC 9470 §3: never a silent downgrade.
+        return fail(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unmet_authentication_requirements",
+            "The user has no sign-in method that meets the requested authentication strength.",
+        ));
+    }
+    let id = match waiting {
+        Some(id) => id.to_string(),
+        None => {
+            let id = crate::crypto::random_token();
+            let record = CeremonyRecord {
+                id: id.clone(),
+                kind: PENDING_KIND.into(),
+                user_id: None,
+                session_id: None,
+                state: serde_json::to_string(&pending).map_err(|_| ApiError::internal())?,
+                created_at: now,
+                expires_at: now + PENDING_TTL_MS,
+            };
+            state.store.put_ceremony(&record).await?;
+            id
+        }
+    };
+    Ok(Redirect::to(&format!("/signin?request={id}")).into_response())
+}
+
+async fn issue_code(
+    state: &AppState,
+    client: &ClientRecord,
+    pending: &Pending,
+    current: &CurrentSession,
+    evidence: SignInEvidence,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let acrs: Vec<&str> = pending.acr_values.iter().map(String::as_str).collect();
+    let acr = select_acr(&acrs, &evidence.methods()).map_err(|_| ApiError::internal())?;
+    let grant = GrantRecord {
+        id: crate::crypto::uuid_v4(),
+        client_id: client.id.clone(),
+        user_id: Some(current.user.id.clone()),
+        session_id: Some(current.session.id.clone()),
+        scope: pending.scope.clone(),
+        auth_time: Some(current.session.auth_time),
+        acr: acr.map(str::to_string),
+        amr: serde_json::to_string(&evidence.amr()).map_err(|_| ApiError::internal())?,
+        nonce: pending.nonce.clone(),
+        // Tokens from a pass sign-in never outlive the pass.
+        not_after: current.session.pass_expires_at,
+        created_at: now,
+        revoked_at: None,
+    };
+    state.store.create_grant(&grant).await?;
+    let code = crate::crypto::random_token();
+    state
+        .store
+        .create_code(&CodeRecord {
+            code_hash: crate::crypto::token_hash(&code),
+            grant_id: grant.id.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            code_challenge: pending.code_challenge.clone(),
+            created_at: now,
+            expires_at: now + CODE_TTL_MS,
+            used_at: None,
+        })
+        .await?;
+    let mut url = Url::parse(&pending.redirect_uri).map_err(|_| ApiError::internal())?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("code", &code);
+        if let Some(s) = &pending.state {
+            q.append_pair("state", s);
+        }
+        // RFC 9207: the issuer in the response, against mix-up attacks.
+        q.append_pair("iss", &state.issuer);
+    }
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ContinueParams {
+    request: String,
+}
+
+/// Loads a waiting request (without taking it).
+pub async fn pending(state: &AppState, id: &str, now: i64) -> Result<Option<Pending>, ApiError> {
+    if id.is_empty() || id.len() > 64 {
+        return Ok(None);
+    }
+    Ok(
+        match state.store.peek_ceremony(id, PENDING_KIND, now).await? {
+            Some(c) => serde_json::from_str(&c.state).ok(),
+            None => None,
+        },
+    )
+}
+
+/// `GET /authorize/continue?request=…`: after sign-in, answer the waiting request.
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ContinueParams>,
+) -> Response {
+    let now = now_ms();
+    let pending = match pending(&state, &q.request, now).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return page_error(
+                "request_expired",
+                "This sign-in request expired or was already answered. Go back to the application and start again.",
+            );
+        }
+        Err(e) => return e.into_response(),
+    };
+    let client = match state.store.client(&pending.client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return page_error(
+                "unknown_client",
+                "This application is no longer registered.",
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    decide(&state, &headers, &client, pending, Some(&q.request), now).await
+}

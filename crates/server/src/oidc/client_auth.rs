@@ -1,0 +1,192 @@
+//! Client authentication at the token, revocation and introspection endpoints:
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523), or
+//! `none` for public clients (which must then use PKCE).
+
+use super::error::OAuthError;
+use crate::crypto::token_hash;
+use crate::state::AppState;
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::Validation;
+use jsonwebtoken::jwk::JwkSet;
+use keyfort_store::ClientRecord;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
+fn invalid() -> OAuthError {
+    OAuthError::invalid_client("Client authentication failed.")
+}
+
+/// Compares a presented secret with the stored SHA-256 in constant time.
+/// Client secrets are 256-bit random values: a fast hash is the right tool (no password hashing).
+fn secret_matches(presented: &str, stored: Option<&str>) -> bool {
+    let Some(stored) = stored else { return false };
+    aws_lc_rs::constant_time::verify_slices_are_equal(
+        token_hash(presented).as_bytes(),
+        stored.as_bytes(),
+    )
+    .is_ok()
+}
+
+/// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
+fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), OAuthError>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    Some((|| {
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+        let text = String::from_utf8(decoded).map_err(|_| invalid())?;
+        let (id, secret) = text.split_once(':').ok_or_else(invalid)?;
+        let id = urlencoding_decode(id).ok_or_else(invalid)?;
+        let secret = urlencoding_decode(secret).ok_or_else(invalid)?;
+        Ok((id, secret))
+    })())
+}
+
+fn urlencoding_decode(s: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    jti: Option<String>,
+    exp: i64,
+}
+
+/// Authenticates the calling client from headers and form. `allow_public`: whether a
+/// public client may call this endpoint with its id alone.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    allow_public: bool,
+    now: i64,
+) -> Result<ClientRecord, OAuthError> {
+    let basic = basic_credentials(headers).transpose()?;
+    let assertion = form.get("client_assertion");
+    let methods_used = usize::from(basic.is_some())
+        + usize::from(form.contains_key("client_secret"))
+        + usize::from(assertion.is_some());
+    if methods_used > 1 {
+        // RFC 6749 §2.3: a client uses one authentication method per request.
+        return Err(OAuthError::invalid_request(
+            "Use exactly one client authentication method.",
+        ));
+    }
+    if let Some((id, secret)) = basic {
+        let client = state.store.client(&id).await?.ok_or_else(invalid)?;
+        if client.auth_method != "client_secret_basic"
+            || !secret_matches(&secret, client.secret_hash.as_deref())
+        {
+            return Err(invalid());
+        }
+        return Ok(client);
+    }
+    if let Some(secret) = form.get("client_secret") {
+        let id = form.get("client_id").ok_or_else(invalid)?;
+        let client = state.store.client(id).await?.ok_or_else(invalid)?;
+        if client.auth_method != "client_secret_post"
+            || !secret_matches(secret, client.secret_hash.as_deref())
+        {
+            return Err(invalid());
+        }
+        return Ok(client);
+    }
+    if let Some(assertion) = assertion {
+        if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
+            return Err(OAuthError::invalid_request(
+                "client_assertion_type must be jwt-bearer.",
+            ));
+        }
+        return private_key_jwt(state, assertion, form.get("client_id"), now).await;
+    }
+    let id = form.get("client_id").ok_or_else(invalid)?;
+    let client = state.store.client(id).await?.ok_or_else(invalid)?;
+    if client.public_client != 0 && allow_public {
+        return Ok(client);
+    }
+    Err(invalid())
+}
+
+/// RFC 7523 §3: iss = sub = client_id, aud = the token endpoint (or the issuer), exp in
+/// the future, a `jti` never seen before, signed by a key in the client's registered JWKS.
+async fn private_key_jwt(
+    state: &AppState,
+    assertion: &str,
+    claimed_id: Option<&String>,
+    now: i64,
+) -> Result<ClientRecord, OAuthError> {
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| invalid())?;
+    let unverified: serde_json::Value =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
+            .map(|d| d.claims)
+            .map_err(|_| invalid())?;
+    let id = unverified
+        .get("iss")
+        .and_then(|v| v.as_str())
+        .ok_or_else(invalid)?
+        .to_string();
+    if claimed_id.is_some_and(|c| *c != id) {
+        return Err(invalid());
+    }
+    let client = state.store.client(&id).await?.ok_or_else(invalid)?;
+    if client.auth_method != "private_key_jwt" {
+        return Err(invalid());
+    }
+    let jwks: JwkSet = client
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or_else(invalid)?;
+    let jwk = match header.kid.as_deref() {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or_else(invalid)?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|_| invalid())?;
+    if matches!(
+        header.alg,
+        jsonwebtoken::Algorithm::HS256
+            | jsonwebtoken::Algorithm::HS384
+            | jsonwebtoken::Algorithm::HS512
+    ) {
+        return Err(invalid());
+    }
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[&id]);
+    v.sub = Some(id.clone());
+    let token_endpoint = format!("{}/token", state.issuer);
+    v.set_audience(&[token_endpoint.as_str(), state.issuer.as_str()]);
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.leeway = 30;
+    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &v)
+        .map_err(|_| invalid())?
+        .claims;
+    let jti = claims.jti.ok_or_else(invalid)?;
+    if jti.is_empty() || jti.len() > 256 || claims.exp * 1000 > now + 60 * 60 * 1000 {
+        return Err(invalid());
+    }
+    if !state
+        .store
+        .remember_client_assertion(&jti, &id, claims.exp * 1000 + 60_000)
+        .await?
+    {
+        return Err(OAuthError::invalid_client(
+            "This client assertion was already used.",
+        ));
+    }
+    Ok(client)
+}

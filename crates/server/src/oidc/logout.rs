@@ -1,0 +1,159 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `id_token_hint`,
+//! `post_logout_redirect_uri` matched exactly, `state`.
+
+use crate::error::ApiError;
+use crate::extract::{CurrentSession, clear_session_cookie};
+use crate::pages::{error_page, logout_confirm_page};
+use crate::state::{AppState, now_ms};
+use axum::extract::{Query, RawForm, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use jsonwebtoken::Validation;
+use serde::Deserialize;
+use url::Url;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutParams {
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    /// Set by Keyfort's own confirmation form.
+    confirm: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HintClaims {
+    aud: serde_json::Value,
+    sub: String,
+    sid: Option<String>,
+}
+
+fn bad(message: &str) -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Sign-out request not valid",
+        &ApiError::bad_request("invalid_request", message),
+    )
+}
+
+/// Verifies an ID token Keyfort issued (an expired one is fine as a hint).
+fn verify_hint(state: &AppState, token: &str) -> Option<HintClaims> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let ring = state.keys();
+    let key = ring.by_kid(header.kid.as_deref()?)?;
+    let mut v = Validation::new(key.alg);
+    v.set_issuer(&[&state.issuer]);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.set_required_spec_claims(&["iss", "sub", "aud"]);
+    jsonwebtoken::decode::<HintClaims>(token, &key.decoding, &v)
+        .ok()
+        .map(|d| d.claims)
+}
+
+/// Ends the browser session (and, where configured, the tokens issued in it).
+pub async fn end_session(state: &AppState, current: &CurrentSession) -> Result<(), ApiError> {
+    state.store.delete_session(&current.session.id).await?;
+    if state.signout_revokes_tokens {
+        state
+            .store
+            .revoke_session_grants(&current.session.id, now_ms())
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<LogoutParams>,
+) -> Response {
+    logout(&state, &headers, p, false).await
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    match serde_urlencoded::from_bytes::<LogoutParams>(&body) {
+        Ok(p) => logout(&state, &headers, p, true).await,
+        Err(_) => bad("The sign-out parameters could not be read."),
+    }
+}
+
+async fn logout(state: &AppState, headers: &HeaderMap, p: LogoutParams, posted: bool) -> Response {
+    let hint = match p.id_token_hint.as_deref() {
+        Some(t) => match verify_hint(state, t) {
+            Some(h) => Some(h),
+            None => return bad("The id_token_hint is not an ID token issued by Keyfort."),
+        },
+        None => None,
+    };
+    let hinted_client = hint.as_ref().and_then(|h| match &h.aud {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()).map(str::to_string),
+        _ => None,
+    });
+    if let (Some(a), Some(b)) = (&hinted_client, &p.client_id)
+        && a != b
+    {
+        return bad("client_id does not match the id_token_hint.");
+    }
+    let client_id = hinted_client.or(p.client_id.clone());
+    let redirect = match &p.post_logout_redirect_uri {
+        Some(uri) => {
+            let client = match &client_id {
+                Some(id) => match state.store.client(id).await {
+                    Ok(c) => c,
+                    Err(e) => return ApiError::from(e).into_response(),
+                },
+                None => None,
+            };
+            match client {
+                // Exact match against the client's registered list; never a redirect to an unregistered URI.
+                Some(c) if c.post_logout_uri_list().iter().any(|u| u == uri) => Some(uri.clone()),
+                _ => {
+                    return bad("post_logout_redirect_uri is not registered for this application.");
+                }
+            }
+        }
+        None => None,
+    };
+    let current = match CurrentSession::load(state, headers).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(current) = &current {
+        // Without proof that the application asked (a valid hint for this user), ask the person first.
+        let proven = hint.as_ref().is_some_and(|h| {
+            h.sub == current.user.id && h.sid.as_deref().is_none_or(|s| s == current.session.id)
+        });
+        let confirmed = posted && p.confirm.as_deref() == Some("yes");
+        if !proven && !confirmed {
+            return logout_confirm_page(
+                client_id.as_deref(),
+                p.post_logout_redirect_uri.as_deref(),
+                p.state.as_deref(),
+                p.id_token_hint.as_deref(),
+            );
+        }
+        if let Err(e) = end_session(state, current).await {
+            return e.into_response();
+        }
+    }
+    let mut response = match redirect.and_then(|r| Url::parse(&r).ok()) {
+        Some(mut url) => {
+            if let Some(s) = &p.state {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        None => crate::pages::signed_out_page(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&clear_session_cookie(state.rp.secure_cookies)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}

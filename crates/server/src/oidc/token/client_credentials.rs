@@ -1,0 +1,83 @@
+//! `grant_type=client_credentials` (RFC 6749 §4.4): confidential clients only.
+
+use super::{GrantHandler, TokenRequest};
+use crate::oidc::error::OAuthError;
+use crate::oidc::tokens;
+use futures_util::future::BoxFuture;
+use keyfort_store::GrantRecord;
+use serde_json::{Value, json};
+
+pub struct ClientCredentials;
+
+impl GrantHandler for ClientCredentials {
+    fn grant_type(&self) -> &'static str {
+        "client_credentials"
+    }
+    fn public_clients(&self) -> bool {
+        false
+    }
+    fn handle<'a>(&'a self, req: TokenRequest<'a>) -> BoxFuture<'a, Result<Value, OAuthError>> {
+        Box::pin(issue(req))
+    }
+}
+
+/// Scope tokens as RFC 6749 §3.3 allows them; user scopes make no sense without a user.
+fn service_scope(raw: Option<&String>) -> Result<String, OAuthError> {
+    let mut out = Vec::new();
+    for s in raw
+        .map(String::as_str)
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
+        if s.len() > 128
+            || !s
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        {
+            return Err(OAuthError::invalid_scope("A scope value is malformed."));
+        }
+        if matches!(s, "openid" | "offline_access" | "profile" | "email") {
+            return Err(OAuthError::invalid_scope(format!(
+                "`{s}` needs a user; it is not available to client credentials."
+            )));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
+    let TokenRequest {
+        state,
+        client,
+        now,
+        form,
+    } = req;
+    if client.public_client != 0 {
+        return Err(OAuthError::unauthorized_client(
+            "Public clients cannot use client credentials.",
+        ));
+    }
+    let grant = GrantRecord {
+        id: crate::crypto::uuid_v4(),
+        client_id: client.id.clone(),
+        user_id: None,
+        session_id: None,
+        scope: service_scope(form.get("scope"))?,
+        auth_time: None,
+        acr: None,
+        amr: "[]".into(),
+        nonce: None,
+        not_after: None,
+        created_at: now,
+        revoked_at: None,
+    };
+    state.store.create_grant(&grant).await?;
+    let (access, expires_in) = tokens::access_token(state, &grant, now).await?;
+    Ok(
+        json!({ "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "scope": grant.scope }),
+    )
+}

@@ -1,0 +1,151 @@
+//! The token endpoint (RFC 6749 §3.2). One handler per grant type behind the
+//! small [`GrantHandler`] trait: adding a grant adds a module and a line in [`HANDLERS`].
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use super::client_auth;
+use super::error::OAuthError;
+use crate::extract::ClientInfo;
+use crate::state::{AppState, now_ms};
+use axum::extract::{RawForm, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use keyfort_store::{ClientRecord, SignInEvent};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What a grant handler gets: the authenticated client and the request form.
+pub struct TokenRequest<'a> {
+    pub state: &'a AppState,
+    pub client: &'a ClientRecord,
+    pub form: &'a HashMap<String, String>,
+    pub now: i64,
+}
+
+impl TokenRequest<'_> {
+    pub fn param(&self, name: &str) -> Result<&str, OAuthError> {
+        self.form
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required.")))
+    }
+}
+
+pub trait GrantHandler: Sync {
+    fn grant_type(&self) -> &'static str;
+    /// Whether a public client (no secret) may use this grant.
+    fn public_clients(&self) -> bool;
+    fn handle<'a>(&'a self, req: TokenRequest<'a>) -> BoxFuture<'a, Result<Value, OAuthError>>;
+}
+
+pub static HANDLERS: [&dyn GrantHandler; 3] = [
+    &authorization_code::AuthorizationCode,
+    &refresh_token::RefreshToken,
+    &client_credentials::ClientCredentials,
+];
+
+/// Grants Keyfort refuses on principle; asking for one is logged as legacy authentication.
+const LEGACY_GRANTS: [&str; 1] = ["password"];
+
+fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let mut form = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        // RFC 6749 §3.2: parameters must not be included more than once.
+        if form.insert(k.into_owned(), v.into_owned()).is_some() {
+            return Err(OAuthError::invalid_request(
+                "A parameter was sent more than once.",
+            ));
+        }
+    }
+    Ok(form)
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// `POST /token`
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    RawForm(body): RawForm,
+) -> Response {
+    no_store(match handle(&state, &headers, &client, &body).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    })
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    info: &ClientInfo,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let now = now_ms();
+    if !headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+    {
+        return Err(OAuthError::invalid_request(
+            "The body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let form = parse_form(body)?;
+    let grant_type = form
+        .get("grant_type")
+        .map(String::as_str)
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required."))?;
+    if LEGACY_GRANTS.contains(&grant_type) {
+        state
+            .store
+            .log_signin(&SignInEvent {
+                at: now,
+                user_id: None,
+                username: form.get("username").map(|u| u.chars().take(128).collect()),
+                method: "password_grant",
+                outcome: "failure",
+                reason: "legacy_authentication_blocked",
+                ip: info.ip.clone(),
+                user_agent: info.user_agent.clone(),
+            })
+            .await?;
+        return Err(OAuthError::unsupported_grant_type(
+            "The password grant is not offered: sign in with a passkey.",
+        ));
+    }
+    let handler = HANDLERS
+        .iter()
+        .find(|h| h.grant_type() == grant_type)
+        .ok_or_else(|| {
+            OAuthError::unsupported_grant_type(format!(
+                "The grant type `{}` is not supported.",
+                grant_type.chars().take(64).collect::<String>()
+            ))
+        })?;
+    let client =
+        client_auth::authenticate(state, headers, &form, handler.public_clients(), now).await?;
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "This client may not use the {grant_type} grant."
+        )));
+    }
+    handler
+        .handle(TokenRequest {
+            state,
+            client: &client,
+            form: &form,
+            now,
+        })
+        .await
+}

@@ -1,0 +1,93 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation: every use returns a new
+//! refresh token, and presenting a used one revokes the whole family (RFC 9700 §4.14.2).
+
+use super::{GrantHandler, TokenRequest};
+use crate::oidc::error::OAuthError;
+use crate::oidc::tokens::{self, REFRESH_TOKEN_TTL_MS};
+use futures_util::future::BoxFuture;
+use keyfort_store::{AuditEvent, RefreshRecord};
+use serde_json::{Value, json};
+
+pub struct RefreshToken;
+
+impl GrantHandler for RefreshToken {
+    fn grant_type(&self) -> &'static str {
+        "refresh_token"
+    }
+    fn public_clients(&self) -> bool {
+        true
+    }
+    fn handle<'a>(&'a self, req: TokenRequest<'a>) -> BoxFuture<'a, Result<Value, OAuthError>> {
+        Box::pin(refresh(req))
+    }
+}
+
+async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
+    let TokenRequest {
+        state, client, now, ..
+    } = req;
+    let presented = req.param("refresh_token")?;
+    let hash = crate::crypto::token_hash(presented);
+    let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked.");
+    let record = state
+        .store
+        .refresh_token(&hash)
+        .await?
+        .ok_or_else(invalid)?;
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .await?
+        .ok_or_else(invalid)?;
+    if grant.client_id != client.id {
+        return Err(invalid());
+    }
+    if record.used_at.is_some() || !state.store.spend_refresh_token(&hash, now).await? {
+        if state.store.revoke_grant(&grant.id, now).await? {
+            let ev = AuditEvent::new(now, "system", "grant.revoked_refresh_reuse", &grant.id)
+                .after(json!({ "clientId": grant.client_id, "userId": grant.user_id }));
+            state.store.audit(&ev).await?;
+        }
+        return Err(invalid());
+    }
+    if now >= record.expires_at
+        || grant.revoked_at.is_some()
+        || grant.not_after.is_some_and(|n| now >= n)
+    {
+        return Err(invalid());
+    }
+    if let Some(requested) = req.form.get("scope") {
+        let granted = tokens::scopes(&grant);
+        if !requested
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .all(|s| granted.contains(&s))
+        {
+            return Err(OAuthError::invalid_scope(
+                "A refresh cannot widen the granted scope.",
+            ));
+        }
+    }
+    let user_id = grant.user_id.as_deref().ok_or_else(invalid)?;
+    let Some(user) = state.store.user_by_id(user_id).await?.filter(|u| u.enabled) else {
+        state.store.revoke_grant(&grant.id, now).await?;
+        return Err(invalid());
+    };
+    let next = crate::crypto::random_token();
+    state
+        .store
+        .create_refresh_token(&RefreshRecord {
+            token_hash: crate::crypto::token_hash(&next),
+            grant_id: grant.id.clone(),
+            created_at: now,
+            expires_at: tokens::capped(&grant, now + REFRESH_TOKEN_TTL_MS),
+            used_at: None,
+        })
+        .await?;
+    let (access, expires_in) = tokens::access_token(state, &grant, now).await?;
+    let id_token = tokens::id_token(state, client, &grant, &user, Some(&access), now).await?;
+    Ok(json!({
+        "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "refresh_token": next,
+        "id_token": id_token, "scope": grant.scope,
+    }))
+}

@@ -1,0 +1,159 @@
+use crate::audit::{self, AuditEvent};
+use crate::{Result, Store, StoreError, flag};
+use serde::Serialize;
+use sqlx::FromRow;
+
+/// An OpenID Connect client (relying party). The secret only as a hash.
+#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRecord {
+    #[serde(rename = "clientId")]
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    pub public_client: i64,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub auth_method: String,
+    pub jwks: Option<String>,
+    pub id_token_alg: String,
+    pub groups_claim: i64,
+    pub created_at: i64,
+    pub secret_rotated_at: Option<i64>,
+}
+
+impl ClientRecord {
+    fn list(json: &str) -> Vec<String> {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+    pub fn redirect_uri_list(&self) -> Vec<String> {
+        Self::list(&self.redirect_uris)
+    }
+    pub fn post_logout_uri_list(&self) -> Vec<String> {
+        Self::list(&self.post_logout_redirect_uris)
+    }
+    pub fn grant_type_list(&self) -> Vec<String> {
+        Self::list(&self.grant_types)
+    }
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_type_list().iter().any(|g| g == grant)
+    }
+}
+
+macro_rules! client_columns {
+    () => {
+        "id, name, secret_hash, public_client, redirect_uris, post_logout_redirect_uris, grant_types, auth_method, \
+         jwks, id_token_alg, groups_claim, created_at, secret_rotated_at"
+    };
+}
+
+fn summary(c: &ClientRecord) -> serde_json::Value {
+    serde_json::json!({
+        "clientId": c.id, "name": c.name, "public": c.public_client != 0, "redirectUris": c.redirect_uri_list(),
+        "postLogoutRedirectUris": c.post_logout_uri_list(), "grantTypes": c.grant_type_list(),
+        "authMethod": c.auth_method, "idTokenAlg": c.id_token_alg, "groupsClaim": c.groups_claim != 0,
+    })
+}
+
+impl Store {
+    pub async fn create_client(&self, c: &ClientRecord, actor: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"
+        ))
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.secret_hash.as_deref())
+        .bind(flag(c.public_client != 0))
+        .bind(&c.redirect_uris)
+        .bind(&c.post_logout_redirect_uris)
+        .bind(&c.grant_types)
+        .bind(&c.auth_method)
+        .bind(c.jwks.as_deref())
+        .bind(&c.id_token_alg)
+        .bind(flag(c.groups_claim != 0))
+        .bind(c.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "client"))?;
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(c.created_at, actor, "client.created", &c.id).after(summary(c)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Removes a client and, with it, every grant and token issued to it.
+    pub async fn remove_client(&self, id: &str, actor: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let gone: Option<ClientRecord> = sqlx::query_as(concat!(
+            "DELETE FROM clients WHERE id = $1 RETURNING ",
+            client_columns!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let gone = gone.ok_or(StoreError::NotFound("client"))?;
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(now, actor, "client.removed", id).before(summary(&gone)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3 AND public_client = 0")
+            .bind(secret_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound("confidential client"));
+        }
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(now, actor, "client.secret_rotated", id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! Grants and the tokens issued from them. Every token row points at its grant;
+//! revoking the grant revokes every token of the family at once.
+
+use crate::{Result, Store};
+use serde::Serialize;
+use sqlx::FromRow;
+
+#[derive(Debug, Clone, FromRow, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantRecord {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub auth_time: Option<i64>,
+    pub acr: Option<String>,
+    pub amr: String,
+    pub nonce: Option<String>,
+    /// Nothing issued from this grant may outlive this (a pass's expiry).
+    pub not_after: Option<i64>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct CodeRecord {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+macro_rules! grant_columns {
+    () => {
+        "id, client_id, user_id, session_id, scope, auth_time, acr, amr, nonce, not_after, created_at, revoked_at"
+    };
+}
+
+impl Store {
+    pub async fn create_grant(&self, g: &GrantRecord) -> Result<()> {
+        sqlx::query(concat!(
+            "INSERT INTO grants (",
+            grant_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+        ))
+        .bind(&g.id)
+        .bind(&g.client_id)
+        .bind(g.user_id.as_deref())
+        .bind(g.session_id.as_deref())
+        .bind(&g.scope)
+        .bind(g.auth_time)
+        .bind(g.acr.as_deref())
+        .bind(&g.amr)
+        .bind(g.nonce.as_deref())
+        .bind(g.not_after)
+        .bind(g.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Revokes a grant: every code, refresh token and access token issued from it stops working.
+    pub async fn revoke_grant(&self, id: &str, now: i64) -> Result<bool> {
+        let n =
+            sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Revokes every grant bound to a browser session (sign-out).
+    pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(session_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    pub async fn create_code(&self, c: &CodeRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+        )
+        .bind(&c.code_hash)
+        .bind(&c.grant_id)
+        .bind(&c.redirect_uri)
+        .bind(c.code_challenge.as_deref())
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at \
+             FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Spends a code; only the first caller gets `true`.
+    pub async fn spend_code(&self, code_hash: &str, now: i64) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn create_refresh_token(&self, r: &RefreshRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(&r.token_hash)
+        .bind(&r.grant_id)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Marks a refresh token used (rotation); only the first caller gets `true`.
+    pub async fn spend_refresh_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn record_access_token(
+        &self,
+        jti: &str,
+        grant_id: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)")
+            .bind(jti)
+            .bind(grant_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an access token is still good: known, unexpired, neither it nor its grant revoked.
+    pub async fn access_token_active(&self, jti: &str, now: i64) -> Result<Option<GrantRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT g.id, g.client_id, g.user_id, g.session_id, g.scope, g.auth_time, g.acr, g.amr, g.nonce, g.not_after, \
+             g.created_at, g.revoked_at FROM access_tokens a JOIN grants g ON g.id = a.grant_id \
+             WHERE a.jti = $1 AND a.revoked_at IS NULL AND a.expires_at > $2 AND g.revoked_at IS NULL",
+        )
+        .bind(jti)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(jti)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a client assertion's `jti`; `false` when it was seen before (a replay).
+    pub async fn remember_client_assertion(
+        &self,
+        jti: &str,
+        client_id: &str,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "INSERT INTO client_assertions (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(client_id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Removes codes, refresh tokens, access-token records and assertions past their expiry.
+    pub async fn purge_expired_tokens(&self, now: i64) -> Result<u64> {
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM authorization_codes WHERE expires_at <= $1",
+            "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM access_tokens WHERE expires_at <= $1",
+            "DELETE FROM client_assertions WHERE expires_at <= $1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+}
