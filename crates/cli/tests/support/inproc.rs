@@ -239,3 +239,60 @@ async fn reply(r: reqwest::Response) -> Reply {
         set_cookie,
     }
 }
+
+/// A registered client as a test holds it.
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl Harness {
+    /// Registers a client directly in the store (what `keyfort client add` does).
+    pub async fn add_client(
+        &self,
+        public: bool,
+        grants: &[&str],
+        auth_method: &str,
+        jwks: Option<&str>,
+    ) -> TestClient {
+        let id = keyfort_server::crypto::random_token()[..22].to_string();
+        let secret = auth_method
+            .starts_with("client_secret")
+            .then(keyfort_server::crypto::random_token);
+        let redirect_uri = "http://localhost:9/callback".to_string();
+        let record = keyfort_store::ClientRecord {
+            id: id.clone(),
+            name: format!("Test app {}", &id[..6]),
+            secret_hash: secret.as_deref().map(keyfort_server::crypto::token_hash),
+            public_client: i64::from(public),
+            redirect_uris: serde_json::to_string(&[&redirect_uri]).unwrap(),
+            post_logout_redirect_uris: serde_json::to_string(&["http://localhost:9/signed-out"])
+                .unwrap(),
+            grant_types: serde_json::to_string(grants).unwrap(),
+            auth_method: auth_method.into(),
+            jwks: jwks.map(str::to_string),
+            id_token_alg: "ES256".into(),
+            groups_claim: 1,
+            created_at: keyfort_server::state::now_ms(),
+            secret_rotated_at: None,
+        };
+        self.store.create_client(&record, "test").await.unwrap();
+        TestClient {
+            id,
+            secret,
+            redirect_uri,
+        }
+    }
+
+    /// Follows one redirect-less GET and returns the Location header.
+    pub async fn location(&self, client: &reqwest::Client, url: &str) -> (u16, Option<String>) {
+        let r = client.get(url).send().await.unwrap();
+        let loc = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        (r.status().as_u16(), loc)
+    }
+}
