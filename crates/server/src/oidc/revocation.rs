@@ -5,14 +5,11 @@ use super::error::OAuthError;
 use super::tokens;
 use crate::state::{AppState, now_ms};
 use axum::Json;
-use axum::extract::{RawForm, State};
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-
-fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
 
 fn token_param(f: &HashMap<String, String>) -> Result<&str, OAuthError> {
     f.get("token")
@@ -26,10 +23,10 @@ fn token_param(f: &HashMap<String, String>) -> Result<&str, OAuthError> {
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let now = now_ms();
-    let f = form(&body);
+    let f = super::token::parse_form(&headers, &body)?;
     let client = client_auth::authenticate(&state, &headers, &f, true, now).await?;
     let token = token_param(&f)?;
     if let Some(r) = state
@@ -55,10 +52,10 @@ pub async fn revoke(
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let now = now_ms();
-    let f = form(&body);
+    let f = super::token::parse_form(&headers, &body)?;
     let client = client_auth::authenticate(&state, &headers, &f, false, now).await?;
     let token = token_param(&f)?;
     let inactive = Json(json!({ "active": false }));

@@ -9,7 +9,8 @@ use super::client_auth;
 use super::error::OAuthError;
 use crate::extract::ClientInfo;
 use crate::state::{AppState, now_ms};
-use axum::extract::{RawForm, State};
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
@@ -51,7 +52,20 @@ pub static HANDLERS: [&dyn GrantHandler; 3] = [
 /// Grants Keyfort refuses on principle; asking for one is logged as legacy authentication.
 const LEGACY_GRANTS: [&str; 1] = ["password"];
 
-fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+/// RFC 6749 §3.2: a form-encoded body, each parameter at most once.
+pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return Err(OAuthError::invalid_request(
+            "The body must be application/x-www-form-urlencoded.",
+        ));
+    }
     let mut form = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         // RFC 6749 §3.2: parameters must not be included more than once.
@@ -77,7 +91,7 @@ pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     client: ClientInfo,
-    RawForm(body): RawForm,
+    body: Bytes,
 ) -> Response {
     no_store(match handle(&state, &headers, &client, &body).await {
         Ok(v) => axum::Json(v).into_response(),
@@ -92,16 +106,7 @@ async fn handle(
     body: &[u8],
 ) -> Result<Value, OAuthError> {
     let now = now_ms();
-    if !headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-    {
-        return Err(OAuthError::invalid_request(
-            "The body must be application/x-www-form-urlencoded.",
-        ));
-    }
-    let form = parse_form(body)?;
+    let form = parse_form(headers, body)?;
     let grant_type = form
         .get("grant_type")
         .map(String::as_str)
