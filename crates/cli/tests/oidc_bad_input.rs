@@ -124,7 +124,8 @@ async fn authorization_refusals(db: Db) {
     );
 
     // Errors once the redirect URI is known good go back to the client, with state and iss.
-    let cases: Vec<(Vec<(&str, &str)>, &str, &TestClient)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a TestClient);
+    let cases: Vec<Case> = vec![
         (
             vec![("response_type", "token")],
             "unsupported_response_type",

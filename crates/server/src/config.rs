@@ -32,6 +32,8 @@ pub struct Config {
     pub master_key: Option<String>,
     /// Whether signing out also revokes the refresh and access tokens issued in that session.
     pub signout_revokes_tokens: bool,
+    /// `KEYFORT_MAINTENANCE_INTERVAL_SECONDS`: purge of expired state and re-reading of signing keys.
+    pub maintenance_interval_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +165,21 @@ impl Config {
             },
             None => file.signout_revokes_tokens.unwrap_or(true),
         };
+        let maintenance_interval_secs = match env("KEYFORT_MAINTENANCE_INTERVAL_SECONDS") {
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        "KEYFORT_MAINTENANCE_INTERVAL_SECONDS",
+                        format!("`{v}` is not 1..=3600 seconds"),
+                    )
+                })?,
+            None => 60,
+        };
         Ok(Config {
+            maintenance_interval_secs,
             master_key: env("KEYFORT_MASTER_KEY"),
             signout_revokes_tokens,
             listen,

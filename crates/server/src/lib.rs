@@ -135,7 +135,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let purge_state = state.clone();
     let purger = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+            purge_state.maintenance_interval_secs,
+        ));
         loop {
             tick.tick().await;
             if let Err(e) = purge_state.store.purge_expired(state::now_ms()).await {

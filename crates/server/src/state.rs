@@ -22,6 +22,8 @@ pub struct Inner {
     pub master_key: MasterKey,
     keys: std::sync::RwLock<Arc<KeyRing>>,
     pub signout_revokes_tokens: bool,
+    /// How often expired state is purged and signing keys are re-read.
+    pub maintenance_interval_secs: u64,
 }
 
 impl Inner {
@@ -87,6 +89,7 @@ impl AppState {
             master_key,
             keys: std::sync::RwLock::new(Arc::new(ring)),
             signout_revokes_tokens: config.signout_revokes_tokens,
+            maintenance_interval_secs: config.maintenance_interval_secs,
         })))
     }
 }

@@ -151,6 +151,7 @@ impl ServerProcess {
         cmd.args(args)
             .env_remove("KEYFORT_DATABASE_URL")
             .env("KEYFORT_DATA_DIR", &self.data_dir)
+            .env("KEYFORT_PUBLIC_URL", &self.base)
             .current_dir(&self.data_dir);
         for (k, v) in extra_env {
             cmd.env(k, v);
