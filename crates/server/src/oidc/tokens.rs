@@ -179,6 +179,26 @@ pub async fn access_token(
     Ok((token, (exp - now) / 1000))
 }
 
+/// Issues a refresh token for the grant (stored as a hash), capped by the grant's `not_after`.
+pub async fn refresh_token(
+    state: &AppState,
+    grant: &GrantRecord,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let token = crate::crypto::random_token();
+    state
+        .store
+        .create_refresh_token(&keyfort_store::RefreshRecord {
+            token_hash: crate::crypto::token_hash(&token),
+            grant_id: grant.id.clone(),
+            created_at: now,
+            expires_at: capped(grant, now + REFRESH_TOKEN_TTL_MS),
+            used_at: None,
+        })
+        .await?;
+    Ok(token)
+}
+
 /// Verifies one of Keyfort's own access tokens: signature, `typ`, issuer, expiry.
 pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, OAuthError> {
     let bad = || OAuthError::invalid_token("The access token is invalid or expired.");

@@ -2,10 +2,9 @@
 
 use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
-use crate::oidc::tokens::{self, REFRESH_TOKEN_TTL_MS};
+use crate::oidc::tokens;
 use base64::Engine;
 use futures_util::future::BoxFuture;
-use keyfort_store::RefreshRecord;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -108,18 +107,7 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "id_token": id_token, "scope": grant.scope,
     });
     if tokens::scopes(&grant).contains(&"offline_access") && client.allows_grant("refresh_token") {
-        let refresh = crate::crypto::random_token();
-        state
-            .store
-            .create_refresh_token(&RefreshRecord {
-                token_hash: crate::crypto::token_hash(&refresh),
-                grant_id: grant.id.clone(),
-                created_at: now,
-                expires_at: tokens::capped(&grant, now + REFRESH_TOKEN_TTL_MS),
-                used_at: None,
-            })
-            .await?;
-        out["refresh_token"] = json!(refresh);
+        out["refresh_token"] = json!(tokens::refresh_token(state, &grant, now).await?);
     }
     Ok(out)
 }

@@ -3,9 +3,9 @@
 
 use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
-use crate::oidc::tokens::{self, REFRESH_TOKEN_TTL_MS};
+use crate::oidc::tokens;
 use futures_util::future::BoxFuture;
-use keyfort_store::{AuditEvent, RefreshRecord};
+use keyfort_store::AuditEvent;
 use serde_json::{Value, json};
 
 pub struct RefreshToken;
@@ -73,17 +73,7 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         state.store.revoke_grant(&grant.id, now).await?;
         return Err(invalid());
     };
-    let next = crate::crypto::random_token();
-    state
-        .store
-        .create_refresh_token(&RefreshRecord {
-            token_hash: crate::crypto::token_hash(&next),
-            grant_id: grant.id.clone(),
-            created_at: now,
-            expires_at: tokens::capped(&grant, now + REFRESH_TOKEN_TTL_MS),
-            used_at: None,
-        })
-        .await?;
+    let next = tokens::refresh_token(state, &grant, now).await?;
     let (access, expires_in) = tokens::access_token(state, &grant, now).await?;
     let id_token = tokens::id_token(state, client, &grant, &user, Some(&access), now).await?;
     Ok(json!({
