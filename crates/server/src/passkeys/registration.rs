@@ -14,12 +14,15 @@ use keyfort_core::passkey::{
     normalize_passkey_name,
 };
 use keyfort_core::session::may_register_passkey;
+use keyfort_store::User;
 use keyfort_store::{PasskeyRecord, StoreError, Taken};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, AttestationFormat, AuthenticatorTransport, COSEAlgorithm,
-    Credential, RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
+    CreationChallengeResponse, Credential, CredentialID, RegisterPublicKeyCredential,
+    RegistrationState, UserVerificationPolicy,
 };
 
 pub const KIND: &str = "registration";
@@ -55,25 +58,7 @@ pub async fn begin(
         .map(|p| B64.decode(&p.credential_id))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ApiError::internal())?;
-    let user = &current.user;
-    let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
-    let builder = state
-        .webauthn
-        .new_challenge_register_builder(handle.as_bytes(), &user.username, &user.display_name)
-        .map_err(|e| webauthn_refusal(&e))?
-        .attestation(AttestationConveyancePreference::None)
-        .user_verification_policy(UserVerificationPolicy::Required)
-        .require_resident_key(true)
-        .credential_algorithms(vec![
-            COSEAlgorithm::ES256,
-            COSEAlgorithm::EDDSA,
-            COSEAlgorithm::RS256,
-        ])
-        .exclude_credentials(Some(exclude));
-    let (options, reg_state) = state
-        .webauthn
-        .generate_challenge_register(builder)
-        .map_err(|e| webauthn_refusal(&e))?;
+    let (options, reg_state) = options(&state.webauthn, &current.user, exclude)?;
     Ok(Json(
         start_ceremony(
             &state,
@@ -120,6 +105,76 @@ fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorDataSumm
     AuthenticatorDataSummary::parse(auth).ok()
 }
 
+/// Registration options for `user`: a discoverable credential, user verification
+/// required, excluding the credentials the user already has.
+pub fn options(
+    webauthn: &WebauthnCore,
+    user: &User,
+    exclude: Vec<CredentialID>,
+) -> Result<(CreationChallengeResponse, RegistrationState), ApiError> {
+    let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
+    let builder = webauthn
+        .new_challenge_register_builder(handle.as_bytes(), &user.username, &user.display_name)
+        .map_err(|e| webauthn_refusal(&e))?
+        .attestation(AttestationConveyancePreference::None)
+        .user_verification_policy(UserVerificationPolicy::Required)
+        .require_resident_key(true)
+        .credential_algorithms(vec![
+            COSEAlgorithm::ES256,
+            COSEAlgorithm::EDDSA,
+            COSEAlgorithm::RS256,
+        ])
+        .exclude_credentials(Some(exclude));
+    webauthn
+        .generate_challenge_register(builder)
+        .map_err(|e| webauthn_refusal(&e))
+}
+
+/// Verifies a registration response (WebAuthn L3 §7.1) and describes the new passkey.
+pub fn verify(
+    webauthn: &WebauthnCore,
+    response: &RegisterPublicKeyCredential,
+    reg_state: &RegistrationState,
+    user_id: &str,
+    display_name: String,
+    now: i64,
+) -> Result<PasskeyRecord, ApiError> {
+    let cred: Credential = webauthn
+        .register_credential(response, reg_state, None)
+        .map_err(|e| webauthn_refusal(&e))?;
+    let summary = authenticator_data(&response.response.attestation_object).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_webauthn_response",
+            "The attestation object is malformed.",
+        )
+    })?;
+    let aaguid = summary
+        .aaguid
+        .map(|a| format_aaguid(&a))
+        .unwrap_or_else(|| format_aaguid(&[0; 16]));
+    let passkey_type = PasskeyType::from_backup_eligible(cred.backup_eligible);
+    Ok(PasskeyRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.to_string(),
+        credential_id: B64.encode(cred.cred_id.as_slice()),
+        credential: serde_json::to_string(&cred).map_err(|_| ApiError::internal())?,
+        aaguid,
+        sign_count: i64::from(cred.counter),
+        backup_eligible: i64::from(cred.backup_eligible),
+        backup_state: i64::from(cred.backup_state),
+        passkey_type: passkey_type.as_str().into(),
+        attestation_format: format_name(cred.attestation_format).into(),
+        // No attestation trust roots are configured yet: nothing is attested.
+        attested: 0,
+        transports: serde_json::to_string(&reported_transports(response))
+            .map_err(|_| ApiError::internal())?,
+        display_name,
+        created_at: now,
+        last_used_at: None,
+        possibly_cloned: 0,
+    })
+}
+
 /// Transports are a hint reported by the client, kept to show and to guide later ceremonies.
 fn reported_transports(c: &RegisterPublicKeyCredential) -> Vec<AuthenticatorTransport> {
     let mut t: Vec<_> = c.response.transports.clone().unwrap_or_default();
@@ -159,43 +214,16 @@ pub async fn finish(
     };
     let reg_state: RegistrationState =
         serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
-    let cred: Credential = state
-        .webauthn
-        .register_credential(&body.credential, &reg_state, None)
-        .map_err(|e| webauthn_refusal(&e))?;
-    let summary =
-        authenticator_data(&body.credential.response.attestation_object).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_webauthn_response",
-                "The attestation object is malformed.",
-            )
-        })?;
-    let aaguid = summary
-        .aaguid
-        .map(|a| format_aaguid(&a))
-        .unwrap_or_else(|| format_aaguid(&[0; 16]));
-    let passkey_type = PasskeyType::from_backup_eligible(cred.backup_eligible);
-    let existing = state.store.passkeys_of_user(&current.user.id).await?;
-    let record = PasskeyRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        user_id: current.user.id.clone(),
-        credential_id: B64.encode(cred.cred_id.as_slice()),
-        credential: serde_json::to_string(&cred).map_err(|_| ApiError::internal())?,
-        aaguid,
-        sign_count: i64::from(cred.counter),
-        backup_eligible: i64::from(cred.backup_eligible),
-        backup_state: i64::from(cred.backup_state),
-        passkey_type: passkey_type.as_str().into(),
-        attestation_format: format_name(cred.attestation_format).into(),
-        // No attestation trust roots are configured yet: nothing is attested.
-        attested: 0,
-        transports: serde_json::to_string(&reported_transports(&body.credential))
-            .map_err(|_| ApiError::internal())?,
-        display_name: display_name.unwrap_or_else(|| format!("Passkey {}", existing.len() + 1)),
-        created_at: now,
-        last_used_at: None,
-        possibly_cloned: 0,
-    };
+    let existing = state.store.passkeys_of_user(&current.user.id).await?.len();
+    let display_name = display_name.unwrap_or_else(|| format!("Passkey {}", existing + 1));
+    let record = verify(
+        &state.webauthn,
+        &body.credential,
+        &reg_state,
+        &current.user.id,
+        display_name,
+        now,
+    )?;
     match state
         .store
         .insert_passkey(&record, &current.user.username, &current.user.username, now)
