@@ -50,30 +50,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let sql = concat!(
-            "INSERT INTO passkeys (",
-            passkey_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)"
-        );
-        sqlx::query(sql)
-            .bind(&p.id)
-            .bind(&p.user_id)
-            .bind(&p.credential_id)
-            .bind(&p.credential)
-            .bind(&p.aaguid)
-            .bind(p.sign_count)
-            .bind(flag(p.backup_eligible != 0))
-            .bind(flag(p.backup_state != 0))
-            .bind(&p.passkey_type)
-            .bind(&p.attestation_format)
-            .bind(flag(p.attested != 0))
-            .bind(&p.transports)
-            .bind(&p.display_name)
-            .bind(p.created_at)
-            .bind(p.last_used_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "credential"))?;
+        insert_row(&mut tx, p).await?;
         audit::write(
             &mut tx,
             &AuditEvent::new(now, actor, "passkey.registered", username).after(summary(p)),
@@ -215,4 +192,56 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Bulk import of verified passkeys in one transaction, with one audit row for the batch.
+    pub async fn import_passkeys(
+        &self,
+        keys: &[PasskeyRecord],
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for p in keys {
+            insert_row(&mut tx, p).await?;
+        }
+        let ev = AuditEvent::new(
+            now,
+            actor,
+            "passkey.imported",
+            format!("{} passkeys", keys.len()),
+        )
+        .after(serde_json::json!({ "count": keys.len() }));
+        audit::write(&mut tx, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_row(conn: &mut sqlx::AnyConnection, p: &PasskeyRecord) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO passkeys (",
+        passkey_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)"
+    ))
+    .bind(&p.id)
+    .bind(&p.user_id)
+    .bind(&p.credential_id)
+    .bind(&p.credential)
+    .bind(&p.aaguid)
+    .bind(p.sign_count)
+    .bind(flag(p.backup_eligible != 0))
+    .bind(flag(p.backup_state != 0))
+    .bind(&p.passkey_type)
+    .bind(&p.attestation_format)
+    .bind(flag(p.attested != 0))
+    .bind(&p.transports)
+    .bind(&p.display_name)
+    .bind(p.created_at)
+    .bind(p.last_used_at)
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "credential"))?;
+    Ok(())
 }

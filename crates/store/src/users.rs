@@ -216,3 +216,36 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Bulk import (directory sync, benchmarks): many users in one transaction and one
+    /// audit row for the batch. Ids and usernames must be new.
+    pub async fn import_users(&self, users: &[NewUser], actor: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for u in users {
+            sqlx::query(
+                "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
+                 user_type, enabled, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
+            )
+            .bind(&u.id)
+            .bind(&u.username)
+            .bind(&u.display_name)
+            .bind(u.email.as_deref())
+            .bind(u.given_name.as_deref())
+            .bind(u.family_name.as_deref())
+            .bind(u.employee_id.as_deref())
+            .bind(if u.attributes.is_null() { "{}".to_string() } else { u.attributes.to_string() })
+            .bind(&u.user_type)
+            .bind(flag(u.is_admin))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "user"))?;
+        }
+        let ev = AuditEvent::new(now, actor, "user.imported", format!("{} users", users.len()))
+            .after(serde_json::json!({ "count": users.len(), "first": users.first().map(|u| &u.username) }));
+        audit::write(&mut tx, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! `keyfort-bench`: see BENCHMARKS.md for how to run it and what it reports.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use keyfort_bench::report::Outcome;
+use keyfort_bench::scenarios::{Budget, Scenario};
+use keyfort_bench::{floor, provision, target};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "keyfort-bench", about = "Load generator for Keyfort")]
+struct Args {
+    /// Scenarios to run: passkey-signin, oidc-login, refresh, client-credentials, crypto-floor, or all.
+    #[arg(long = "scenario", default_value = "all")]
+    scenarios: Vec<String>,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Stop a scenario after this many operations.
+    #[arg(long)]
+    max_ops: Option<u64>,
+    /// Users (each with a passkey) to provision.
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// PostgreSQL URL of an empty database (default: the embedded SQLite store).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The keyfort binary to run (default: the one beside this binary).
+    #[arg(long)]
+    keyfort: Option<std::path::PathBuf>,
+    /// Run the server inside this process (no server CPU/memory figures).
+    #[arg(long)]
+    in_process: bool,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut wanted: Vec<String> = args
+        .scenarios
+        .iter()
+        .flat_map(|s| s.split(',').map(str::to_string))
+        .collect();
+    if wanted.iter().any(|s| s == "all") {
+        wanted = [
+            "crypto-floor",
+            "passkey-signin",
+            "oidc-login",
+            "refresh",
+            "client-credentials",
+        ]
+        .map(String::from)
+        .to_vec();
+    }
+    let floor = floor::measure(2_000)?;
+    println!(
+        "crypto floor (one core): P-256 sign {:.1} µs, P-256 verify {:.1} µs, ES256 JWT {:.1} µs → {:.1} µs per sign-in",
+        floor.p256_sign_us,
+        floor.p256_verify_us,
+        floor.es256_jwt_us,
+        floor.per_signin_us()
+    );
+    let scenarios: Vec<Scenario> = wanted
+        .iter()
+        .filter(|s| s.as_str() != "crypto-floor")
+        .map(|s| Scenario::parse(s).with_context(|| format!("unknown scenario {s}")))
+        .collect::<Result<_>>()?;
+    if scenarios.is_empty() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let url = provision::database_url(dir.path(), args.database_url.as_deref())?;
+    let port = target::free_port()?;
+    let base = format!("http://localhost:{port}");
+    let store = keyfort_store::Store::open(&url).await?;
+    let t = std::time::Instant::now();
+    let mut fixture = provision::provision(&store, &base, args.users).await?;
+    println!(
+        "provisioned {} users with a passkey each in {:.1} s ({} store)",
+        args.users,
+        t.elapsed().as_secs_f64(),
+        store.backend().as_str()
+    );
+    store.close().await;
+    let server = if args.in_process {
+        target::Server::in_process(dir.path(), port, args.database_url.as_deref()).await?
+    } else {
+        let bin = match args.keyfort.clone().or_else(target::sibling_keyfort) {
+            Some(b) => b,
+            None => bail!("no keyfort binary found beside keyfort-bench; pass --keyfort"),
+        };
+        target::Server::spawn(&bin, dir.path(), port, args.database_url.as_deref())?
+    };
+    if let Some(pid) = server.pid() {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if let Some(rss) = target::memory(pid, "VmRSS:") {
+            println!(
+                "server idle RSS after start: {:.1} MB",
+                rss as f64 / 1048576.0
+            );
+        }
+    }
+    println!(
+        "concurrency {}, {} s per scenario",
+        args.concurrency, args.duration
+    );
+    println!("{}", Outcome::header());
+    let budget = Budget {
+        duration: Duration::from_secs(args.duration),
+        max_ops: args.max_ops,
+    };
+    let mut failed = false;
+    for s in scenarios {
+        let o = keyfort_bench::scenarios::run(
+            s,
+            &server.base,
+            &mut fixture,
+            args.concurrency,
+            budget,
+            server.pid(),
+        )
+        .await?;
+        println!("{}", o.line(Some(floor.per_signin_us())));
+        if let Some(e) = &o.first_error {
+            println!("  first error: {e}");
+            failed = true;
+        }
+    }
+    if failed {
+        bail!("some operations failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Bulk provisioning: users with one registered passkey each (a real WebAuthn
+//! registration, verified by the same code the server runs), and an OIDC client.
+
+use anyhow::{Context, Result, anyhow};
+use keyfort_softauthn::Authenticator;
+use keyfort_store::{ClientRecord, NewUser, Store};
+use std::time::Duration;
+use webauthn_rs_core::WebauthnCore;
+use webauthn_rs_proto::RegisterPublicKeyCredential;
+
+pub const REDIRECT_URI: &str = "http://localhost:9/callback";
+
+pub struct Fixture {
+    /// One authenticator per user, holding that user's passkey.
+    pub authenticators: Vec<Authenticator>,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// The database URL the server will use for this data directory (its default when `url` is None).
+pub fn database_url(data_dir: &std::path::Path, url: Option<&str>) -> Result<String> {
+    let dir = data_dir.display().to_string();
+    let url = url.map(str::to_string);
+    let env = |k: &str| match k {
+        "KEYFORT_DATA_DIR" => Some(dir.clone()),
+        "KEYFORT_DATABASE_URL" => url.clone(),
+        _ => None,
+    };
+    Ok(
+        keyfort_server::Config::load(keyfort_server::config::Sources {
+            file: None,
+            env: &env,
+        })?
+        .database_url,
+    )
+}
+
+/// Creates `users` users with a passkey each for the relying party at `base`, in batches.
+pub async fn provision(store: &Store, base: &str, users: usize) -> Result<Fixture> {
+    let origin = url::Url::parse(base)?;
+    let webauthn = WebauthnCore::new_unsafe_experts_only(
+        "Keyfort",
+        "localhost",
+        vec![origin],
+        Duration::from_secs(300),
+        Some(false),
+        Some(false),
+    );
+    let now = keyfort_server::state::now_ms();
+    let mut authenticators = Vec::with_capacity(users);
+    for batch_start in (0..users).step_by(1000) {
+        let batch_end = (batch_start + 1000).min(users);
+        let new_users: Vec<NewUser> = (batch_start..batch_end)
+            .map(|i| NewUser {
+                id: uuid::Uuid::new_v4().to_string(),
+                username: format!("bench{i:07}"),
+                display_name: format!("Bench User {i}"),
+                user_type: "member".into(),
+                ..NewUser::default()
+            })
+            .collect();
+        store.import_users(&new_users, "bench", now).await?;
+        let mut records = Vec::with_capacity(new_users.len());
+        for nu in &new_users {
+            let user = store.user_by_id(&nu.id).await?.context("imported user")?;
+            let (options, state) =
+                keyfort_server::passkeys::registration::options(&webauthn, &user, vec![])
+                    .map_err(|e| anyhow!("{e}"))?;
+            let mut authn = Authenticator::synced([0x42; 16]);
+            let response = authn.create(&serde_json::to_value(&options.public_key)?, base)?;
+            let response: RegisterPublicKeyCredential = serde_json::from_value(response)?;
+            let record = keyfort_server::passkeys::registration::verify(
+                &webauthn,
+                &response,
+                &state,
+                &user.id,
+                "Bench key".into(),
+                now,
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+            records.push(record);
+            authenticators.push(authn);
+        }
+        store.import_passkeys(&records, "bench", now).await?;
+    }
+    let client_id = "bench-client".to_string();
+    let client_secret = keyfort_server::crypto::random_token();
+    store
+        .create_client(
+            &ClientRecord {
+                id: client_id.clone(),
+                name: "Benchmark".into(),
+                secret_hash: Some(keyfort_server::crypto::token_hash(&client_secret)),
+                public_client: 0,
+                redirect_uris: serde_json::to_string(&[REDIRECT_URI])?,
+                post_logout_redirect_uris: "[]".into(),
+                grant_types: serde_json::to_string(&[
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                ])?,
+                auth_method: "client_secret_basic".into(),
+                jwks: None,
+                id_token_alg: "ES256".into(),
+                groups_claim: 0,
+                created_at: now,
+                secret_rotated_at: None,
+            },
+            "bench",
+        )
+        .await?;
+    Ok(Fixture {
+        authenticators,
+        client_id,
+        client_secret,
+    })
+}
