@@ -13,12 +13,15 @@
 //! prints `SKIPPED browser_oidc: ...` and passes.
 //!
 //! Under a virtual authenticator Chromium resolves the sign-in page's autofill
-//! (conditional) request at once when a credential exists (see browser.rs). So
-//! that the test can look at the sign-in page and then sign in with the
-//! "Sign in with a passkey" button, a script installed through the DevTools
-//! protocol makes conditional mediation look unavailable on Keyfort's origin,
-//! and records each `navigator.credentials.get` call in `sessionStorage`.
+//! (conditional) request at once when a credential exists (see
+//! `support/browser.rs`). So that the test can look at the sign-in page and
+//! then sign in with the "Sign in with a passkey" button, a script installed
+//! through the DevTools protocol makes conditional mediation look unavailable
+//! on Keyfort's origin, and records each `navigator.credentials.get` call in
+//! `sessionStorage`.
 
+#[path = "support/browser.rs"]
+mod browser;
 mod support;
 #[path = "support/webdriver.rs"]
 mod webdriver;
@@ -27,6 +30,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use browser::{Browser, one_resolved_get};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
@@ -39,46 +43,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::ServerProcess;
-use webdriver::{ChromeDriver, Session};
-
-/// How long any one wait in the browser may take.
-const WAIT: Duration = Duration::from_secs(15);
-const POLL: Duration = Duration::from_millis(100);
 
 const ACR_MFA: &str = "urn:keyfort:acr:mfa";
 const ACR_PHISHING_RESISTANT: &str = "urn:keyfort:acr:phishing-resistant";
-
-/// `sessionStorage` key of the record of `navigator.credentials.get` calls.
-const GET_LOG: &str = "keyfort-test:credential-gets";
-/// `sessionStorage` key that, set to "off", hides conditional mediation from the pages.
-const CONDITIONAL_SWITCH: &str = "keyfort-test:conditional";
-
-/// Runs in every document before its own scripts (see the module comment);
-/// `GET_LOG` and `CONDITIONAL_SWITCH` stand for the keys above. `sessionStorage`
-/// belongs to one origin, so the switch set on Keyfort's pages does not reach
-/// the relying party's (which make no WebAuthn calls anyway).
-const INSTRUMENTATION: &str = r#"(() => {
-  let storage;
-  try { storage = window.sessionStorage; } catch (_) { return; }
-  if (!storage || !navigator.credentials || !window.PublicKeyCredential) return;
-  if (storage.getItem("CONDITIONAL_SWITCH") === "off") {
-    PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
-  }
-  const record = (entry) => {
-    const log = JSON.parse(storage.getItem("GET_LOG") || "[]");
-    log.push(entry);
-    storage.setItem("GET_LOG", JSON.stringify(log));
-  };
-  const get = navigator.credentials.get.bind(navigator.credentials);
-  navigator.credentials.get = (options) => {
-    const mediation = (options && options.mediation) || "optional";
-    record({ mediation, event: "start" });
-    return get(options).then(
-      (credential) => { record({ mediation, event: "resolved" }); return credential; },
-      (error) => { record({ mediation, event: "rejected " + error.name }); throw error; });
-  };
-})();"#;
 
 // ---- The relying party ------------------------------------------------------
 
@@ -249,84 +216,8 @@ impl Drop for RpServer {
 
 // ---- The browser -------------------------------------------------------------
 
-struct Browser {
-    session: Session,
-}
-
+/// Helpers only this test needs.
 impl Browser {
-    /// Polls a JavaScript expression until it is truthy; on timeout fails with
-    /// the current URL and what the page says. Script errors (for example while
-    /// a navigation is under way) count as "not yet".
-    async fn wait_until(&self, what: &str, condition: &str) {
-        let script = format!("return !!({condition});");
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(Value::Bool(true)) = self.session.execute(&script, vec![]).await {
-                return;
-            }
-            if Instant::now() >= deadline {
-                let (url, says) = self.where_am_i().await;
-                panic!("timed out after {WAIT:?} waiting for {what}; URL {url}, page says {says}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// The current URL, and Keyfort's `#status` or the relying party's `#error`.
-    async fn where_am_i(&self) -> (String, String) {
-        let url = match self.session.current_url().await {
-            Ok(url) => url,
-            Err(e) => format!("(unknown: {e})"),
-        };
-        let says = self
-            .session
-            .execute(
-                r#"const s = document.getElementById("status");
-                   const e = document.getElementById("error");
-                   const d = document.getElementById("error-description");
-                   return JSON.stringify({
-                     status: s && !s.hidden ? s.textContent : null,
-                     error: e ? e.textContent : null,
-                     description: d ? d.textContent : null,
-                     title: document.title,
-                   });"#,
-                vec![],
-            )
-            .await
-            .map(|v| v.as_str().unwrap_or_default().to_string())
-            .unwrap_or_else(|e| format!("(unreadable: {e})"));
-        (url, says)
-    }
-
-    /// Waits until a page of `origin` at `path` has finished loading.
-    async fn wait_for_page(&self, origin: &str, path: &str) {
-        self.wait_until(
-            &format!("the page {origin}{path}"),
-            &format!(
-                r#"location.origin === "{origin}" && location.pathname === "{path}" && document.readyState === "complete""#
-            ),
-        )
-        .await;
-    }
-
-    /// Evaluates a script that returns JSON-able data, failing the test on error.
-    async fn eval(&self, script: &str) -> Value {
-        self.session
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-    }
-
-    /// Whether an element matches `css`.
-    async fn has(&self, css: &str) -> bool {
-        self.eval(&format!(
-            "return document.querySelector({}) !== null;",
-            json!(css)
-        ))
-        .await
-            == json!(true)
-    }
-
     /// The text of the element with this id.
     async fn text(&self, id: &str) -> String {
         let v = self
@@ -369,53 +260,13 @@ impl Browser {
             self.text("username").await,
         )
     }
-
-    /// The recorded `navigator.credentials.get` calls of the current origin, then forgets them.
-    async fn take_credential_gets(&self) -> Vec<(String, String)> {
-        let log = self
-            .eval(&format!(
-                r#"const log = JSON.parse(sessionStorage.getItem("{GET_LOG}") || "[]");
-                   sessionStorage.removeItem("{GET_LOG}");
-                   return log.map((e) => [e.mediation, e.event]);"#
-            ))
-            .await;
-        serde_json::from_value(log).expect("credential get log")
-    }
-
-    /// Whether `/my/security` shows the "you signed in with a pass" notice.
-    async fn shows_pass_notice(&self) -> bool {
-        self.has("p.notice").await
-    }
-}
-
-/// The virtual authenticator's only credential's signature counter.
-async fn sign_count(session: &Session, authenticator: &str) -> u64 {
-    let credentials = session.virtual_credentials(authenticator).await;
-    assert_eq!(
-        credentials.len(),
-        1,
-        "the authenticator holds one passkey: {credentials:?}"
-    );
-    credentials[0]["signCount"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("a signCount: {credentials:?}"))
 }
 
 #[tokio::test]
 async fn oidc_step_up_in_chromium() {
-    let Some(chromedriver) = std::env::var("KEYFORT_TEST_CHROMEDRIVER")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        eprintln!(
-            "SKIPPED browser_oidc: KEYFORT_TEST_CHROMEDRIVER is not set (path to chromedriver; KEYFORT_TEST_CHROMIUM names Chromium, default /usr/bin/chromium)"
-        );
+    let Some((chromedriver, chromium)) = browser::binaries("browser_oidc") else {
         return;
     };
-    let chromium = std::env::var("KEYFORT_TEST_CHROMIUM")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "/usr/bin/chromium".to_string());
     let started = Instant::now();
     let mut lap = Instant::now();
     let mut timings: Vec<(&str, Duration)> = Vec::new();
@@ -425,11 +276,7 @@ async fn oidc_step_up_in_chromium() {
     };
 
     // Keyfort, and the relying party registered with it.
-    let server = ServerProcess::start(&[]);
-    let pass = server
-        .first_pass
-        .clone()
-        .expect("the first start prints a Temporary Access Pass for admin");
+    let (server, pass) = browser::server_with_first_pass();
     let keyfort = server.base.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -488,66 +335,27 @@ async fn oidc_step_up_in_chromium() {
     }));
     step("Keyfort, client registration, discovery");
 
-    // Dropped in reverse order: the session (and Chromium) before chromedriver.
-    let driver = ChromeDriver::start(&chromedriver).await;
-    let session = Session::chromium(&driver, &chromium).await;
-    session
-        .cdp(
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({ "source": INSTRUMENTATION
-                .replace("CONDITIONAL_SWITCH", CONDITIONAL_SWITCH)
-                .replace("GET_LOG", GET_LOG) }),
-        )
-        .await;
-    let browser = Browser { session };
+    let browser = Browser::start(&chromedriver, &chromium, &keyfort).await;
     step("chromedriver and Chromium");
 
     // 1. The administrator signs in with the printed pass and registers a passkey;
     //    the browser session is still the pass session.
-    browser
-        .session
-        .goto(&format!("{keyfort}/signin/tap?username=admin"))
-        .await;
-    browser.session.type_into("#tap-code", &pass).await;
-    browser.session.click("#tap-submit").await;
-    browser.wait_for_page(&keyfort, "/my/security").await;
+    browser.open_admin_pass_signin().await;
+    browser.submit_pass(&pass).await;
     assert!(
         browser.shows_pass_notice().await,
         "the session comes from the pass"
     );
     // From now on Keyfort's pages in this tab offer no passkey autofill.
-    browser
-        .eval(&format!(
-            r#"sessionStorage.setItem("{CONDITIONAL_SWITCH}", "off"); return true;"#
-        ))
-        .await;
-    let authenticator = browser
-        .session
-        .add_virtual_authenticator(json!({
-            "protocol": "ctap2",
-            "transport": "internal",
-            "hasResidentKey": true,
-            "hasUserVerification": true,
-            "isUserVerified": true,
-            "isUserConsenting": true,
-        }))
-        .await;
-    browser
-        .session
-        .type_into("#new-passkey-name", "Laptop")
-        .await;
-    browser.session.click("#add-passkey-button").await;
-    browser
-        .wait_until(
-            "the new passkey in the list",
-            r#"document.querySelectorAll("li.passkey").length === 1"#,
-        )
-        .await;
+    browser.hide_conditional_mediation().await;
+    // A device-bound provider (not backup eligible, as by Chrome's defaults).
+    let authenticator = browser.add_authenticator(false).await;
+    browser.register_passkey("Laptop", 1).await;
     assert!(
         browser.shows_pass_notice().await,
         "registering a passkey does not change the pass session"
     );
-    let registered_count = sign_count(&browser.session, &authenticator).await;
+    let registered_count = browser.sign_count(&authenticator).await;
     assert!(
         browser.take_credential_gets().await.is_empty(),
         "no passkey sign-in so far"
@@ -565,7 +373,7 @@ async fn oidc_step_up_in_chromium() {
         "sub is the stable user id: {sub:?}"
     );
     assert_eq!(
-        sign_count(&browser.session, &authenticator).await,
+        browser.sign_count(&authenticator).await,
         registered_count,
         "no passkey ceremony for a request the pass session satisfies"
     );
@@ -577,7 +385,7 @@ async fn oidc_step_up_in_chromium() {
         .session
         .goto(&format!("{rp_base}/login?acr={ACR_PHISHING_RESISTANT}"))
         .await;
-    browser.wait_for_page(&keyfort, "/signin").await;
+    browser.wait_for_page("/signin").await;
     let query = browser.eval("return location.search;").await;
     assert!(
         query
@@ -610,7 +418,7 @@ async fn oidc_step_up_in_chromium() {
         );
     }
     assert_eq!(stepped_sub, sub, "the same user");
-    let stepped_count = sign_count(&browser.session, &authenticator).await;
+    let stepped_count = browser.sign_count(&authenticator).await;
     assert!(
         stepped_count > registered_count,
         "a new passkey ceremony signed the step-up (sign count {registered_count} -> {stepped_count})"
@@ -619,21 +427,15 @@ async fn oidc_step_up_in_chromium() {
 
     // The browser's Keyfort session is now a passkey session, from the one
     // modal request the button started.
-    browser
-        .session
-        .goto(&format!("{keyfort}/my/security"))
-        .await;
-    browser.wait_for_page(&keyfort, "/my/security").await;
+    browser.goto("/my/security").await;
+    browser.wait_for_page("/my/security").await;
     assert!(
         !browser.shows_pass_notice().await,
         "the session now comes from the passkey"
     );
     assert_eq!(
         browser.take_credential_gets().await,
-        [
-            ("optional".to_string(), "start".to_string()),
-            ("optional".to_string(), "resolved".to_string()),
-        ],
+        one_resolved_get("optional"),
         "exactly one (modal) passkey request"
     );
     step("checks after the step-up");
