@@ -177,7 +177,8 @@ pub async fn sign_in(
         Some(&pass),
         now,
     )
-    .await?;
+    .await?
+    .ok_or_else(ApiError::internal)?;
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),

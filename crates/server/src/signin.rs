@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientInfo, session_cookie};
 use crate::state::AppState;
 use keyfort_core::session::{SignInMethod, session_expiry};
-use keyfort_store::{PassRecord, SessionRecord, SignInEvent, User};
+use keyfort_store::{PassRecord, PasskeyUse, SessionRecord, SignInEvent, User};
 
 /// Writes the sign-in log row for a refused attempt and hands the error back.
 pub async fn refused(
@@ -36,16 +36,17 @@ pub async fn refused(
     error
 }
 
-/// Creates the session for a successful sign-in, logs it, and returns the `Set-Cookie` value.
+/// Creates the session for a successful sign-in, logs it, and returns the `Set-Cookie` value —
+/// `None` when the passkey's counter update lost a race with a concurrent use (nothing written).
 pub async fn establish(
     state: &AppState,
     client: &ClientInfo,
     user: &User,
     method: SignInMethod,
-    passkey_id: Option<&str>,
+    passkey: Option<PasskeyUse<'_>>,
     pass: Option<&PassRecord>,
     now: i64,
-) -> Result<String, ApiError> {
+) -> Result<Option<String>, ApiError> {
     let token = random_token();
     let pass_expires_at = pass.map(|p| p.state().expires_at());
     let expires_at = session_expiry(state.session, now, pass_expires_at);
@@ -54,7 +55,7 @@ pub async fn establish(
         token_hash: token_hash(&token),
         user_id: user.id.clone(),
         method: method.as_str().to_string(),
-        passkey_id: passkey_id.map(str::to_string),
+        passkey_id: passkey.map(|p| p.id.to_string()),
         auth_time: now,
         created_at: now,
         expires_at,
@@ -64,26 +65,25 @@ pub async fn establish(
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
     };
-    state.store.create_session(&record).await?;
-    state.store.record_signin_time(&user.id, now).await?;
-    state
-        .store
-        .log_signin(&SignInEvent {
-            at: now,
-            user_id: Some(user.id.clone()),
-            username: Some(user.username.clone()),
-            method: method.as_str(),
-            outcome: "success",
-            reason: "ok",
-            ip: client.ip.clone(),
-            user_agent: client.user_agent.clone(),
-        })
-        .await?;
-    Ok(session_cookie(
+    let event = SignInEvent {
+        at: now,
+        user_id: Some(user.id.clone()),
+        username: Some(user.username.clone()),
+        method: method.as_str(),
+        outcome: "success",
+        reason: "ok",
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    // One commit: counter, session, last sign-in and log row together.
+    if !state.store.record_signin(&record, &event, passkey).await? {
+        return Ok(None);
+    }
+    Ok(Some(session_cookie(
         &token,
         ((expires_at - now) / 1000).max(1),
         state.rp.secure_cookies,
-    ))
+    )))
 }
 
 /// Where the browser goes after signing in: back to a waiting authorization

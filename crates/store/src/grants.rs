@@ -51,25 +51,8 @@ macro_rules! grant_columns {
 
 impl Store {
     pub async fn create_grant(&self, g: &GrantRecord) -> Result<()> {
-        sqlx::query(concat!(
-            "INSERT INTO grants (",
-            grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
-        ))
-        .bind(&g.id)
-        .bind(&g.client_id)
-        .bind(g.user_id.as_deref())
-        .bind(g.session_id.as_deref())
-        .bind(&g.scope)
-        .bind(g.auth_time)
-        .bind(g.acr.as_deref())
-        .bind(&g.amr)
-        .bind(g.nonce.as_deref())
-        .bind(g.not_after)
-        .bind(g.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_grant(&mut conn, g).await
     }
 
     pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
@@ -108,19 +91,8 @@ impl Store {
     }
 
     pub async fn create_code(&self, c: &CodeRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-        )
-        .bind(&c.code_hash)
-        .bind(&c.grant_id)
-        .bind(&c.redirect_uri)
-        .bind(c.code_challenge.as_deref())
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_code(&mut conn, c).await
     }
 
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {
@@ -133,32 +105,6 @@ impl Store {
         .await?)
     }
 
-    /// Spends a code; only the first caller gets `true`.
-    pub async fn spend_code(&self, code_hash: &str, now: i64) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
-    pub async fn create_refresh_token(&self, r: &RefreshRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&r.token_hash)
-        .bind(&r.grant_id)
-        .bind(r.created_at)
-        .bind(r.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
         Ok(sqlx::query_as(
             "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
@@ -166,34 +112,6 @@ impl Store {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?)
-    }
-
-    /// Marks a refresh token used (rotation); only the first caller gets `true`.
-    pub async fn spend_refresh_token(&self, token_hash: &str, now: i64) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
-    pub async fn record_access_token(
-        &self,
-        jti: &str,
-        grant_id: &str,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)")
-            .bind(jti)
-            .bind(grant_id)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Whether an access token is still good: known, unexpired, neither it nor its grant revoked.
@@ -256,4 +174,129 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+/// What a token request consumes before anything is issued.
+#[derive(Debug, Clone, Copy)]
+pub enum Spend<'a> {
+    Nothing,
+    /// An authorization code (by hash): spent once.
+    Code(&'a str),
+    /// A refresh token (by hash): rotated, spent once.
+    RefreshToken(&'a str),
+}
+
+/// Everything one token response writes, committed together.
+#[derive(Debug, Clone, Copy)]
+pub struct Issuance<'a> {
+    pub spend: Spend<'a>,
+    pub new_grant: Option<&'a GrantRecord>,
+    /// (jti, grant id, expiry) of the access token.
+    pub access: Option<(&'a str, &'a str, i64)>,
+    pub refresh: Option<&'a RefreshRecord>,
+    pub now: i64,
+}
+
+impl Store {
+    /// Spends the code or refresh token and records the new grant and tokens in one
+    /// transaction. `false` (and nothing written) when the code or token was already spent.
+    pub async fn issue(&self, i: &Issuance<'_>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let spent = match i.spend {
+            Spend::Nothing => true,
+            Spend::Code(hash) => {
+                sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
+                    .bind(i.now)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+            Spend::RefreshToken(hash) => {
+                sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+                    .bind(i.now)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+        };
+        if !spent {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(g) = i.new_grant {
+            insert_grant(&mut tx, g).await?;
+        }
+        if let Some((jti, grant_id, expires_at)) = i.access {
+            sqlx::query("INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)")
+                .bind(jti)
+                .bind(grant_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(r) = i.refresh {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
+            )
+            .bind(&r.token_hash)
+            .bind(&r.grant_id)
+            .bind(r.created_at)
+            .bind(r.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A grant and its authorization code, committed together.
+    pub async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_grant(&mut tx, g).await?;
+        insert_code(&mut tx, c).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_grant(conn: &mut sqlx::AnyConnection, g: &GrantRecord) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO grants (",
+        grant_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+    ))
+    .bind(&g.id)
+    .bind(&g.client_id)
+    .bind(g.user_id.as_deref())
+    .bind(g.session_id.as_deref())
+    .bind(&g.scope)
+    .bind(g.auth_time)
+    .bind(g.acr.as_deref())
+    .bind(&g.amr)
+    .bind(g.nonce.as_deref())
+    .bind(g.not_after)
+    .bind(g.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_code(conn: &mut sqlx::AnyConnection, c: &CodeRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+    )
+    .bind(&c.code_hash)
+    .bind(&c.grant_id)
+    .bind(&c.redirect_uri)
+    .bind(c.code_challenge.as_deref())
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -25,14 +25,14 @@ pub use audit::AuditEvent;
 pub use ceremonies::{CeremonyRecord, Taken};
 pub use clients::ClientRecord;
 pub use error::StoreError;
-pub use grants::{CodeRecord, GrantRecord, RefreshRecord};
+pub use grants::{CodeRecord, GrantRecord, Issuance, RefreshRecord, Spend};
 pub use groups::{Group, GroupSummary};
 pub use keys::SigningKeyRecord;
 pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use passes::PassRecord;
 pub use passkeys::PasskeyRecord;
 pub use pool::{Backend, Store};
-pub use sessions::SessionRecord;
+pub use sessions::{PasskeyUse, SessionRecord};
 pub use users::{NewUser, User};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -43,21 +43,8 @@ pub struct AuditRow {
 
 impl Store {
     pub async fn log_signin(&self, e: &SignInEvent) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO signin_log (at, user_id, username, method, outcome, reason, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(e.at)
-        .bind(e.user_id.as_deref())
-        .bind(e.username.as_deref())
-        .bind(e.method)
-        .bind(e.outcome)
-        .bind(e.reason)
-        .bind(e.ip.as_deref())
-        .bind(e.user_agent.as_deref())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_signin(&mut conn, e).await
     }
 
     /// The newest `limit` sign-in rows, newest first.
@@ -77,4 +64,22 @@ impl Store {
             .fetch_all(&self.pool)
             .await?)
     }
+}
+
+pub(crate) async fn insert_signin(conn: &mut sqlx::AnyConnection, e: &SignInEvent) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO signin_log (at, user_id, username, method, outcome, reason, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.at)
+    .bind(e.user_id.as_deref())
+    .bind(e.username.as_deref())
+    .bind(e.method)
+    .bind(e.outcome)
+    .bind(e.reason)
+    .bind(e.ip.as_deref())
+    .bind(e.user_agent.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -87,31 +87,6 @@ impl Store {
             .await?)
     }
 
-    /// Records a successful use: the new counter and flags, only if the stored counter
-    /// has not moved past it meanwhile (a concurrent use with a higher counter wins).
-    pub async fn record_passkey_use(
-        &self,
-        id: &str,
-        credential: &str,
-        sign_count: i64,
-        backup_state: bool,
-        now: i64,
-    ) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
-             WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
-        )
-        .bind(credential)
-        .bind(sign_count)
-        .bind(flag(backup_state))
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
     /// Flags a passkey whose signature counter went backwards (a possible clone).
     pub async fn mark_passkey_possibly_cloned(
         &self,
@@ -244,4 +219,23 @@ async fn insert_row(conn: &mut sqlx::AnyConnection, p: &PasskeyRecord) -> Result
     .await
     .map_err(|e| StoreError::conflict_or(e, "credential"))?;
     Ok(())
+}
+
+pub(crate) async fn record_use(
+    conn: &mut sqlx::AnyConnection,
+    u: &crate::sessions::PasskeyUse<'_>,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
+         WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
+    )
+    .bind(u.credential)
+    .bind(u.sign_count)
+    .bind(flag(u.backup_state))
+    .bind(u.now)
+    .bind(u.id)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }

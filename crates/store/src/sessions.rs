@@ -1,4 +1,4 @@
-use crate::{Result, Store, flag};
+use crate::{Result, SignInEvent, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
 use sqlx::FromRow;
 
@@ -42,28 +42,36 @@ macro_rules! session_columns {
 
 impl Store {
     pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        let sql = concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        );
-        sqlx::query(sql)
-            .bind(&s.id)
-            .bind(&s.token_hash)
-            .bind(&s.user_id)
-            .bind(&s.method)
-            .bind(s.passkey_id.as_deref())
+        let mut conn = self.pool.acquire().await?;
+        insert_session(&mut conn, s).await
+    }
+
+    /// Everything a successful sign-in writes, committed together (one durable write):
+    /// the passkey's new counter (only if it still moves forward — `false` and nothing
+    /// written when a concurrent use got there first), the session, the user's
+    /// last-sign-in time and the sign-in log row.
+    pub async fn record_signin(
+        &self,
+        s: &SessionRecord,
+        event: &SignInEvent,
+        passkey: Option<PasskeyUse<'_>>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(p) = passkey
+            && !crate::passkeys::record_use(&mut tx, &p).await?
+        {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_session(&mut tx, s).await?;
+        sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
             .bind(s.auth_time)
-            .bind(s.created_at)
-            .bind(s.expires_at)
-            .bind(s.last_seen_at)
-            .bind(flag(s.pass_one_time != 0))
-            .bind(s.pass_expires_at)
-            .bind(s.ip.as_deref())
-            .bind(s.user_agent.as_deref())
-            .execute(&self.pool)
+            .bind(&s.user_id)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        crate::logs::insert_signin(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
@@ -96,4 +104,38 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// A successful passkey assertion's effect on the stored credential.
+#[derive(Debug, Clone, Copy)]
+pub struct PasskeyUse<'a> {
+    pub id: &'a str,
+    pub credential: &'a str,
+    pub sign_count: i64,
+    pub backup_state: bool,
+    pub now: i64,
+}
+
+async fn insert_session(conn: &mut sqlx::AnyConnection, s: &SessionRecord) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO sessions (",
+        session_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&s.id)
+    .bind(&s.token_hash)
+    .bind(&s.user_id)
+    .bind(&s.method)
+    .bind(s.passkey_id.as_deref())
+    .bind(s.auth_time)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .bind(s.last_seen_at)
+    .bind(flag(s.pass_one_time != 0))
+    .bind(s.pass_expires_at)
+    .bind(s.ip.as_deref())
+    .bind(s.user_agent.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -206,15 +206,6 @@ impl Store {
         tx.commit().await?;
         Ok(user)
     }
-
-    pub async fn record_signin_time(&self, user_id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }
 
 impl Store {

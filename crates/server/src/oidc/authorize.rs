@@ -496,19 +496,20 @@ async fn issue_code(
         created_at: now,
         revoked_at: None,
     };
-    state.store.create_grant(&grant).await?;
     let code = crate::crypto::random_token();
+    let code_record = CodeRecord {
+        code_hash: crate::crypto::token_hash(&code),
+        grant_id: grant.id.clone(),
+        redirect_uri: pending.redirect_uri.clone(),
+        code_challenge: pending.code_challenge.clone(),
+        created_at: now,
+        expires_at: now + CODE_TTL_MS,
+        used_at: None,
+    };
+    // One commit: the grant and its code.
     state
         .store
-        .create_code(&CodeRecord {
-            code_hash: crate::crypto::token_hash(&code),
-            grant_id: grant.id.clone(),
-            redirect_uri: pending.redirect_uri.clone(),
-            code_challenge: pending.code_challenge.clone(),
-            created_at: now,
-            expires_at: now + CODE_TTL_MS,
-            used_at: None,
-        })
+        .create_grant_with_code(&grant, &code_record)
         .await?;
     let mut url = Url::parse(&pending.redirect_uri).map_err(|_| ApiError::internal())?;
     {

@@ -139,17 +139,23 @@ pub struct AccessClaims {
     pub amr: Vec<String>,
 }
 
-/// Issues an access token for the grant and records its `jti` (for revocation). Returns (token, expires_in secs).
-pub async fn access_token(
+/// An access token about to be issued: its claims (and `jti`) are fixed before the
+/// store records it, and it is signed only after that commit.
+pub struct PreparedAccess {
+    pub claims: AccessClaims,
+    pub expires_at: i64,
+}
+
+/// Prepares an access token for the grant (no I/O).
+pub fn prepare_access(
     state: &AppState,
     grant: &GrantRecord,
     now: i64,
-) -> Result<(String, i64), OAuthError> {
-    let exp = capped(grant, now + ACCESS_TOKEN_TTL_MS);
-    if exp <= now {
+) -> Result<PreparedAccess, OAuthError> {
+    let expires_at = capped(grant, now + ACCESS_TOKEN_TTL_MS);
+    if expires_at <= now {
         return Err(OAuthError::invalid_grant("The authorization has expired."));
     }
-    let jti = crate::crypto::random_token();
     let claims = AccessClaims {
         iss: state.issuer.clone(),
         sub: grant
@@ -159,44 +165,38 @@ pub async fn access_token(
         aud: state.issuer.clone(),
         client_id: grant.client_id.clone(),
         iat: now / 1000,
-        exp: exp / 1000,
-        jti: jti.clone(),
+        exp: expires_at / 1000,
+        jti: crate::crypto::random_token(),
         scope: grant.scope.clone(),
         auth_time: grant.auth_time.map(|t| t / 1000),
         acr: grant.acr.clone(),
         amr: serde_json::from_str(&grant.amr).unwrap_or_default(),
     };
-    let token = sign(
-        &state.keys(),
-        Algorithm::ES256,
-        "at+jwt",
-        &serde_json::to_value(&claims).map_err(|_| OAuthError::server_error())?,
-    )?;
-    state
-        .store
-        .record_access_token(&jti, &grant.id, exp)
-        .await?;
-    Ok((token, (exp - now) / 1000))
+    Ok(PreparedAccess { claims, expires_at })
 }
 
-/// Issues a refresh token for the grant (stored as a hash), capped by the grant's `not_after`.
-pub async fn refresh_token(
-    state: &AppState,
-    grant: &GrantRecord,
-    now: i64,
-) -> Result<String, OAuthError> {
+impl PreparedAccess {
+    /// Signs the token (after the store recorded it). Returns (token, expires_in seconds).
+    pub fn sign(&self, state: &AppState, now: i64) -> Result<(String, i64), OAuthError> {
+        let value = serde_json::to_value(&self.claims).map_err(|_| OAuthError::server_error())?;
+        Ok((
+            sign(&state.keys(), Algorithm::ES256, "at+jwt", &value)?,
+            (self.expires_at - now) / 1000,
+        ))
+    }
+}
+
+/// A refresh token about to be issued (stored as a hash), capped by the grant's `not_after`.
+pub fn prepare_refresh(grant: &GrantRecord, now: i64) -> (String, keyfort_store::RefreshRecord) {
     let token = crate::crypto::random_token();
-    state
-        .store
-        .create_refresh_token(&keyfort_store::RefreshRecord {
-            token_hash: crate::crypto::token_hash(&token),
-            grant_id: grant.id.clone(),
-            created_at: now,
-            expires_at: capped(grant, now + REFRESH_TOKEN_TTL_MS),
-            used_at: None,
-        })
-        .await?;
-    Ok(token)
+    let record = keyfort_store::RefreshRecord {
+        token_hash: crate::crypto::token_hash(&token),
+        grant_id: grant.id.clone(),
+        created_at: now,
+        expires_at: capped(grant, now + REFRESH_TOKEN_TTL_MS),
+        used_at: None,
+    };
+    (token, record)
 }
 
 /// Verifies one of Keyfort's own access tokens: signature, `typ`, issuer, expiry.

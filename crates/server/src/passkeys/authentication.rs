@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use keyfort_core::session::SignInMethod;
-use keyfort_store::Taken;
+use keyfort_store::{PasskeyUse, Taken};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -222,31 +222,28 @@ pub async fn finish(
     cred.backup_state = result.backup_state();
     cred.backup_eligible = result.backup_eligible();
     let cred_json = serde_json::to_string(&cred).map_err(|_| ApiError::internal())?;
-    if !state
-        .store
-        .record_passkey_use(
-            &passkey.id,
-            &cred_json,
-            i64::from(result.counter()),
-            result.backup_state(),
-            now,
-        )
-        .await?
-    {
-        // A concurrent sign-in with this passkey already moved the counter past ours.
-        let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
-        return Err(refuse(Some(user), None, e).await);
-    }
-    let cookie = signin::establish(
+    let used = PasskeyUse {
+        id: &passkey.id,
+        credential: &cred_json,
+        sign_count: i64::from(result.counter()),
+        backup_state: result.backup_state(),
+        now,
+    };
+    let established = signin::establish(
         &state,
         &client,
         &user,
         SignInMethod::Passkey,
-        Some(&passkey.id),
+        Some(used),
         None,
         now,
     )
     .await?;
+    let Some(cookie) = established else {
+        // A concurrent sign-in with this passkey already moved the counter past ours.
+        let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
+        return Err(refuse(Some(user), None, e).await);
+    };
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),

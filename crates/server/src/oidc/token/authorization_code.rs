@@ -5,6 +5,7 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use base64::Engine;
 use futures_util::future::BoxFuture;
+use keyfort_store::{Issuance, Spend};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -90,10 +91,6 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         }
         (None, None) => {}
     }
-    if !state.store.spend_code(&hash, now).await? {
-        state.store.revoke_grant(&grant.id, now).await?;
-        return Err(invalid());
-    }
     let user_id = grant.user_id.as_deref().ok_or_else(invalid)?;
     let user = state
         .store
@@ -101,13 +98,32 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         .await?
         .filter(|u| u.enabled)
         .ok_or_else(invalid)?;
-    let (access, expires_in) = tokens::access_token(state, &grant, now).await?;
-    let id_token = tokens::id_token(state, client, &grant, &user, Some(&access), now).await?;
+    let access = tokens::prepare_access(state, &grant, now)?;
+    let refresh = (tokens::scopes(&grant).contains(&"offline_access")
+        && client.allows_grant("refresh_token"))
+    .then(|| tokens::prepare_refresh(&grant, now));
+    // One commit: the code is spent and the new tokens recorded together.
+    let issued = state
+        .store
+        .issue(&Issuance {
+            spend: Spend::Code(&hash),
+            new_grant: None,
+            access: Some((&access.claims.jti, &grant.id, access.expires_at)),
+            refresh: refresh.as_ref().map(|(_, r)| r),
+            now,
+        })
+        .await?;
+    if !issued {
+        state.store.revoke_grant(&grant.id, now).await?;
+        return Err(invalid());
+    }
+    let (access_token, expires_in) = access.sign(state, now)?;
+    let id_token = tokens::id_token(state, client, &grant, &user, Some(&access_token), now).await?;
     let mut out = json!({
-        "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "id_token": id_token, "scope": grant.scope,
+        "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "id_token": id_token, "scope": grant.scope,
     });
-    if tokens::scopes(&grant).contains(&"offline_access") && client.allows_grant("refresh_token") {
-        out["refresh_token"] = json!(tokens::refresh_token(state, &grant, now).await?);
+    if let Some((token, _)) = refresh {
+        out["refresh_token"] = json!(token);
     }
     Ok(out)
 }

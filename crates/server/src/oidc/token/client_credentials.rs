@@ -4,7 +4,7 @@ use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use futures_util::future::BoxFuture;
-use keyfort_store::GrantRecord;
+use keyfort_store::{GrantRecord, Issuance, Spend};
 use serde_json::{Value, json};
 
 pub struct ClientCredentials;
@@ -75,8 +75,19 @@ async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         created_at: now,
         revoked_at: None,
     };
-    state.store.create_grant(&grant).await?;
-    let (access, expires_in) = tokens::access_token(state, &grant, now).await?;
+    let access = tokens::prepare_access(state, &grant, now)?;
+    // One commit: the grant and its access token.
+    state
+        .store
+        .issue(&Issuance {
+            spend: Spend::Nothing,
+            new_grant: Some(&grant),
+            access: Some((&access.claims.jti, &grant.id, access.expires_at)),
+            refresh: None,
+            now,
+        })
+        .await?;
+    let (access, expires_in) = access.sign(state, now)?;
     Ok(
         json!({ "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "scope": grant.scope }),
     )

@@ -5,7 +5,7 @@ use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use futures_util::future::BoxFuture;
-use keyfort_store::AuditEvent;
+use keyfort_store::{AuditEvent, Issuance, Spend};
 use serde_json::{Value, json};
 
 pub struct RefreshToken;
@@ -42,13 +42,8 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     if grant.client_id != client.id {
         return Err(invalid());
     }
-    if record.used_at.is_some() || !state.store.spend_refresh_token(&hash, now).await? {
-        if state.store.revoke_grant(&grant.id, now).await? {
-            let ev = AuditEvent::new(now, "system", "grant.revoked_refresh_reuse", &grant.id)
-                .after(json!({ "clientId": grant.client_id, "userId": grant.user_id }));
-            state.store.audit(&ev).await?;
-        }
-        return Err(invalid());
+    if record.used_at.is_some() {
+        return Err(reuse(state, &grant, now).await?);
     }
     if now >= record.expires_at
         || grant.revoked_at.is_some()
@@ -73,11 +68,42 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         state.store.revoke_grant(&grant.id, now).await?;
         return Err(invalid());
     };
-    let next = tokens::refresh_token(state, &grant, now).await?;
-    let (access, expires_in) = tokens::access_token(state, &grant, now).await?;
+    let access = tokens::prepare_access(state, &grant, now)?;
+    let (next, next_record) = tokens::prepare_refresh(&grant, now);
+    // One commit: the presented token is spent and its successor recorded together.
+    let issued = state
+        .store
+        .issue(&Issuance {
+            spend: Spend::RefreshToken(&hash),
+            new_grant: None,
+            access: Some((&access.claims.jti, &grant.id, access.expires_at)),
+            refresh: Some(&next_record),
+            now,
+        })
+        .await?;
+    if !issued {
+        return Err(reuse(state, &grant, now).await?);
+    }
+    let (access, expires_in) = access.sign(state, now)?;
     let id_token = tokens::id_token(state, client, &grant, &user, Some(&access), now).await?;
     Ok(json!({
         "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "refresh_token": next,
         "id_token": id_token, "scope": grant.scope,
     }))
+}
+
+/// A refresh token presented twice: the whole family is revoked (and audited once).
+async fn reuse(
+    state: &crate::state::AppState,
+    grant: &keyfort_store::GrantRecord,
+    now: i64,
+) -> Result<OAuthError, OAuthError> {
+    if state.store.revoke_grant(&grant.id, now).await? {
+        let ev = AuditEvent::new(now, "system", "grant.revoked_refresh_reuse", &grant.id)
+            .after(json!({ "clientId": grant.client_id, "userId": grant.user_id }));
+        state.store.audit(&ev).await?;
+    }
+    Ok(OAuthError::invalid_grant(
+        "The refresh token is invalid, expired or revoked.",
+    ))
 }
