@@ -16,7 +16,7 @@ use openidconnect::{
     RevocationUrl, Scope, TokenIntrospectionResponse, TokenResponse,
 };
 use serde_json::{Value, json};
-use support::inproc::{Db, Harness, TestClient, client, start};
+use support::inproc::{Db, Harness, TestClient, client, query, start};
 use url::Url;
 
 on_both_stores!(relying_party_round_trip);
@@ -26,14 +26,6 @@ fn rp_http() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-fn query(url: &str, name: &str) -> Option<String> {
-    Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 async fn relying_party_round_trip(db: Db) {

@@ -7,18 +7,10 @@ use base64::Engine;
 use keyfort_softauthn::{Authenticator, Overrides};
 use serde_json::{Value, json};
 use sha2::Digest;
-use support::inproc::{Db, Harness, TestClient, client, start};
+use support::inproc::{Db, Harness, TestClient, client, query, start};
 use url::Url;
 
 on_both_stores!(authorization_refusals, token_refusals);
-
-fn query(url: &str, name: &str) -> Option<String> {
-    Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
 
 fn pkce() -> (String, String) {
     let verifier = keyfort_server::crypto::random_token();

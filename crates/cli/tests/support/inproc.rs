@@ -296,3 +296,12 @@ impl Harness {
         (r.status().as_u16(), loc)
     }
 }
+
+/// One query parameter of a URL.
+pub fn query(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

@@ -82,6 +82,19 @@ fn page_error(code: &'static str, message: &str) -> Response {
     )
 }
 
+/// The client, or the error page a person sees when it is not (or no longer) registered.
+async fn registered_client(
+    state: &AppState,
+    id: &str,
+    unknown: &str,
+) -> Result<ClientRecord, Response> {
+    match state.store.client(id).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(page_error("unknown_client", unknown)),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
 const MAX_PARAM: usize = 2048;
 
 fn too_long(p: &AuthorizeParams) -> bool {
@@ -142,15 +155,15 @@ async fn authorize(state: &AppState, headers: &HeaderMap, p: AuthorizeParams) ->
             "The request names no application (client_id).",
         );
     };
-    let client = match state.store.client(client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return page_error(
-                "unknown_client",
-                "This application is not registered with Keyfort.",
-            );
-        }
-        Err(e) => return ApiError::from(e).into_response(),
+    let client = match registered_client(
+        state,
+        client_id,
+        "This application is not registered with Keyfort.",
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(page) => return page,
     };
     let Some(redirect_uri) = p.redirect_uri.clone() else {
         return page_error("invalid_request", "The request has no redirect_uri.");
@@ -559,15 +572,15 @@ pub async fn resume(
         }
         Err(e) => return e.into_response(),
     };
-    let client = match state.store.client(&pending.client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return page_error(
-                "unknown_client",
-                "This application is no longer registered.",
-            );
-        }
-        Err(e) => return ApiError::from(e).into_response(),
+    let client = match registered_client(
+        &state,
+        &pending.client_id,
+        "This application is no longer registered.",
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(page) => return page,
     };
     decide(&state, &headers, &client, pending, Some(&q.request), now).await
 }
