@@ -52,7 +52,7 @@ pub(crate) async fn write(conn: &mut AnyConnection, ev: &AuditEvent) -> Result<(
 impl crate::Store {
     /// Records an audit event on its own (for events that are not a row change, such as a suspected clone).
     pub async fn audit(&self, ev: &AuditEvent) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         write(&mut conn, ev).await
     }
 }

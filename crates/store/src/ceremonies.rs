@@ -36,7 +36,7 @@ impl Store {
         .bind(&c.state)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -48,7 +48,7 @@ impl Store {
             "DELETE FROM ceremonies WHERE id = $1 RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(match row {
             None => Taken::Unknown,
@@ -80,11 +80,11 @@ impl Store {
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
         let a = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let b = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let c = self.purge_expired_tokens(now).await?;
         Ok(a.rows_affected() + b.rows_affected() + c)

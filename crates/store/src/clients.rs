@@ -59,7 +59,7 @@ fn summary(c: &ClientRecord) -> serde_json::Value {
 
 impl Store {
     pub async fn create_client(&self, c: &ClientRecord, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(concat!(
             "INSERT INTO clients (",
             client_columns!(),
@@ -112,7 +112,7 @@ impl Store {
 
     /// Removes a client and, with it, every grant and token issued to it.
     pub async fn remove_client(&self, id: &str, actor: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let gone: Option<ClientRecord> = sqlx::query_as(concat!(
             "DELETE FROM clients WHERE id = $1 RETURNING ",
             client_columns!()
@@ -137,7 +137,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let n = sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3 AND public_client = 0")
             .bind(secret_hash)
             .bind(now)

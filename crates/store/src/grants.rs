@@ -51,7 +51,7 @@ macro_rules! grant_columns {
 
 impl Store {
     pub async fn create_grant(&self, g: &GrantRecord) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         insert_grant(&mut conn, g).await
     }
 
@@ -72,7 +72,7 @@ impl Store {
             sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected();
         Ok(n == 1)
@@ -85,13 +85,13 @@ impl Store {
         )
         .bind(now)
         .bind(session_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected())
     }
 
     pub async fn create_code(&self, c: &CodeRecord) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         insert_code(&mut conn, c).await
     }
 
@@ -133,7 +133,7 @@ impl Store {
         )
         .bind(now)
         .bind(jti)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -151,7 +151,7 @@ impl Store {
         .bind(jti)
         .bind(client_id)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -168,7 +168,7 @@ impl Store {
         ] {
             n += sqlx::query(sql)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected();
         }
@@ -201,7 +201,7 @@ impl Store {
     /// Spends the code or refresh token and records the new grant and tokens in one
     /// transaction. `false` (and nothing written) when the code or token was already spent.
     pub async fn issue(&self, i: &Issuance<'_>) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let spent = match i.spend {
             Spend::Nothing => true,
             Spend::Code(hash) => {
@@ -255,7 +255,7 @@ impl Store {
 
     /// A grant and its authorization code, committed together.
     pub async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_grant(&mut tx, g).await?;
         insert_code(&mut tx, c).await?;
         tx.commit().await?;

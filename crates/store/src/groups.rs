@@ -22,7 +22,7 @@ pub struct GroupSummary {
 
 impl Store {
     pub async fn create_group(&self, id: &str, name: &str, actor: &str, now: i64) -> Result<Group> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let g: Group = sqlx::query_as("INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) RETURNING id, name, created_at")
             .bind(id)
             .bind(name)
@@ -53,7 +53,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO group_members (group_id, user_id, added_at) VALUES ($1, $2, $3)")
             .bind(&group.id)
             .bind(user_id)

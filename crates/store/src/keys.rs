@@ -15,7 +15,7 @@ pub struct SigningKeyRecord {
 
 impl Store {
     pub async fn add_signing_key(&self, k: &SigningKeyRecord, actor: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // The newest key of an algorithm signs; older ones are retired but still published.
         sqlx::query(
             "UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL",

@@ -43,7 +43,7 @@ pub struct AuditRow {
 
 impl Store {
     pub async fn log_signin(&self, e: &SignInEvent) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         insert_signin(&mut conn, e).await
     }
 

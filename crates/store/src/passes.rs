@@ -42,7 +42,7 @@ macro_rules! pass_columns {
 impl Store {
     /// Stores a new pass for the user, replacing any previous one (one pass per user).
     pub async fn put_pass(&self, pass: &PassRecord, username: &str, actor: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let replaced = sqlx::query("DELETE FROM temporary_access_passes WHERE user_id = $1")
             .bind(&pass.user_id)
             .execute(&mut *tx)
@@ -90,7 +90,7 @@ impl Store {
         let n = sqlx::query("UPDATE temporary_access_passes SET used_at = $1 WHERE id = $2 AND (one_time = 0 OR used_at IS NULL)")
             .bind(now)
             .bind(pass_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -102,7 +102,7 @@ impl Store {
             "UPDATE temporary_access_passes SET failed_attempts = failed_attempts + 1 WHERE id = $1 RETURNING failed_attempts",
         )
         .bind(pass_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.map(|r| r.0).unwrap_or(0))
     }

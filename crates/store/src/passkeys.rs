@@ -49,7 +49,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         insert_row(&mut tx, p).await?;
         audit::write(
             &mut tx,
@@ -95,7 +95,7 @@ impl Store {
         presented: i64,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE passkeys SET possibly_cloned = 1 WHERE id = $1")
             .bind(&p.id)
             .execute(&mut *tx)
@@ -117,7 +117,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let before: Option<(String,)> =
             sqlx::query_as("SELECT display_name FROM passkeys WHERE id = $1 AND user_id = $2")
                 .bind(id)
@@ -147,7 +147,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let sql = concat!(
             "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING ",
             passkey_columns!(),
@@ -177,7 +177,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for p in keys {
             insert_row(&mut tx, p).await?;
         }

@@ -29,9 +29,15 @@ impl Backend {
 }
 
 /// The one entry point to persistence. Cheap to clone.
+///
+/// Reads go to `pool`; writes go to `writer`. On SQLite the writer is a pool of one
+/// connection, so writes queue in order inside the process instead of contending for
+/// the database lock (where SQLite's busy handler would sleep them in back-off steps);
+/// on PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    pub(crate) writer: AnyPool,
     backend: Backend,
 }
 
@@ -64,23 +70,43 @@ impl Store {
                 "the database URL must start with sqlite: or postgres://".into(),
             )
         })?;
-        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
-        options = match backend {
+        let options = || {
+            let o = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
+            match backend {
+                Backend::Sqlite => o.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(sqlx::raw_sql(SQLITE_PRAGMAS)).await?;
+                        Ok(())
+                    })
+                }),
+                Backend::Postgres => o,
+            }
+        };
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
-                options
+                // The writer first: it creates the database file and switches it to WAL.
+                let writer = options()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .connect(url)
+                    .await?;
+                let pool = options()
                     .max_connections(8)
                     .min_connections(1)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute(sqlx::raw_sql(SQLITE_PRAGMAS)).await?;
-                            Ok(())
-                        })
-                    })
+                    .connect(url)
+                    .await?;
+                (pool, writer)
             }
-            Backend::Postgres => options.max_connections(16),
+            Backend::Postgres => {
+                let pool = options().max_connections(16).connect(url).await?;
+                (pool.clone(), pool)
+            }
         };
-        let pool = options.connect(url).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {
@@ -105,11 +131,12 @@ impl Store {
 
     /// Readiness: the store answers a query.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.writer).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }

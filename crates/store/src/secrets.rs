@@ -13,7 +13,7 @@ impl Store {
             .bind(name)
             .bind(generate())
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let (v,): (String,) = sqlx::query_as("SELECT value FROM server_secrets WHERE name = $1")
             .bind(name)

@@ -42,7 +42,7 @@ macro_rules! session_columns {
 
 impl Store {
     pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         insert_session(&mut conn, s).await
     }
 
@@ -56,7 +56,7 @@ impl Store {
         event: &SignInEvent,
         passkey: Option<PasskeyUse<'_>>,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         if let Some(p) = passkey
             && !crate::passkeys::record_use(&mut tx, &p).await?
         {
@@ -92,7 +92,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(now - 60_000)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -100,7 +100,7 @@ impl Store {
     pub async fn delete_session(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

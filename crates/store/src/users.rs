@@ -97,7 +97,7 @@ impl Store {
         } else {
             new.attributes.clone()
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let sql = concat!(
             "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
              user_type, enabled, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
@@ -173,7 +173,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let sql = concat!(
             "UPDATE users SET enabled = $1 WHERE username = $2 RETURNING ",
             user_columns!(),
@@ -212,7 +212,7 @@ impl Store {
     /// Bulk import (directory sync, benchmarks): many users in one transaction and one
     /// audit row for the batch. Ids and usernames must be new.
     pub async fn import_users(&self, users: &[NewUser], actor: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for u in users {
             sqlx::query(
                 "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
