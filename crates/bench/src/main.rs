@@ -21,9 +21,15 @@ struct Args {
     /// Stop a scenario after this many operations.
     #[arg(long)]
     max_ops: Option<u64>,
-    /// Users (each with a passkey) to provision.
+    /// Users (each with a passkey) that sign in during the run.
     #[arg(long, default_value_t = 10_000)]
     users: usize,
+    /// Total users in the directory (the `scale` scenario: 1000000); the ones beyond
+    /// --users are bulk-imported with --passkeys-each passkeys and never sign in.
+    #[arg(long)]
+    population: Option<usize>,
+    #[arg(long, default_value_t = 2)]
+    passkeys_each: usize,
     /// PostgreSQL URL of an empty database (default: the embedded SQLite store).
     #[arg(long)]
     database_url: Option<String>,

@@ -37,6 +37,20 @@ pub fn database_url(data_dir: &std::path::Path, url: Option<&str>) -> Result<Str
 
 /// Creates `users` users with a passkey each for the relying party at `base`, in batches.
 pub async fn provision(store: &Store, base: &str, users: usize) -> Result<Fixture> {
+    provision_population(store, base, users, 0, 0).await
+}
+
+/// Like [`provision`], plus `dormant` further users with `keys_each` passkeys each that
+/// the run never signs in with: the directory a large organisation has. Their
+/// credentials are copies of a verified one with fresh credential ids (a bulk import
+/// of already-verified passkeys), so populating millions takes seconds, not hours.
+pub async fn provision_population(
+    store: &Store,
+    base: &str,
+    users: usize,
+    dormant: usize,
+    keys_each: usize,
+) -> Result<Fixture> {
     let origin = url::Url::parse(base)?;
     let webauthn = WebauthnCore::new_unsafe_experts_only(
         "Keyfort",
@@ -82,6 +96,53 @@ pub async fn provision(store: &Store, base: &str, users: usize) -> Result<Fixtur
             authenticators.push(authn);
         }
         store.import_passkeys(&records, "bench", now).await?;
+    }
+    if dormant > 0 {
+        let template = store
+            .passkeys_of_user(
+                &store
+                    .user_by_username("bench0000000")
+                    .await?
+                    .context("a verified template user")?
+                    .id,
+            )
+            .await?
+            .pop()
+            .context("a verified template passkey")?;
+        let mut credential: serde_json::Value = serde_json::from_str(&template.credential)?;
+        let batch = 10_000;
+        for start in (0..dormant).step_by(batch) {
+            let end = (start + batch).min(dormant);
+            let new_users: Vec<NewUser> = (start..end)
+                .map(|i| NewUser {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    username: format!("dormant{i:08}"),
+                    display_name: format!("Dormant User {i}"),
+                    user_type: "member".into(),
+                    ..NewUser::default()
+                })
+                .collect();
+            let mut keys = Vec::with_capacity(new_users.len() * keys_each);
+            for u in &new_users {
+                for k in 0..keys_each {
+                    let id_bytes = *uuid::Uuid::new_v4().as_bytes();
+                    let id_b64 = base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        id_bytes,
+                    );
+                    credential["cred_id"] = serde_json::json!(id_b64);
+                    let mut record = template.clone();
+                    record.id = uuid::Uuid::new_v4().to_string();
+                    record.user_id = u.id.clone();
+                    record.credential_id = id_b64;
+                    record.credential = credential.to_string();
+                    record.display_name = format!("Key {}", k + 1);
+                    keys.push(record);
+                }
+            }
+            store.import_users(&new_users, "bench", now).await?;
+            store.import_passkeys(&keys, "bench", now).await?;
+        }
     }
     let client_id = "bench-client".to_string();
     let client_secret = keyfort_server::crypto::random_token();

@@ -15,7 +15,22 @@ async fn every_scenario_runs_clean() {
     let port = target::free_port().unwrap();
     let base = format!("http://localhost:{port}");
     let store = keyfort_store::Store::open(&url).await.unwrap();
-    let mut fixture = provision::provision(&store, &base, 24).await.unwrap();
+    let mut fixture = provision::provision_population(&store, &base, 24, 1500, 2)
+        .await
+        .unwrap();
+    // The dormant population really is in the store, with distinct credentials.
+    let dormant = store
+        .user_by_username("dormant00001499")
+        .await
+        .unwrap()
+        .expect("last dormant user");
+    let keys = store.passkeys_of_user(&dormant.id).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0].credential_id, keys[1].credential_id);
+    assert!(
+        keys[0].credential.contains(&keys[0].credential_id),
+        "the stored credential carries its own id"
+    );
     store.close().await;
     let server = target::Server::in_process(dir.path(), port, None)
         .await

@@ -40,3 +40,36 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }
+
+/// Rows per multi-row `INSERT` in bulk imports (below SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound parameters for every table here).
+pub(crate) const BULK_ROWS: usize = 1000;
+
+/// `($1, $2, …), ($n+1, …)` for `rows` rows of `cols` parameters.
+pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders() {
+        assert_eq!(
+            super::values_placeholders(2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(super::values_placeholders(1, 1), "($1)");
+    }
+}

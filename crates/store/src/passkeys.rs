@@ -178,8 +178,36 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        for p in keys {
-            insert_row(&mut tx, p).await?;
+        for chunk in keys.chunks(crate::BULK_ROWS) {
+            // Only placeholders are formatted into the statement; every value is bound.
+            let sql = format!(
+                "INSERT INTO passkeys ({}) VALUES {}",
+                passkey_columns!(),
+                crate::values_placeholders(chunk.len(), 16)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for p in chunk {
+                q = q
+                    .bind(p.id.clone())
+                    .bind(p.user_id.clone())
+                    .bind(p.credential_id.clone())
+                    .bind(p.credential.clone())
+                    .bind(p.aaguid.clone())
+                    .bind(p.sign_count)
+                    .bind(flag(p.backup_eligible != 0))
+                    .bind(flag(p.backup_state != 0))
+                    .bind(p.passkey_type.clone())
+                    .bind(p.attestation_format.clone())
+                    .bind(flag(p.attested != 0))
+                    .bind(p.transports.clone())
+                    .bind(p.display_name.clone())
+                    .bind(p.created_at)
+                    .bind(p.last_used_at)
+                    .bind(flag(p.possibly_cloned != 0));
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "credential"))?;
         }
         let ev = AuditEvent::new(
             now,

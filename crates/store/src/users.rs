@@ -213,25 +213,36 @@ impl Store {
     /// audit row for the batch. Ids and usernames must be new.
     pub async fn import_users(&self, users: &[NewUser], actor: &str, now: i64) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        for u in users {
-            sqlx::query(
+        for chunk in users.chunks(crate::BULK_ROWS) {
+            // Only placeholders are formatted into the statement; every value is bound.
+            let sql = format!(
                 "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
-                 user_type, enabled, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
-            )
-            .bind(&u.id)
-            .bind(&u.username)
-            .bind(&u.display_name)
-            .bind(u.email.as_deref())
-            .bind(u.given_name.as_deref())
-            .bind(u.family_name.as_deref())
-            .bind(u.employee_id.as_deref())
-            .bind(if u.attributes.is_null() { "{}".to_string() } else { u.attributes.to_string() })
-            .bind(&u.user_type)
-            .bind(flag(u.is_admin))
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "user"))?;
+                 user_type, enabled, is_admin, created_at) VALUES {}",
+                crate::values_placeholders(chunk.len(), 12)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for u in chunk {
+                q = q
+                    .bind(u.id.clone())
+                    .bind(u.username.clone())
+                    .bind(u.display_name.clone())
+                    .bind(u.email.clone())
+                    .bind(u.given_name.clone())
+                    .bind(u.family_name.clone())
+                    .bind(u.employee_id.clone())
+                    .bind(if u.attributes.is_null() {
+                        "{}".to_string()
+                    } else {
+                        u.attributes.to_string()
+                    })
+                    .bind(u.user_type.clone())
+                    .bind(1i64)
+                    .bind(flag(u.is_admin))
+                    .bind(now);
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::conflict_or(e, "user"))?;
         }
         let ev = AuditEvent::new(now, actor, "user.imported", format!("{} users", users.len()))
             .after(serde_json::json!({ "count": users.len(), "first": users.first().map(|u| &u.username) }));

@@ -175,6 +175,51 @@ async fn conflicts_are_named(store: &Store) {
     );
 }
 
+async fn bulk_import_crosses_batches(store: &Store) {
+    let users: Vec<NewUser> = (0..2_500)
+        .map(|i| NewUser {
+            id: format!("00000000-0000-4000-9000-{i:012}"),
+            username: format!("bulk{i:05}"),
+            display_name: format!("Bulk {i}"),
+            user_type: "member".into(),
+            ..NewUser::default()
+        })
+        .collect();
+    store.import_users(&users, "test", 5).await.unwrap();
+    assert_eq!(store.count_users().await.unwrap(), 2_500);
+    assert_eq!(
+        store
+            .user_by_username("bulk02499")
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name,
+        "Bulk 2499"
+    );
+    // A duplicate anywhere rolls the whole import back.
+    let again = vec![
+        NewUser {
+            id: "fresh".into(),
+            username: "fresh".into(),
+            display_name: "F".into(),
+            user_type: "member".into(),
+            ..NewUser::default()
+        },
+        users[7].clone(),
+    ];
+    assert!(matches!(
+        store.import_users(&again, "test", 6).await,
+        Err(StoreError::Conflict("user"))
+    ));
+    assert!(store.user_by_username("fresh").await.unwrap().is_none());
+    let audit = store.audit_log(10).await.unwrap();
+    assert_eq!(
+        audit.iter().filter(|a| a.action == "user.imported").count(),
+        1,
+        "one audit row per import"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -197,5 +242,6 @@ macro_rules! on_both {
 on_both!(
     ceremonies_are_taken_once,
     one_time_pass_is_spent_once,
-    conflicts_are_named
+    conflicts_are_named,
+    bulk_import_crosses_batches
 );
