@@ -82,10 +82,18 @@ async fn main() -> Result<()> {
     let base = format!("http://localhost:{port}");
     let store = keyfort_store::Store::open(&url).await?;
     let t = std::time::Instant::now();
-    let mut fixture = provision::provision(&store, &base, args.users).await?;
+    let dormant = args
+        .population
+        .unwrap_or(args.users)
+        .saturating_sub(args.users);
+    let mut fixture =
+        provision::provision_population(&store, &base, args.users, dormant, args.passkeys_each)
+            .await?;
     println!(
-        "provisioned {} users with a passkey each in {:.1} s ({} store)",
+        "provisioned {} active users with a passkey each, and {} more with {} passkeys each, in {:.1} s ({} store)",
         args.users,
+        dormant,
+        args.passkeys_each,
         t.elapsed().as_secs_f64(),
         store.backend().as_str()
     );

@@ -41,9 +41,10 @@ pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-/// Rows per multi-row `INSERT` in bulk imports (below SQLite's 32,766 and PostgreSQL's
-/// 65,535 bound parameters for every table here).
-pub(crate) const BULK_ROWS: usize = 1000;
+/// Rows per multi-row `INSERT` in bulk imports. Small on purpose: sqlx looks each
+/// SQLite parameter up by name (`sqlite3_bind_parameter_name`, a linear walk), so the
+/// binding cost of one statement grows with the square of its parameter count.
+pub(crate) const BULK_ROWS: usize = 20;
 
 /// `($1, $2, …), ($n+1, …)` for `rows` rows of `cols` parameters.
 pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
