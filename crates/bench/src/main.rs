@@ -33,6 +33,10 @@ struct Args {
     /// PostgreSQL URL of an empty database (default: the embedded SQLite store).
     #[arg(long)]
     database_url: Option<String>,
+    /// Before the measured scenarios, issue this many client-credentials tokens (each a grant
+    /// and an access-token record) so the store holds that much issued state.
+    #[arg(long)]
+    pile_up: Option<u64>,
     /// The keyfort binary to run (default: the one beside this binary).
     #[arg(long)]
     keyfort: Option<std::path::PathBuf>,
@@ -126,6 +130,27 @@ async fn main() -> Result<()> {
         max_ops: args.max_ops,
     };
     let mut failed = false;
+    if let Some(n) = args.pile_up {
+        let pile = Budget {
+            duration: Duration::from_secs(24 * 3600),
+            max_ops: Some(n),
+        };
+        let o = keyfort_bench::scenarios::run(
+            Scenario::ClientCredentials,
+            &server.base,
+            &mut fixture,
+            args.concurrency,
+            pile,
+            server.pid(),
+        )
+        .await?;
+        println!(
+            "{}  (pile-up of {} issued tokens, not a measurement)",
+            o.line(Some(floor.per_signin_us())),
+            o.ops
+        );
+        failed |= o.errors > 0;
+    }
     for s in scenarios {
         let o = keyfort_bench::scenarios::run(
             s,
