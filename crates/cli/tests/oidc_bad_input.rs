@@ -182,6 +182,43 @@ async fn authorization_refusals(db: Db) {
         query(&loc.unwrap(), "error").as_deref(),
         Some("invalid_request")
     );
+    // Logout: a forged hint, a hint for another client, an unregistered URI — error pages, no redirect.
+    let forged = format!(
+        "{}.{}.{}",
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6Im5vIn0", "eyJzdWIiOiJ4In0", "c2ln"
+    );
+    for query in [
+        format!("id_token_hint={forged}"),
+        format!(
+            "id_token_hint={forged}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out"
+        ),
+        format!(
+            "client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+            app.id
+        ),
+        "post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out".to_string(),
+    ] {
+        let r = browser
+            .get(format!("{}/logout?{query}", h.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        assert!(r.headers().get("location").is_none());
+    }
+    let (status, _) = h.get_html(&browser, "/my/security").await;
+    assert_eq!(status, 200, "a refused logout leaves the session alone");
+    // Without a hint, logout asks the person instead of acting on a cross-site link.
+    let r = browser
+        .get(format!("{}/logout", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("logout-confirm"));
+    let (status, _) = h.get_html(&browser, "/my/security").await;
+    assert_eq!(status, 200, "still signed in until confirmed");
+
     // A stale or made-up continuation.
     let r = browser
         .get(format!("{}/authorize/continue?request=nothing", h.base))

@@ -72,6 +72,19 @@ impl Store {
             .await?)
     }
 
+    /// One passkey of a user.
+    pub async fn passkey(&self, user_id: &str, id: &str) -> Result<Option<PasskeyRecord>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE id = $1 AND user_id = $2"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn passkey_by_credential_id(
         &self,
         credential_id: &str,

@@ -312,10 +312,8 @@ async fn evidence(state: &AppState, s: &CurrentSession) -> Result<SignInEvidence
             let attested = match &s.session.passkey_id {
                 Some(id) => state
                     .store
-                    .passkeys_of_user(&s.user.id)
+                    .passkey(&s.user.id, id)
                     .await?
-                    .into_iter()
-                    .find(|p| &p.id == id)
                     .is_some_and(|p| p.attested != 0 && p.passkey_type == "deviceBound"),
                 None => false,
             };
