@@ -14,6 +14,8 @@ pub struct Inner {
     pub store: Store,
     pub rp: RelyingParty,
     pub webauthn: WebauthnCore,
+    /// SHA-256 of the RP ID, as authenticator data carries it.
+    pub rp_id_hash: [u8; 32],
     pub session: SessionLimits,
     /// Key for the decoy credential ids given for unknown usernames.
     pub decoy_key: Vec<u8>,
@@ -83,6 +85,10 @@ impl AppState {
             store,
             rp: config.rp.clone(),
             webauthn,
+            rp_id_hash: {
+                use sha2::Digest;
+                sha2::Sha256::digest(config.rp.id.as_bytes()).into()
+            },
             session: config.session,
             decoy_key: decoy.into_bytes(),
             issuer: config.rp.base.clone(),

@@ -1,6 +1,7 @@
 //! Passkey sign-in: conditional UI (autofill), a discoverable "Sign in with a
 //! passkey" button, and username first. Every finish writes a sign-in log row.
 
+use super::assertion::{Asserted, Expect, verify_es256};
 use super::{ceremony_expired, ceremony_unknown, start_ceremony, webauthn_refusal};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
@@ -37,6 +38,9 @@ pub struct BeginSignIn {
 #[derive(Serialize, Deserialize)]
 struct SignInCeremony {
     state: AuthenticationState,
+    /// The challenge, for the ES256 fast path (`assertion::verify_es256`).
+    #[serde(default)]
+    challenge: Vec<u8>,
     /// For username-first: the user the passkey must belong to ("" when the username is unknown).
     expected_user: Option<String>,
     username: Option<String>,
@@ -101,6 +105,7 @@ pub async fn begin(
         username = Some(normalized);
     }
     let ceremony = SignInCeremony {
+        challenge: options.public_key.challenge.to_vec(),
         state: auth_state,
         expected_user,
         username,
@@ -194,11 +199,29 @@ pub async fn finish(
     }
     let mut cred: Credential =
         serde_json::from_str(&passkey.credential).map_err(|_| ApiError::internal())?;
-    let result = match state.webauthn.authenticate_single_credential(
-        &body.credential,
-        &ceremony.state,
-        &cred,
-    ) {
+    let expect = Expect {
+        challenge: &ceremony.challenge,
+        origin: &state.rp.origin,
+        rp_id_hash: &state.rp_id_hash,
+    };
+    let fast = if ceremony.challenge.is_empty() {
+        None
+    } else {
+        verify_es256(&expect, &cred, &body.credential)
+    };
+    let verified = match fast {
+        Some(r) => r,
+        None => state
+            .webauthn
+            .authenticate_single_credential(&body.credential, &ceremony.state, &cred)
+            .map(|r| Asserted {
+                counter: r.counter(),
+                user_verified: r.user_verified(),
+                backup_eligible: r.backup_eligible(),
+                backup_state: r.backup_state(),
+            }),
+    };
+    let result = match verified {
         Ok(r) => r,
         Err(WebauthnError::CredentialPossibleCompromise) => {
             let presented = presented_counter(&body.credential).unwrap_or(0);
@@ -218,15 +241,15 @@ pub async fn finish(
         );
         return Err(refuse(Some(user), None, e).await);
     }
-    cred.counter = result.counter();
-    cred.backup_state = result.backup_state();
-    cred.backup_eligible = result.backup_eligible();
+    cred.counter = result.counter;
+    cred.backup_state = result.backup_state;
+    cred.backup_eligible = result.backup_eligible;
     let cred_json = serde_json::to_string(&cred).map_err(|_| ApiError::internal())?;
     let used = PasskeyUse {
         id: &passkey.id,
         credential: &cred_json,
-        sign_count: i64::from(result.counter()),
-        backup_state: result.backup_state(),
+        sign_count: i64::from(result.counter),
+        backup_state: result.backup_state,
         now,
     };
     let established = signin::establish(

@@ -4,6 +4,7 @@
 //! and expiring after five minutes (`Store::take_ceremony`), so any node can
 //! finish a ceremony another began.
 
+pub mod assertion;
 pub mod authentication;
 pub mod manage;
 pub mod registration;
