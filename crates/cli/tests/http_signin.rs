@@ -183,6 +183,55 @@ async fn passkey_management(db: Db) {
         .await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
 
+    // Another user cannot rename or delete the administrator's passkey: it is not theirs.
+    let bob = h
+        .store
+        .create_user(
+            &keyfort_store::NewUser {
+                id: keyfort_server::crypto::uuid_v4(),
+                username: "bob".into(),
+                display_name: "Bob".into(),
+                user_type: "member".into(),
+                ..Default::default()
+            },
+            "test",
+            keyfort_server::state::now_ms(),
+        )
+        .await
+        .unwrap();
+    let pass = keyfort_server::passes::issue(
+        &h.store,
+        &bob,
+        None,
+        true,
+        "test",
+        keyfort_server::state::now_ms(),
+    )
+    .await
+    .unwrap();
+    let other = client();
+    assert_eq!(h.tap_signin(&other, "bob", &pass.code).await.status, 200);
+    let r = h
+        .post(
+            &other,
+            &format!("/api/passkeys/{id}/rename"),
+            &json!({ "displayName": "mine now" }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    let r = other
+        .delete(h.url(&format!("/api/passkeys/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let keys = h.store.passkeys_of_user(&admin.id).await.unwrap();
+    assert_eq!(
+        (keys.len(), keys[0].display_name.as_str()),
+        (1, "Work laptop"),
+        "nothing changed"
+    );
+
     let r = c
         .delete(h.url(&format!("/api/passkeys/{id}")))
         .send()

@@ -202,19 +202,21 @@ impl Store {
     /// transaction. `false` (and nothing written) when the code or token was already spent.
     pub async fn issue(&self, i: &Issuance<'_>) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
-        let spent = match i.spend {
-            Spend::Nothing => true,
-            Spend::Code(hash) => {
-                sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
-                    .bind(i.now)
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1
-            }
-            Spend::RefreshToken(hash) => {
-                sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+        let spend_sql = match i.spend {
+            Spend::Nothing => None,
+            Spend::Code(hash) => Some((
+                "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                hash,
+            )),
+            Spend::RefreshToken(hash) => Some((
+                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+                hash,
+            )),
+        };
+        let spent = match spend_sql {
+            None => true,
+            Some((sql, hash)) => {
+                sqlx::query(sql)
                     .bind(i.now)
                     .bind(hash)
                     .execute(&mut *tx)
