@@ -20,7 +20,6 @@ use webauthn_rs_proto::origin::origins_match;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Asserted {
     pub counter: u32,
-    pub user_verified: bool,
     pub backup_eligible: bool,
     pub backup_state: bool,
 }
@@ -131,7 +130,6 @@ fn check(
     }
     Ok(Asserted {
         counter: summary.sign_count,
-        user_verified: summary.user_verified,
         backup_eligible: summary.backup_eligible,
         backup_state: summary.backup_state,
     })

@@ -216,7 +216,6 @@ pub async fn finish(
             .authenticate_single_credential(&body.credential, &ceremony.state, &cred)
             .map(|r| Asserted {
                 counter: r.counter(),
-                user_verified: r.user_verified(),
                 backup_eligible: r.backup_eligible(),
                 backup_state: r.backup_state(),
             }),
