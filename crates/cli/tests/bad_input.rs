@@ -3,6 +3,8 @@
 
 mod support;
 
+use keyfort_server::oidc::keyring::MasterKey;
+use keyfort_server::passkeys::sealed::{CeremonySealer, Envelope, KEY_LABEL};
 use keyfort_softauthn::{Authenticator, Overrides};
 use keyfort_store::{CeremonyRecord, PassRecord, Taken};
 use serde_json::{Value, json};
@@ -14,6 +16,12 @@ on_both_stores!(
     request_refusals,
     registration_refusals
 );
+
+/// The server's ceremony sealer, from the master key in its data directory.
+fn sealer(h: &Harness) -> CeremonySealer {
+    let master = MasterKey::load(None, h.data_dir()).unwrap();
+    CeremonySealer::new(master.derive(KEY_LABEL))
+}
 
 fn now() -> i64 {
     keyfort_server::state::now_ms()
@@ -149,23 +157,66 @@ async fn assertion_refusals(db: Db) {
     refused(&h, &r, 400, "challenge_invalid", before).await;
     let base = snapshot(&h).await;
 
-    // Expired challenge: the ceremony is put back with its expiry in the past.
-    let begin = h.signin_begin(&c, None).await;
+    // Expired challenge: the sealed ceremony resealed (with the server's key) with its
+    // expiry in the past.
+    let sealer = sealer(&h);
+    let mut begin = h.signin_begin(&c, None).await;
     let id = begin["ceremonyId"].as_str().unwrap();
-    let Taken::Live(mut rec) = h
-        .store
-        .take_ceremony(id, "authentication", now())
-        .await
-        .unwrap()
-    else {
-        panic!("live ceremony")
-    };
-    rec.expires_at = now() - 1;
-    h.store.put_ceremony(&rec).await.unwrap();
+    let mut envelope: Envelope<Value> = sealer.open("authentication", id).unwrap();
+    envelope.exp = now() - 1;
+    begin["ceremonyId"] = sealer.seal("authentication", &envelope).into();
     let cred = a.get(&begin, &h.base).unwrap();
     let before = h.signin_rows().await;
     let r = h.signin_finish(&c, &begin, &cred).await;
     refused(&h, &r, 400, "challenge_expired", before).await;
+    a.credentials[0].counter -= 1;
+    assert_eq!(snapshot(&h).await, base);
+
+    // Ceremony ids this server did not seal for a sign-in: tampered, sealed under another
+    // key, sealed for another kind of ceremony, oversized, empty.
+    let begin = h.signin_begin(&c, None).await;
+    let id = begin["ceremonyId"].as_str().unwrap().to_string();
+    let mut envelope: Envelope<Value> = sealer.open("authentication", &id).unwrap();
+    let mut tampered = id.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    envelope.exp = now() + 60_000;
+    let forged = [
+        String::from_utf8(tampered).unwrap(),
+        CeremonySealer::new([9; 32]).seal("authentication", &envelope),
+        sealer.seal("registration", &envelope),
+        "A".repeat(keyfort_server::passkeys::sealed::MAX_SEALED_LEN + 1),
+        String::new(),
+    ];
+    for f in forged {
+        let mut begin = begin.clone();
+        begin["ceremonyId"] = f.clone().into();
+        let cred = a.get(&begin, &h.base).unwrap();
+        let before = h.signin_rows().await;
+        let r = h.signin_finish(&c, &begin, &cred).await;
+        refused(&h, &r, 400, "challenge_invalid", before).await;
+        a.credentials[0].counter -= 1;
+        assert_eq!(snapshot(&h).await, base, "{}…: nothing changed", &f[..f.len().min(16)]);
+    }
+
+    // A refused finish spends its ceremony too: a valid answer to it afterwards is refused.
+    let begin = h.signin_begin(&c, None).await;
+    let before = h.signin_rows().await;
+    let r = h
+        .post(
+            &c,
+            "/api/signin/passkey/finish",
+            &json!({ "ceremonyId": begin["ceremonyId"], "credential": {
+                "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA" }
+            }}),
+        )
+        .await;
+    refused(&h, &r, 401, "unknown_credential", before).await;
+    let cred = a.get(&begin, &h.base).unwrap();
+    let before = h.signin_rows().await;
+    let r = h.signin_finish(&c, &begin, &cred).await;
+    refused(&h, &r, 400, "challenge_invalid", before).await;
     a.credentials[0].counter -= 1;
     assert_eq!(snapshot(&h).await, base);
 

@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
-use keyfort_core::session::SignInMethod;
 use keyfort_core::tap::{self, DEFAULT_LENGTH};
 use keyfort_store::{PassRecord, Store, StoreError, User};
 use serde::Deserialize;
@@ -174,17 +173,18 @@ pub async fn sign_in(
         );
         return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
     }
-    let cookie = signin::establish(
+    let signin::Established::Cookie(cookie) = signin::establish(
         &state,
         &client,
         &user,
-        SignInMethod::TemporaryAccessPass,
-        None,
-        Some(&pass),
+        signin::Proof::TemporaryAccessPass(&pass),
         now,
     )
     .await?
-    .ok_or_else(ApiError::internal)?;
+    else {
+        // Only passkey sign-ins spend a ceremony or move a counter.
+        return Err(ApiError::internal());
+    };
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),

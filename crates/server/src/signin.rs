@@ -5,7 +5,32 @@ use crate::error::ApiError;
 use crate::extract::{ClientInfo, session_cookie};
 use crate::state::AppState;
 use keyfort_core::session::{SignInMethod, session_expiry};
-use keyfort_store::{PassRecord, PasskeyUse, SessionRecord, SignInEvent, User};
+use keyfort_store::{
+    PassRecord, PasskeyUse, Recorded, SessionRecord, SignInEvent, SpentCeremony, User,
+};
+
+/// The sign-in log row for a refused attempt.
+pub fn refusal_event(
+    client: &ClientInfo,
+    method: &'static str,
+    user: Option<&User>,
+    username: Option<&str>,
+    now: i64,
+    error: &ApiError,
+) -> SignInEvent {
+    SignInEvent {
+        at: now,
+        user_id: user.map(|u| u.id.clone()),
+        username: user
+            .map(|u| u.username.clone())
+            .or_else(|| username.map(|s| s.chars().take(128).collect())),
+        method,
+        outcome: "failure",
+        reason: error.code,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    }
+}
 
 /// Writes the sign-in log row for a refused attempt and hands the error back.
 pub async fn refused(
@@ -17,36 +42,57 @@ pub async fn refused(
     now: i64,
     error: ApiError,
 ) -> ApiError {
-    let event = SignInEvent {
-        at: now,
-        user_id: user.map(|u| u.id.clone()),
-        username: user
-            .map(|u| u.username.clone())
-            .or_else(|| username.map(|s| s.chars().take(128).collect())),
-        method,
-        outcome: "failure",
-        reason: error.code,
-        ip: client.ip.clone(),
-        user_agent: client.user_agent.clone(),
-    };
-    if let Err(e) = state.store.log_signin(&event).await {
-        tracing::error!(error = %e, "could not write the sign-in log");
-        return ApiError::internal();
-    }
-    error
+    let event = refusal_event(client, method, user, username, now, &error);
+    logged(state.store.log_signin(&event).await, error)
 }
 
-/// Creates the session for a successful sign-in, logs it, and returns the `Set-Cookie` value —
-/// `None` when the passkey's counter update lost a race with a concurrent use (nothing written).
+/// The error to answer once the refusal's log row was (or could not be) written.
+pub fn logged(written: Result<(), keyfort_store::StoreError>, error: ApiError) -> ApiError {
+    match written {
+        Ok(()) => error,
+        Err(e) => {
+            tracing::error!(error = %e, "could not write the sign-in log");
+            ApiError::internal()
+        }
+    }
+}
+
+/// How the person proved who they are.
+#[derive(Clone, Copy)]
+pub enum Proof<'a> {
+    /// A passkey assertion answering a sealed ceremony, which is spent with the sign-in.
+    Passkey {
+        used: PasskeyUse<'a>,
+        ceremony: &'a SpentCeremony,
+    },
+    TemporaryAccessPass(&'a PassRecord),
+}
+
+/// What [`establish`] did.
+pub enum Established {
+    /// The session's `Set-Cookie` value.
+    Cookie(String),
+    /// The ceremony was already spent (a replay): nothing written.
+    Replayed,
+    /// A concurrent sign-in with this passkey moved its counter past ours.
+    CounterRaced,
+}
+
+/// Creates the session for a successful sign-in and logs it, in one commit with the
+/// passkey's counter and the ceremony's spending.
 pub async fn establish(
     state: &AppState,
     client: &ClientInfo,
     user: &User,
-    method: SignInMethod,
-    passkey: Option<PasskeyUse<'_>>,
-    pass: Option<&PassRecord>,
+    proof: Proof<'_>,
     now: i64,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Established, ApiError> {
+    let (method, passkey, ceremony, pass) = match proof {
+        Proof::Passkey { used, ceremony } => {
+            (SignInMethod::Passkey, Some(used), Some(ceremony), None)
+        }
+        Proof::TemporaryAccessPass(p) => (SignInMethod::TemporaryAccessPass, None, None, Some(p)),
+    };
     let token = random_token();
     let pass_expires_at = pass.map(|p| p.state().expires_at());
     let expires_at = session_expiry(state.session, now, pass_expires_at);
@@ -75,15 +121,21 @@ pub async fn establish(
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
     };
-    // One commit: counter, session, last sign-in and log row together.
-    if !state.store.record_signin(&record, &event, passkey).await? {
-        return Ok(None);
-    }
-    Ok(Some(session_cookie(
-        &token,
-        ((expires_at - now) / 1000).max(1),
-        state.rp.secure_cookies,
-    )))
+    Ok(
+        match state
+            .store
+            .record_signin(&record, &event, passkey, ceremony)
+            .await?
+        {
+            Recorded::SignedIn => Established::Cookie(session_cookie(
+                &token,
+                ((expires_at - now) / 1000).max(1),
+                state.rp.secure_cookies,
+            )),
+            Recorded::Replayed => Established::Replayed,
+            Recorded::CounterRaced => Established::CounterRaced,
+        },
+    )
 }
 
 /// Where the browser goes after signing in: back to a waiting authorization

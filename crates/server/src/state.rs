@@ -22,6 +22,8 @@ pub struct Inner {
     /// The OpenID Connect issuer identifier (the public URL).
     pub issuer: String,
     pub master_key: MasterKey,
+    /// Seals sign-in ceremonies (`passkeys::sealed`), with a key derived from the master key.
+    pub sealer: crate::passkeys::sealed::CeremonySealer,
     keys: std::sync::RwLock<Arc<KeyRing>>,
     pub signout_revokes_tokens: bool,
     /// How often expired state is purged and signing keys are re-read.
@@ -92,6 +94,9 @@ impl AppState {
             session: config.session,
             decoy_key: decoy.into_bytes(),
             issuer: config.rp.base.clone(),
+            sealer: crate::passkeys::sealed::CeremonySealer::new(
+                master_key.derive(crate::passkeys::sealed::KEY_LABEL),
+            ),
             master_key,
             keys: std::sync::RwLock::new(Arc::new(ring)),
             signout_revokes_tokens: config.signout_revokes_tokens,

@@ -1,5 +1,6 @@
-use crate::{Result, Store};
+use crate::{Result, SignInEvent, Store};
 use sqlx::FromRow;
+use std::sync::Arc;
 
 /// Server-side state of a WebAuthn ceremony in progress, kept in the store so
 /// any node can finish what another began.
@@ -23,33 +24,69 @@ pub enum Taken {
     Unknown,
 }
 
+/// A sealed ceremony being finished: its id is spent once (kept until it expires).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpentCeremony {
+    pub id: String,
+    pub expires_at: i64,
+}
+
+/// Spends a sealed ceremony's id; `false` (nothing written) when it was spent before.
+pub(crate) async fn spend(conn: &mut sqlx::AnyConnection, c: &SpentCeremony) -> Result<bool> {
+    let n = sqlx::query(
+        "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&c.id)
+    .bind(c.expires_at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 impl Store {
     pub async fn put_ceremony(&self, c: &CeremonyRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ceremonies (id, kind, user_id, session_id, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&c.id)
-        .bind(&c.kind)
-        .bind(c.user_id.as_deref())
-        .bind(c.session_id.as_deref())
-        .bind(&c.state)
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let c = Arc::new(c.clone());
+        self.transact(move |conn| {
+            let c = c.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO ceremonies (id, kind, user_id, session_id, state, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&c.id)
+                .bind(&c.kind)
+                .bind(c.user_id.as_deref())
+                .bind(c.session_id.as_deref())
+                .bind(&c.state)
+                .bind(c.created_at)
+                .bind(c.expires_at)
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Takes a ceremony out of the store: one atomic `DELETE … RETURNING`, so a
     /// challenge is handed out at most once however many requests race for it.
     pub async fn take_ceremony(&self, id: &str, kind: &str, now: i64) -> Result<Taken> {
-        let row: Option<CeremonyRecord> = sqlx::query_as(
-            "DELETE FROM ceremonies WHERE id = $1 RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
-        )
-        .bind(id)
-        .fetch_optional(&self.writer)
-        .await?;
+        let id = Arc::new(id.to_string());
+        let row: Option<CeremonyRecord> = self
+            .transact(move |conn| {
+                let id = id.clone();
+                Box::pin(async move {
+                    Ok(sqlx::query_as(
+                        "DELETE FROM ceremonies WHERE id = $1 \
+                         RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
+                    )
+                    .bind(id.as_str())
+                    .fetch_optional(conn)
+                    .await?)
+                })
+            })
+            .await?;
         Ok(match row {
             None => Taken::Unknown,
             Some(c) if c.kind != kind => Taken::Unknown,
@@ -76,17 +113,37 @@ impl Store {
         .await?)
     }
 
+    /// Records a refused finish of a sealed ceremony: its id spent and the sign-in
+    /// log row, committed together.
+    pub async fn log_signin_spending(&self, e: &SignInEvent, spent: &SpentCeremony) -> Result<()> {
+        let job = Arc::new((e.clone(), spent.clone()));
+        self.transact(move |conn| {
+            let job = job.clone();
+            Box::pin(async move {
+                spend(conn, &job.1).await?;
+                crate::logs::insert_signin(conn, &job.0).await
+            })
+        })
+        .await
+    }
+
     /// Removes expired ceremonies, sessions and tokens; returns how many rows went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
-        let a = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1")
+        let mut a = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.writer)
-            .await?;
+            .await?
+            .rows_affected();
+        a += sqlx::query("DELETE FROM spent_ceremonies WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
         let b = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.writer)
             .await?;
         let c = self.purge_expired_tokens(now).await?;
-        Ok(a.rows_affected() + b.rows_affected() + c)
+        Ok(a + b.rows_affected() + c)
     }
 }

@@ -4,6 +4,7 @@
 use crate::{Result, Store};
 use serde::Serialize;
 use sqlx::FromRow;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, FromRow, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,16 +146,24 @@ impl Store {
         client_id: &str,
         expires_at: i64,
     ) -> Result<bool> {
-        let n = sqlx::query(
-            "INSERT INTO client_assertions (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(jti)
-        .bind(client_id)
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        let job = Arc::new((jti.to_string(), client_id.to_string()));
+        self.transact(move |conn| {
+            let job = job.clone();
+            Box::pin(async move {
+                let n = sqlx::query(
+                    "INSERT INTO client_assertions (jti, client_id, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(&job.0)
+                .bind(&job.1)
+                .bind(expires_at)
+                .execute(conn)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            })
+        })
+        .await
     }
 
     /// Removes codes, refresh tokens, access-token records and assertions past their expiry.
@@ -201,68 +210,102 @@ impl Store {
     /// Spends the code or refresh token and records the new grant and tokens in one
     /// transaction. `false` (and nothing written) when the code or token was already spent.
     pub async fn issue(&self, i: &Issuance<'_>) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let spend_sql = match i.spend {
-            Spend::Nothing => None,
-            Spend::Code(hash) => Some((
-                "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-                hash,
-            )),
-            Spend::RefreshToken(hash) => Some((
-                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
-                hash,
-            )),
-        };
-        let spent = match spend_sql {
-            None => true,
-            Some((sql, hash)) => {
-                sqlx::query(sql)
-                    .bind(i.now)
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1
-            }
-        };
-        if !spent {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        if let Some(g) = i.new_grant {
-            insert_grant(&mut tx, g).await?;
-        }
-        if let Some((jti, grant_id, expires_at)) = i.access {
-            sqlx::query("INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)")
-                .bind(jti)
-                .bind(grant_id)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(r) = i.refresh {
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
-            )
-            .bind(&r.token_hash)
-            .bind(&r.grant_id)
-            .bind(r.created_at)
-            .bind(r.expires_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        let job = Arc::new(OwnedIssuance::from(i));
+        self.transact(move |conn| {
+            let job = job.clone();
+            Box::pin(async move { issue_in(conn, &job).await })
+        })
+        .await
     }
 
     /// A grant and its authorization code, committed together.
     pub async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        insert_grant(&mut tx, g).await?;
-        insert_code(&mut tx, c).await?;
-        tx.commit().await?;
-        Ok(())
+        let job = Arc::new((g.clone(), c.clone()));
+        self.transact(move |conn| {
+            let job = job.clone();
+            Box::pin(async move {
+                insert_grant(conn, &job.0).await?;
+                insert_code(conn, &job.1).await
+            })
+        })
+        .await
     }
+}
+
+/// [`Issuance`] held by a queued transaction body.
+struct OwnedIssuance {
+    /// (statement, hash) spending a code or refresh token.
+    spend: Option<(&'static str, String)>,
+    new_grant: Option<GrantRecord>,
+    access: Option<(String, String, i64)>,
+    refresh: Option<RefreshRecord>,
+    now: i64,
+}
+
+impl From<&Issuance<'_>> for OwnedIssuance {
+    fn from(i: &Issuance<'_>) -> OwnedIssuance {
+        let spend = match i.spend {
+            Spend::Nothing => None,
+            Spend::Code(hash) => Some((
+                "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                hash.to_string(),
+            )),
+            Spend::RefreshToken(hash) => Some((
+                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+                hash.to_string(),
+            )),
+        };
+        OwnedIssuance {
+            spend,
+            new_grant: i.new_grant.cloned(),
+            access: i
+                .access
+                .map(|(jti, grant, exp)| (jti.to_string(), grant.to_string(), exp)),
+            refresh: i.refresh.cloned(),
+            now: i.now,
+        }
+    }
+}
+
+/// The spend comes first, so nothing is written when it finds the code or token already spent.
+async fn issue_in(conn: &mut sqlx::AnyConnection, i: &OwnedIssuance) -> Result<bool> {
+    if let Some((sql, hash)) = &i.spend {
+        let spent = sqlx::query(*sql)
+            .bind(i.now)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1;
+        if !spent {
+            return Ok(false);
+        }
+    }
+    if let Some(g) = &i.new_grant {
+        insert_grant(conn, g).await?;
+    }
+    if let Some((jti, grant_id, expires_at)) = &i.access {
+        sqlx::query(
+            "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(jti)
+        .bind(grant_id)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(r) = &i.refresh {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(&r.token_hash)
+        .bind(&r.grant_id)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(true)
 }
 
 async fn insert_grant(conn: &mut sqlx::AnyConnection, g: &GrantRecord) -> Result<()> {

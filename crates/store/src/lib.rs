@@ -11,6 +11,7 @@ mod ceremonies;
 mod clients;
 mod error;
 mod grants;
+mod group_commit;
 mod groups;
 mod keys;
 mod logs;
@@ -22,7 +23,7 @@ mod sessions;
 mod users;
 
 pub use audit::AuditEvent;
-pub use ceremonies::{CeremonyRecord, Taken};
+pub use ceremonies::{CeremonyRecord, SpentCeremony, Taken};
 pub use clients::ClientRecord;
 pub use error::StoreError;
 pub use grants::{CodeRecord, GrantRecord, Issuance, RefreshRecord, Spend};
@@ -32,7 +33,7 @@ pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use passes::PassRecord;
 pub use passkeys::PasskeyRecord;
 pub use pool::{Backend, Store};
-pub use sessions::{PasskeyUse, SessionRecord};
+pub use sessions::{PasskeyUse, Recorded, SessionRecord};
 pub use users::{NewUser, User};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

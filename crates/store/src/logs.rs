@@ -43,8 +43,12 @@ pub struct AuditRow {
 
 impl Store {
     pub async fn log_signin(&self, e: &SignInEvent) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        insert_signin(&mut conn, e).await
+        let e = std::sync::Arc::new(e.clone());
+        self.transact(move |conn| {
+            let e = e.clone();
+            Box::pin(async move { insert_signin(conn, &e).await })
+        })
+        .await
     }
 
     /// The newest `limit` sign-in rows, newest first.

@@ -101,14 +101,22 @@ impl Store {
     }
 
     /// Flags a passkey whose signature counter went backwards (a possible clone).
+    /// Blocks a passkey whose counter went backwards, with its audit row — and, in the
+    /// same commit, spends the ceremony that showed it: `false` and nothing written when
+    /// that ceremony was spent before (a replayed response says nothing about cloning).
     pub async fn mark_passkey_possibly_cloned(
         &self,
         p: &PasskeyRecord,
         username: &str,
         presented: i64,
+        ceremony: &crate::SpentCeremony,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
+        if !crate::ceremonies::spend(&mut tx, ceremony).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query("UPDATE passkeys SET possibly_cloned = 1 WHERE id = $1")
             .bind(&p.id)
             .execute(&mut *tx)
@@ -118,7 +126,7 @@ impl Store {
             .after(serde_json::json!({ "passkeyId": p.id, "presentedSignCount": presented, "possiblyCloned": true }));
         audit::write(&mut tx, &ev).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn rename_passkey(
@@ -264,17 +272,17 @@ async fn insert_row(conn: &mut sqlx::AnyConnection, p: &PasskeyRecord) -> Result
 
 pub(crate) async fn record_use(
     conn: &mut sqlx::AnyConnection,
-    u: &crate::sessions::PasskeyUse<'_>,
+    u: &crate::sessions::OwnedUse,
 ) -> Result<bool> {
     let n = sqlx::query(
         "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
          WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
     )
-    .bind(u.credential)
+    .bind(&u.credential)
     .bind(u.sign_count)
     .bind(flag(u.backup_state))
     .bind(u.now)
-    .bind(u.id)
+    .bind(&u.id)
     .execute(conn)
     .await?
     .rows_affected();

@@ -1,6 +1,7 @@
 use crate::Result;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
+use crate::group_commit::GroupCommit;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) writer: AnyPool,
+    /// SQLite: the hot write paths commit in groups (see `group_commit`).
+    pub(crate) group: Option<GroupCommit>,
     backend: Backend,
 }
 
@@ -82,7 +85,7 @@ impl Store {
                 Backend::Postgres => o,
             }
         };
-        let (pool, writer) = match backend {
+        let (pool, writer, group) = match backend {
             Backend::Sqlite => {
                 // The writer first: it creates the database file and switches it to WAL.
                 let writer = options()
@@ -95,16 +98,18 @@ impl Store {
                     .min_connections(1)
                     .connect(url)
                     .await?;
-                (pool, writer)
+                let group = GroupCommit::start(writer.clone());
+                (pool, writer, Some(group))
             }
             Backend::Postgres => {
                 let pool = options().max_connections(16).connect(url).await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, None)
             }
         };
         Ok(Store {
             pool,
             writer,
+            group,
             backend,
         })
     }

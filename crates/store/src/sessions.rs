@@ -1,6 +1,7 @@
-use crate::{Result, SignInEvent, Store, flag};
+use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
 use sqlx::FromRow;
+use std::sync::Arc;
 
 /// A browser session. Only the hash of the cookie token is stored.
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -47,31 +48,46 @@ impl Store {
     }
 
     /// Everything a successful sign-in writes, committed together (one durable write):
-    /// the passkey's new counter (only if it still moves forward — `false` and nothing
-    /// written when a concurrent use got there first), the session, the user's
-    /// last-sign-in time and the sign-in log row.
+    /// the sealed ceremony's id spent, the passkey's new counter (only if it still moves
+    /// forward), the session, the user's last-sign-in time and the sign-in log row.
     pub async fn record_signin(
         &self,
         s: &SessionRecord,
         event: &SignInEvent,
         passkey: Option<PasskeyUse<'_>>,
-    ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(p) = passkey
-            && !crate::passkeys::record_use(&mut tx, &p).await?
-        {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_session(&mut tx, s).await?;
-        sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
-            .bind(s.auth_time)
-            .bind(&s.user_id)
-            .execute(&mut *tx)
-            .await?;
-        crate::logs::insert_signin(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        ceremony: Option<&SpentCeremony>,
+    ) -> Result<Recorded> {
+        let job = Arc::new((
+            s.clone(),
+            event.clone(),
+            passkey.map(OwnedUse::from),
+            ceremony.cloned(),
+        ));
+        self.transact(move |conn| {
+            let job = job.clone();
+            Box::pin(async move {
+                let (s, event, passkey, ceremony) = &*job;
+                if let Some(c) = ceremony
+                    && !crate::ceremonies::spend(conn, c).await?
+                {
+                    return Ok(Recorded::Replayed);
+                }
+                if let Some(p) = passkey
+                    && !crate::passkeys::record_use(conn, p).await?
+                {
+                    return Ok(Recorded::CounterRaced);
+                }
+                insert_session(conn, s).await?;
+                sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
+                    .bind(s.auth_time)
+                    .bind(&s.user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                crate::logs::insert_signin(conn, event).await?;
+                Ok(Recorded::SignedIn)
+            })
+        })
+        .await
     }
 
     pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
@@ -88,13 +104,22 @@ impl Store {
 
     /// Slides the idle timer; written at most once a minute per session to spare the writer.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
-            .bind(now)
-            .bind(id)
-            .bind(now - 60_000)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let id = Arc::new(id.to_string());
+        self.transact(move |conn| {
+            let id = id.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3",
+                )
+                .bind(now)
+                .bind(id.as_str())
+                .bind(now - 60_000)
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     pub async fn delete_session(&self, id: &str) -> Result<()> {
@@ -106,6 +131,18 @@ impl Store {
     }
 }
 
+/// What [`Store::record_signin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Everything written.
+    SignedIn,
+    /// The ceremony was spent before: nothing written.
+    Replayed,
+    /// A concurrent use of the passkey moved its counter past this one: only the
+    /// ceremony was spent.
+    CounterRaced,
+}
+
 /// A successful passkey assertion's effect on the stored credential.
 #[derive(Debug, Clone, Copy)]
 pub struct PasskeyUse<'a> {
@@ -114,6 +151,28 @@ pub struct PasskeyUse<'a> {
     pub sign_count: i64,
     pub backup_state: bool,
     pub now: i64,
+}
+
+/// [`PasskeyUse`] held by a queued transaction body.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedUse {
+    pub id: String,
+    pub credential: String,
+    pub sign_count: i64,
+    pub backup_state: bool,
+    pub now: i64,
+}
+
+impl From<PasskeyUse<'_>> for OwnedUse {
+    fn from(u: PasskeyUse<'_>) -> OwnedUse {
+        OwnedUse {
+            id: u.id.to_string(),
+            credential: u.credential.to_string(),
+            sign_count: u.sign_count,
+            backup_state: u.backup_state,
+            now: u.now,
+        }
+    }
 }
 
 async fn insert_session(conn: &mut sqlx::AnyConnection, s: &SessionRecord) -> Result<()> {

@@ -112,6 +112,11 @@ impl Reply {
 }
 
 impl Harness {
+    /// The server's data directory (its `master.key`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._tmp.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

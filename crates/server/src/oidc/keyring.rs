@@ -104,6 +104,17 @@ impl MasterKey {
         MasterKey(key)
     }
 
+    /// A key for one purpose, derived from the master key (HMAC-SHA256 over a label), so
+    /// every node that shares the master key derives the same one.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(b"keyfort derived key\0");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn aead(&self) -> LessSafeKey {
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("a 32-byte AES-256 key"))
     }

@@ -2,11 +2,13 @@
 //! passkey" button, and username first. Every finish writes a sign-in log row.
 
 use super::assertion::{Asserted, Expect, verify_es256};
-use super::{ceremony_expired, ceremony_unknown, start_ceremony, webauthn_refusal};
+use super::sealed::Envelope;
+use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
+use crate::crypto::random_token;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
-use crate::state::{AppState, now_ms};
+use crate::state::{AppState, CEREMONY_TTL_MS, now_ms};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -14,8 +16,7 @@ use axum::response::{AppendHeaders, IntoResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
-use keyfort_core::session::SignInMethod;
-use keyfort_store::{PasskeyUse, Taken};
+use keyfort_store::{PasskeyUse, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -34,7 +35,7 @@ pub struct BeginSignIn {
     username: Option<String>,
 }
 
-/// What the store keeps for a sign-in ceremony.
+/// What a sealed sign-in ceremony holds.
 #[derive(Serialize, Deserialize)]
 struct SignInCeremony {
     state: AuthenticationState,
@@ -104,15 +105,20 @@ pub async fn begin(
         expected_user = Some(user.map(|u| u.id).unwrap_or_default());
         username = Some(normalized);
     }
-    let ceremony = SignInCeremony {
-        challenge: options.public_key.challenge.to_vec(),
-        state: auth_state,
-        expected_user,
-        username,
+    let ceremony = Envelope {
+        id: random_token(),
+        exp: now + CEREMONY_TTL_MS,
+        body: SignInCeremony {
+            challenge: options.public_key.challenge.to_vec(),
+            state: auth_state,
+            expected_user,
+            username,
+        },
     };
-    Ok(Json(
-        start_ceremony(&state, KIND, None, &ceremony, &options.public_key, now).await?,
-    ))
+    Ok(Json(json!({
+        "ceremonyId": state.sealer.seal(KIND, &ceremony),
+        "publicKey": options.public_key,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -138,40 +144,45 @@ pub async fn finish(
     body: Result<ApiJson<FinishSignIn>, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = now_ms();
-    let refuse = |user: Option<keyfort_store::User>, username: Option<String>, e: ApiError| {
+    // Every refusal is logged; once the ceremony is opened, it is spent in the same commit.
+    let refuse = |user: Option<keyfort_store::User>,
+                  username: Option<String>,
+                  spent: Option<&SpentCeremony>,
+                  e: ApiError| {
+        let event =
+            signin::refusal_event(&client, METHOD, user.as_ref(), username.as_deref(), now, &e);
         let state = state.clone();
-        let client = client.clone();
+        let spent = spent.cloned();
         async move {
-            signin::refused(
-                &state,
-                &client,
-                METHOD,
-                user.as_ref(),
-                username.as_deref(),
-                now,
-                e,
-            )
-            .await
+            let written = match &spent {
+                Some(c) => state.store.log_signin_spending(&event, c).await,
+                None => state.store.log_signin(&event).await,
+            };
+            signin::logged(written, e)
         }
     };
     let body = match body {
         Ok(ApiJson(b)) => b,
-        Err(e) => return Err(refuse(None, None, e).await),
+        Err(e) => return Err(refuse(None, None, None, e).await),
     };
-    let ceremony = match state
-        .store
-        .take_ceremony(&body.ceremony_id, KIND, now)
-        .await?
-    {
-        Taken::Live(c) => c,
-        Taken::Expired => return Err(refuse(None, None, ceremony_expired()).await),
-        Taken::Unknown => return Err(refuse(None, None, ceremony_unknown()).await),
+    let Some(opened) = state
+        .sealer
+        .open::<SignInCeremony>(KIND, &body.ceremony_id)
+    else {
+        return Err(refuse(None, None, None, ceremony_unknown()).await);
     };
-    let ceremony: SignInCeremony =
-        serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
+    if now >= opened.exp {
+        return Err(refuse(None, None, None, ceremony_expired()).await);
+    }
+    let spent = SpentCeremony {
+        id: opened.id,
+        expires_at: opened.exp,
+    };
+    let ceremony = opened.body;
+    let spent_ref = Some(&spent);
     let credential_id = B64.encode(body.credential.raw_id.as_slice());
     let Some(passkey) = state.store.passkey_by_credential_id(&credential_id).await? else {
-        return Err(refuse(None, ceremony.username, unknown_credential()).await);
+        return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
     };
     let user = state
         .store
@@ -182,12 +193,12 @@ pub async fn finish(
     if let Some(expected) = &ceremony.expected_user
         && *expected != user.id
     {
-        return Err(refuse(None, ceremony.username, unknown_credential()).await);
+        return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
     }
     if let Some(handle) = &body.credential.response.user_handle {
         let owner = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
         if handle.as_slice() != owner.as_bytes() {
-            return Err(refuse(None, ceremony.username, unknown_credential()).await);
+            return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
         }
     }
     if passkey.possibly_cloned != 0 {
@@ -195,7 +206,7 @@ pub async fn finish(
             "credential_suspended",
             "This passkey is blocked because it may have been cloned. Contact your administrator.",
         );
-        return Err(refuse(Some(user), None, e).await);
+        return Err(refuse(Some(user), None, spent_ref, e).await);
     }
     let mut cred: Credential =
         serde_json::from_str(&passkey.credential).map_err(|_| ApiError::internal())?;
@@ -224,21 +235,25 @@ pub async fn finish(
         Ok(r) => r,
         Err(WebauthnError::CredentialPossibleCompromise) => {
             let presented = presented_counter(&body.credential).unwrap_or(0);
-            state
+            let marked = state
                 .store
-                .mark_passkey_possibly_cloned(&passkey, &user.username, presented, now)
+                .mark_passkey_possibly_cloned(&passkey, &user.username, presented, &spent, now)
                 .await?;
-            let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
-            return Err(refuse(Some(user), None, e).await);
+            let e = if marked {
+                webauthn_refusal(&WebauthnError::CredentialPossibleCompromise)
+            } else {
+                ceremony_unknown()
+            };
+            return Err(refuse(Some(user), None, spent_ref, e).await);
         }
-        Err(e) => return Err(refuse(Some(user), None, webauthn_refusal(&e)).await),
+        Err(e) => return Err(refuse(Some(user), None, spent_ref, webauthn_refusal(&e)).await),
     };
     if !user.enabled {
         let e = ApiError::forbidden(
             "user_disabled",
             "This account is disabled. Contact your administrator.",
         );
-        return Err(refuse(Some(user), None, e).await);
+        return Err(refuse(Some(user), None, spent_ref, e).await);
     }
     cred.counter = result.counter;
     cred.backup_state = result.backup_state;
@@ -251,20 +266,20 @@ pub async fn finish(
         backup_state: result.backup_state,
         now,
     };
-    let established = signin::establish(
-        &state,
-        &client,
-        &user,
-        SignInMethod::Passkey,
-        Some(used),
-        None,
-        now,
-    )
-    .await?;
-    let Some(cookie) = established else {
-        // A concurrent sign-in with this passkey already moved the counter past ours.
-        let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
-        return Err(refuse(Some(user), None, e).await);
+    let proof = signin::Proof::Passkey {
+        used,
+        ceremony: &spent,
+    };
+    let cookie = match signin::establish(&state, &client, &user, proof, now).await? {
+        signin::Established::Cookie(cookie) => cookie,
+        signin::Established::Replayed => {
+            return Err(refuse(Some(user), None, spent_ref, ceremony_unknown()).await);
+        }
+        signin::Established::CounterRaced => {
+            // A concurrent sign-in with this passkey already moved the counter past ours.
+            let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
+            return Err(refuse(Some(user), None, spent_ref, e).await);
+        }
     };
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),

@@ -1,13 +1,15 @@
 //! Passkeys: the WebAuthn ceremonies (registration, sign-in) and self-service management.
 //!
-//! Ceremony state lives in the store, keyed by a random ceremony id, single-use
-//! and expiring after five minutes (`Store::take_ceremony`), so any node can
-//! finish a ceremony another began.
+//! Every ceremony is single-use, expires after five minutes, and can be finished on
+//! any node: registration state lives in the store, keyed by a random ceremony id
+//! (`Store::take_ceremony`); sign-in state is sealed and carried by the browser, its id
+//! spent in the store when finished (`sealed`), so an unauthenticated `begin` writes nothing.
 
 pub mod assertion;
 pub mod authentication;
 pub mod manage;
 pub mod registration;
+pub mod sealed;
 
 use crate::error::ApiError;
 use crate::state::{AppState, CEREMONY_TTL_MS};
