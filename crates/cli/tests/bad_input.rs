@@ -196,7 +196,12 @@ async fn assertion_refusals(db: Db) {
         let r = h.signin_finish(&c, &begin, &cred).await;
         refused(&h, &r, 400, "challenge_invalid", before).await;
         a.credentials[0].counter -= 1;
-        assert_eq!(snapshot(&h).await, base, "{}…: nothing changed", &f[..f.len().min(16)]);
+        assert_eq!(
+            snapshot(&h).await,
+            base,
+            "{}…: nothing changed",
+            &f[..f.len().min(16)]
+        );
     }
 
     // A refused finish spends its ceremony too: a valid answer to it afterwards is refused.

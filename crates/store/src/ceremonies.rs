@@ -1,6 +1,7 @@
+use crate::exec::{Arg, Exec, Kind, Value};
+use crate::group_commit::Body;
 use crate::{Result, SignInEvent, Store};
 use sqlx::FromRow;
-use std::sync::Arc;
 
 /// Server-side state of a WebAuthn ceremony in progress, kept in the store so
 /// any node can finish what another began.
@@ -32,61 +33,82 @@ pub struct SpentCeremony {
 }
 
 /// Spends a sealed ceremony's id; `false` (nothing written) when it was spent before.
-pub(crate) async fn spend(conn: &mut sqlx::AnyConnection, c: &SpentCeremony) -> Result<bool> {
-    let n = sqlx::query(
-        "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&c.id)
-    .bind(c.expires_at)
-    .execute(conn)
-    .await?
-    .rows_affected();
+pub(crate) async fn spend<E: Exec>(e: &mut E, c: &SpentCeremony) -> Result<bool> {
+    let n = e
+        .exec(
+            "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            &[Arg::Text(&c.id), Arg::Int(c.expires_at)],
+        )
+        .await?;
     Ok(n == 1)
+}
+
+struct PutCeremony(CeremonyRecord);
+
+impl Body for PutCeremony {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        let c = &self.0;
+        e.exec(
+            "INSERT INTO ceremonies (id, kind, user_id, session_id, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Arg::Text(&c.id),
+                Arg::Text(&c.kind),
+                Arg::OptText(c.user_id.as_deref()),
+                Arg::OptText(c.session_id.as_deref()),
+                Arg::Text(&c.state),
+                Arg::Int(c.created_at),
+                Arg::Int(c.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+struct TakeCeremony(String);
+
+impl Body for TakeCeremony {
+    type Out = Option<CeremonyRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<CeremonyRecord>> {
+        use Kind::{Int, OptText, Text};
+        let Some(row) = e
+            .fetch_optional(
+                "DELETE FROM ceremonies WHERE id = $1 \
+                 RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
+                &[Arg::Text(&self.0)],
+                &[Text, Text, OptText, OptText, Text, Int, Int],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut v = row.into_iter();
+        let mut next = || v.next().unwrap_or(Value::Null);
+        Ok(Some(CeremonyRecord {
+            id: next().text()?,
+            kind: next().text()?,
+            user_id: next().opt_text()?,
+            session_id: next().opt_text()?,
+            state: next().text()?,
+            created_at: next().int()?,
+            expires_at: next().int()?,
+        }))
+    }
 }
 
 impl Store {
     pub async fn put_ceremony(&self, c: &CeremonyRecord) -> Result<()> {
-        let c = Arc::new(c.clone());
-        self.transact(move |conn| {
-            let c = c.clone();
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO ceremonies (id, kind, user_id, session_id, state, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&c.id)
-                .bind(&c.kind)
-                .bind(c.user_id.as_deref())
-                .bind(c.session_id.as_deref())
-                .bind(&c.state)
-                .bind(c.created_at)
-                .bind(c.expires_at)
-                .execute(conn)
-                .await?;
-                Ok(())
-            })
-        })
-        .await
+        self.transact(PutCeremony(c.clone())).await
     }
 
     /// Takes a ceremony out of the store: one atomic `DELETE … RETURNING`, so a
     /// challenge is handed out at most once however many requests race for it.
     pub async fn take_ceremony(&self, id: &str, kind: &str, now: i64) -> Result<Taken> {
-        let id = Arc::new(id.to_string());
-        let row: Option<CeremonyRecord> = self
-            .transact(move |conn| {
-                let id = id.clone();
-                Box::pin(async move {
-                    Ok(sqlx::query_as(
-                        "DELETE FROM ceremonies WHERE id = $1 \
-                         RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
-                    )
-                    .bind(id.as_str())
-                    .fetch_optional(conn)
-                    .await?)
-                })
-            })
-            .await?;
+        let row = self.transact(TakeCeremony(id.to_string())).await?;
         Ok(match row {
             None => Taken::Unknown,
             Some(c) if c.kind != kind => Taken::Unknown,
@@ -116,13 +138,9 @@ impl Store {
     /// Records a refused finish of a sealed ceremony: its id spent and the sign-in
     /// log row, committed together.
     pub async fn log_signin_spending(&self, e: &SignInEvent, spent: &SpentCeremony) -> Result<()> {
-        let job = Arc::new((e.clone(), spent.clone()));
-        self.transact(move |conn| {
-            let job = job.clone();
-            Box::pin(async move {
-                spend(conn, &job.1).await?;
-                crate::logs::insert_signin(conn, &job.0).await
-            })
+        self.transact(crate::logs::LogSignin {
+            event: e.clone(),
+            spent: Some(spent.clone()),
         })
         .await
     }

@@ -1,10 +1,11 @@
 //! Grants and the tokens issued from them. Every token row points at its grant;
 //! revoking the grant revokes every token of the family at once.
 
+use crate::exec::{Arg, Exec};
+use crate::group_commit::Body;
 use crate::{Result, Store};
 use serde::Serialize;
 use sqlx::FromRow;
-use std::sync::Arc;
 
 #[derive(Debug, Clone, FromRow, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,7 +54,7 @@ macro_rules! grant_columns {
 impl Store {
     pub async fn create_grant(&self, g: &GrantRecord) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
-        insert_grant(&mut conn, g).await
+        insert_grant(&mut *conn, g).await
     }
 
     pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
@@ -93,7 +94,7 @@ impl Store {
 
     pub async fn create_code(&self, c: &CodeRecord) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
-        insert_code(&mut conn, c).await
+        insert_code(&mut *conn, c).await
     }
 
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {
@@ -146,22 +147,10 @@ impl Store {
         client_id: &str,
         expires_at: i64,
     ) -> Result<bool> {
-        let job = Arc::new((jti.to_string(), client_id.to_string()));
-        self.transact(move |conn| {
-            let job = job.clone();
-            Box::pin(async move {
-                let n = sqlx::query(
-                    "INSERT INTO client_assertions (jti, client_id, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (jti) DO NOTHING",
-                )
-                .bind(&job.0)
-                .bind(&job.1)
-                .bind(expires_at)
-                .execute(conn)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
-            })
+        self.transact(RememberAssertion {
+            jti: jti.to_string(),
+            client_id: client_id.to_string(),
+            expires_at,
         })
         .await
     }
@@ -182,6 +171,31 @@ impl Store {
                 .rows_affected();
         }
         Ok(n)
+    }
+}
+
+struct RememberAssertion {
+    jti: String,
+    client_id: String,
+    expires_at: i64,
+}
+
+impl Body for RememberAssertion {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let n = e
+            .exec(
+                "INSERT INTO client_assertions (jti, client_id, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (jti) DO NOTHING",
+                &[
+                    Arg::Text(&self.jti),
+                    Arg::Text(&self.client_id),
+                    Arg::Int(self.expires_at),
+                ],
+            )
+            .await?;
+        Ok(n == 1)
     }
 }
 
@@ -210,25 +224,23 @@ impl Store {
     /// Spends the code or refresh token and records the new grant and tokens in one
     /// transaction. `false` (and nothing written) when the code or token was already spent.
     pub async fn issue(&self, i: &Issuance<'_>) -> Result<bool> {
-        let job = Arc::new(OwnedIssuance::from(i));
-        self.transact(move |conn| {
-            let job = job.clone();
-            Box::pin(async move { issue_in(conn, &job).await })
-        })
-        .await
+        self.transact(OwnedIssuance::from(i)).await
     }
 
     /// A grant and its authorization code, committed together.
     pub async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> Result<()> {
-        let job = Arc::new((g.clone(), c.clone()));
-        self.transact(move |conn| {
-            let job = job.clone();
-            Box::pin(async move {
-                insert_grant(conn, &job.0).await?;
-                insert_code(conn, &job.1).await
-            })
-        })
-        .await
+        self.transact(GrantWithCode(g.clone(), c.clone())).await
+    }
+}
+
+struct GrantWithCode(GrantRecord, CodeRecord);
+
+impl Body for GrantWithCode {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        insert_grant(e, &self.0).await?;
+        insert_code(e, &self.1).await
     }
 }
 
@@ -268,80 +280,80 @@ impl From<&Issuance<'_>> for OwnedIssuance {
 }
 
 /// The spend comes first, so nothing is written when it finds the code or token already spent.
-async fn issue_in(conn: &mut sqlx::AnyConnection, i: &OwnedIssuance) -> Result<bool> {
-    if let Some((sql, hash)) = &i.spend {
-        let spent = sqlx::query(*sql)
-            .bind(i.now)
-            .bind(hash)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-            == 1;
-        if !spent {
+impl Body for OwnedIssuance {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        if let Some((sql, hash)) = &self.spend
+            && e.exec(sql, &[Arg::Int(self.now), Arg::Text(hash)]).await? != 1
+        {
             return Ok(false);
         }
+        if let Some(g) = &self.new_grant {
+            insert_grant(e, g).await?;
+        }
+        if let Some((jti, grant_id, expires_at)) = &self.access {
+            e.exec(
+                "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)",
+                &[Arg::Text(jti), Arg::Text(grant_id), Arg::Int(*expires_at)],
+            )
+            .await?;
+        }
+        if let Some(r) = &self.refresh {
+            e.exec(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+                 VALUES ($1, $2, $3, $4, NULL)",
+                &[
+                    Arg::Text(&r.token_hash),
+                    Arg::Text(&r.grant_id),
+                    Arg::Int(r.created_at),
+                    Arg::Int(r.expires_at),
+                ],
+            )
+            .await?;
+        }
+        Ok(true)
     }
-    if let Some(g) = &i.new_grant {
-        insert_grant(conn, g).await?;
-    }
-    if let Some((jti, grant_id, expires_at)) = &i.access {
-        sqlx::query(
-            "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked_at) VALUES ($1, $2, $3, NULL)",
-        )
-        .bind(jti)
-        .bind(grant_id)
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if let Some(r) = &i.refresh {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&r.token_hash)
-        .bind(&r.grant_id)
-        .bind(r.created_at)
-        .bind(r.expires_at)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(true)
 }
 
-async fn insert_grant(conn: &mut sqlx::AnyConnection, g: &GrantRecord) -> Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO grants (",
-        grant_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
-    ))
-    .bind(&g.id)
-    .bind(&g.client_id)
-    .bind(g.user_id.as_deref())
-    .bind(g.session_id.as_deref())
-    .bind(&g.scope)
-    .bind(g.auth_time)
-    .bind(g.acr.as_deref())
-    .bind(&g.amr)
-    .bind(g.nonce.as_deref())
-    .bind(g.not_after)
-    .bind(g.created_at)
-    .execute(conn)
+async fn insert_grant<E: Exec>(e: &mut E, g: &GrantRecord) -> Result<()> {
+    e.exec(
+        concat!(
+            "INSERT INTO grants (",
+            grant_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
+        ),
+        &[
+            Arg::Text(&g.id),
+            Arg::Text(&g.client_id),
+            Arg::OptText(g.user_id.as_deref()),
+            Arg::OptText(g.session_id.as_deref()),
+            Arg::Text(&g.scope),
+            Arg::OptInt(g.auth_time),
+            Arg::OptText(g.acr.as_deref()),
+            Arg::Text(&g.amr),
+            Arg::OptText(g.nonce.as_deref()),
+            Arg::OptInt(g.not_after),
+            Arg::Int(g.created_at),
+        ],
+    )
     .await?;
     Ok(())
 }
 
-async fn insert_code(conn: &mut sqlx::AnyConnection, c: &CodeRecord) -> Result<()> {
-    sqlx::query(
+async fn insert_code<E: Exec>(e: &mut E, c: &CodeRecord) -> Result<()> {
+    e.exec(
         "INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at) \
          VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+        &[
+            Arg::Text(&c.code_hash),
+            Arg::Text(&c.grant_id),
+            Arg::Text(&c.redirect_uri),
+            Arg::OptText(c.code_challenge.as_deref()),
+            Arg::Int(c.created_at),
+            Arg::Int(c.expires_at),
+        ],
     )
-    .bind(&c.code_hash)
-    .bind(&c.grant_id)
-    .bind(&c.redirect_uri)
-    .bind(c.code_challenge.as_deref())
-    .bind(c.created_at)
-    .bind(c.expires_at)
-    .execute(conn)
     .await?;
     Ok(())
 }

@@ -17,17 +17,23 @@
 //! PostgreSQL does not use this: its connections commit concurrently and the server
 //! groups their WAL flushes itself.
 
+use crate::exec::{Exec, SqliteWriter, run_ready};
 use crate::{Result, StoreError};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::AnyPool;
 use std::future::Future;
-use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-/// The future a transaction body returns; it borrows only the connection.
-pub type TxFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>;
+/// A write transaction's body, written once against [`Exec`]: run by the group commit
+/// on SQLite and in a transaction of its own on PostgreSQL. It may run more than once
+/// (see the module notes), so it decides only from what it reads inside the transaction.
+pub(crate) trait Body: Send + Sync + 'static {
+    type Out: Send + 'static;
+    fn run<E: Exec>(&self, e: &mut E) -> impl Future<Output = Result<Self::Out>> + Send;
+}
 
-/// A type-erased transaction body: writes its result where its caller reads it.
-pub(crate) type Body = Box<dyn for<'c> FnMut(&'c mut AnyConnection) -> TxFuture<'c, ()> + Send>;
+/// A type-erased body: writes its result where its caller reads it.
+type Erased = Box<dyn FnMut(&mut SqliteWriter<'_>) -> Result<()> + Send>;
 
 /// The most bodies one transaction runs. Large enough to amortise the fsync under load,
 /// small enough that the first caller of a batch does not wait long for the last.
@@ -37,7 +43,7 @@ pub(crate) const MAX_BATCH: usize = 128;
 const QUEUE: usize = 4096;
 
 struct Queued {
-    body: Body,
+    body: Erased,
     done: oneshot::Sender<Result<()>>,
 }
 
@@ -46,16 +52,44 @@ pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Queued>,
 }
 
+// The writer's connection: the same durability settings as every other connection.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// The file behind a `sqlite:` URL; `None` for an in-memory database, which a second
+/// connection would not share.
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
 impl GroupCommit {
-    /// Starts the committing task on the current runtime.
-    pub(crate) fn start(writer: AnyPool) -> GroupCommit {
+    /// Opens the writer's own connection to `path` and starts the committing loop on a
+    /// thread of its own, where each statement runs in-thread: no hand-off per statement,
+    /// and no wait behind the request tasks for each wake-up. While a group runs, the loop
+    /// holds the connection of `writer` (the pool of one that every other write uses), so
+    /// writes never contend for SQLite's lock inside the process.
+    pub(crate) fn start(path: &str, writer: AnyPool) -> Result<GroupCommit> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch(PRAGMAS)?;
+        conn.set_prepared_statement_cache_capacity(64);
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(commit_loop(writer, rx));
-        GroupCommit { queue }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(sqlx::Error::Io)?;
+        std::thread::Builder::new()
+            .name("keyfort-writer".into())
+            .spawn(move || runtime.block_on(commit_loop(conn, writer, rx)))
+            .map_err(sqlx::Error::Io)?;
+        Ok(GroupCommit { queue })
     }
 
     /// Runs `body` in the next group transaction; returns once that transaction committed.
-    pub(crate) async fn run(&self, body: Body) -> Result<()> {
+    async fn run(&self, body: Erased) -> Result<()> {
         let (done, wait) = oneshot::channel();
         self.queue
             .send(Queued { body, done })
@@ -69,10 +103,24 @@ fn stopped() -> StoreError {
     StoreError::Database(sqlx::Error::PoolClosed)
 }
 
-async fn commit_loop(writer: AnyPool, mut rx: mpsc::Receiver<Queued>) {
+async fn commit_loop(
+    mut conn: rusqlite::Connection,
+    writer: AnyPool,
+    mut rx: mpsc::Receiver<Queued>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match together(&writer, &mut batch).await {
+        let guard = match writer.acquire().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "the SQLite writer is unavailable");
+                for q in batch.drain(..) {
+                    let _ = q.done.send(Err(stopped()));
+                }
+                continue;
+            }
+        };
+        match together(&mut conn, &mut batch) {
             Ok(()) => {
                 for q in batch.drain(..) {
                     let _ = q.done.send(Ok(()));
@@ -86,56 +134,52 @@ async fn commit_loop(writer: AnyPool, mut rx: mpsc::Receiver<Queued>) {
             Err(e) => {
                 tracing::debug!(error = %e, size = batch.len(), "group commit failed; running its bodies one by one");
                 for mut q in batch.drain(..) {
-                    let r = alone(&writer, &mut q.body).await;
+                    let r = together(&mut conn, std::slice::from_mut(&mut q));
                     let _ = q.done.send(r);
                 }
             }
         }
+        drop(guard);
     }
 }
 
-async fn together(writer: &AnyPool, batch: &mut [Queued]) -> Result<()> {
-    let mut tx = writer.begin().await?;
+/// Runs `batch` in one transaction: all committed, or none.
+fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut ran = Ok(());
     for q in batch.iter_mut() {
-        (q.body)(&mut tx).await?;
+        ran = (q.body)(&mut SqliteWriter(conn));
+        if ran.is_err() {
+            break;
+        }
     }
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn alone(writer: &AnyPool, body: &mut Body) -> Result<()> {
-    let mut tx = writer.begin().await?;
-    body(&mut tx).await?;
-    tx.commit().await?;
-    Ok(())
+    let ended = match ran {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(StoreError::from),
+        Err(e) => Err(e),
+    };
+    if ended.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    ended
 }
 
 impl crate::Store {
     /// Runs `body` in a write transaction and returns its result once committed: through
-    /// the group commit on SQLite, in a transaction of its own on PostgreSQL. The body
-    /// may run more than once (see the module notes) and must not keep state between runs.
-    pub(crate) async fn transact<T, F>(&self, body: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: for<'c> Fn(&'c mut AnyConnection) -> TxFuture<'c, T> + Send + Sync + 'static,
-    {
+    /// the group commit on SQLite, in a transaction of its own on PostgreSQL.
+    pub(crate) async fn transact<B: Body>(&self, body: B) -> Result<B::Out> {
         let Some(group) = &self.group else {
             let mut tx = self.writer.begin().await?;
-            let value = body(&mut tx).await?;
+            let value = body.run(&mut *tx).await?;
             tx.commit().await?;
             return Ok(value);
         };
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = Arc::new(Mutex::new(None));
         let out = slot.clone();
         group
-            .run(Box::new(move |conn| {
-                let run = body(conn);
-                let out = out.clone();
-                Box::pin(async move {
-                    let value = run.await?;
-                    *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
-                    Ok(())
-                })
+            .run(Box::new(move |w| {
+                let value = run_ready(body.run(w))?;
+                *out.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+                Ok(())
             }))
             .await?;
         let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -145,8 +189,9 @@ impl crate::Store {
 
 #[cfg(test)]
 mod tests {
+    use super::Body;
+    use crate::exec::{Arg, Exec};
     use crate::{SignInEvent, Store};
-    use std::sync::Arc;
 
     async fn sqlite() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -155,29 +200,32 @@ mod tests {
     }
 
     /// Inserts a spent-ceremony row; with `strict`, a duplicate id is a database error.
+    struct Insert {
+        id: String,
+        strict: bool,
+    }
+
+    impl Body for Insert {
+        type Out = ();
+
+        async fn run<E: Exec>(&self, e: &mut E) -> crate::Result<()> {
+            let sql = if self.strict {
+                "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, 1)"
+            } else {
+                "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, 1) ON CONFLICT (id) DO NOTHING"
+            };
+            e.exec(sql, &[Arg::Text(&self.id)]).await?;
+            Ok(())
+        }
+    }
+
     fn insert(
         store: &Store,
         id: String,
         strict: bool,
     ) -> impl Future<Output = crate::Result<()>> + Send + use<> {
         let store = store.clone();
-        let id = Arc::new(id);
-        async move {
-            store
-                .transact(move |conn| {
-                    let id = id.clone();
-                    Box::pin(async move {
-                        let sql = if strict {
-                            "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, 1)"
-                        } else {
-                            "INSERT INTO spent_ceremonies (id, expires_at) VALUES ($1, 1) ON CONFLICT (id) DO NOTHING"
-                        };
-                        sqlx::query(sql).bind(id.as_str()).execute(conn).await?;
-                        Ok(())
-                    })
-                })
-                .await
-        }
+        async move { store.transact(Insert { id, strict }).await }
     }
 
     async fn count(store: &Store) -> i64 {

@@ -10,6 +10,7 @@ mod audit;
 mod ceremonies;
 mod clients;
 mod error;
+mod exec;
 mod grants;
 mod group_commit;
 mod groups;

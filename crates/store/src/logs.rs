@@ -1,3 +1,5 @@
+use crate::exec::{Arg, Exec};
+use crate::group_commit::Body;
 use crate::{Result, Store};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -43,10 +45,9 @@ pub struct AuditRow {
 
 impl Store {
     pub async fn log_signin(&self, e: &SignInEvent) -> Result<()> {
-        let e = std::sync::Arc::new(e.clone());
-        self.transact(move |conn| {
-            let e = e.clone();
-            Box::pin(async move { insert_signin(conn, &e).await })
+        self.transact(LogSignin {
+            event: e.clone(),
+            spent: None,
         })
         .await
     }
@@ -70,20 +71,38 @@ impl Store {
     }
 }
 
-pub(crate) async fn insert_signin(conn: &mut sqlx::AnyConnection, e: &SignInEvent) -> Result<()> {
-    sqlx::query(
+/// A sign-in log row, with the sealed ceremony it spent (a refused finish).
+pub(crate) struct LogSignin {
+    pub(crate) event: SignInEvent,
+    pub(crate) spent: Option<crate::SpentCeremony>,
+}
+
+impl Body for LogSignin {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        if let Some(c) = &self.spent {
+            crate::ceremonies::spend(e, c).await?;
+        }
+        insert_signin(e, &self.event).await
+    }
+}
+
+pub(crate) async fn insert_signin<E: Exec>(e: &mut E, ev: &SignInEvent) -> Result<()> {
+    e.exec(
         "INSERT INTO signin_log (at, user_id, username, method, outcome, reason, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            Arg::Int(ev.at),
+            Arg::OptText(ev.user_id.as_deref()),
+            Arg::OptText(ev.username.as_deref()),
+            Arg::Text(ev.method),
+            Arg::Text(ev.outcome),
+            Arg::Text(ev.reason),
+            Arg::OptText(ev.ip.as_deref()),
+            Arg::OptText(ev.user_agent.as_deref()),
+        ],
     )
-    .bind(e.at)
-    .bind(e.user_id.as_deref())
-    .bind(e.username.as_deref())
-    .bind(e.method)
-    .bind(e.outcome)
-    .bind(e.reason)
-    .bind(e.ip.as_deref())
-    .bind(e.user_agent.as_deref())
-    .execute(conn)
     .await?;
     Ok(())
 }

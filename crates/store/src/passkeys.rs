@@ -1,4 +1,5 @@
 use crate::audit::{self, AuditEvent};
+use crate::exec::{Arg, Exec};
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -113,7 +114,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
-        if !crate::ceremonies::spend(&mut tx, ceremony).await? {
+        if !crate::ceremonies::spend(&mut *tx, ceremony).await? {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -270,21 +271,19 @@ async fn insert_row(conn: &mut sqlx::AnyConnection, p: &PasskeyRecord) -> Result
     Ok(())
 }
 
-pub(crate) async fn record_use(
-    conn: &mut sqlx::AnyConnection,
-    u: &crate::sessions::OwnedUse,
-) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
-         WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
-    )
-    .bind(&u.credential)
-    .bind(u.sign_count)
-    .bind(flag(u.backup_state))
-    .bind(u.now)
-    .bind(&u.id)
-    .execute(conn)
-    .await?
-    .rows_affected();
+pub(crate) async fn record_use<E: Exec>(e: &mut E, u: &crate::sessions::OwnedUse) -> Result<bool> {
+    let n = e
+        .exec(
+            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
+             WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
+            &[
+                Arg::Text(&u.credential),
+                Arg::Int(u.sign_count),
+                Arg::Int(flag(u.backup_state)),
+                Arg::Int(u.now),
+                Arg::Text(&u.id),
+            ],
+        )
+        .await?;
     Ok(n == 1)
 }

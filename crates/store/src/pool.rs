@@ -1,7 +1,7 @@
 use crate::Result;
+use crate::group_commit::GroupCommit;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
-use crate::group_commit::GroupCommit;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +98,11 @@ impl Store {
                     .min_connections(1)
                     .connect(url)
                     .await?;
-                let group = GroupCommit::start(writer.clone());
-                (pool, writer, Some(group))
+                let group = match crate::group_commit::sqlite_path(url) {
+                    Some(path) => Some(GroupCommit::start(path, writer.clone())?),
+                    None => None,
+                };
+                (pool, writer, group)
             }
             Backend::Postgres => {
                 let pool = options().max_connections(16).connect(url).await?;

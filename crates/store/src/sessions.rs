@@ -1,7 +1,8 @@
+use crate::exec::{Arg, Exec};
+use crate::group_commit::Body;
 use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
 use sqlx::FromRow;
-use std::sync::Arc;
 
 /// A browser session. Only the hash of the cookie token is stored.
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -44,7 +45,7 @@ macro_rules! session_columns {
 impl Store {
     pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
-        insert_session(&mut conn, s).await
+        insert_session(&mut *conn, s).await
     }
 
     /// Everything a successful sign-in writes, committed together (one durable write):
@@ -57,35 +58,11 @@ impl Store {
         passkey: Option<PasskeyUse<'_>>,
         ceremony: Option<&SpentCeremony>,
     ) -> Result<Recorded> {
-        let job = Arc::new((
-            s.clone(),
-            event.clone(),
-            passkey.map(OwnedUse::from),
-            ceremony.cloned(),
-        ));
-        self.transact(move |conn| {
-            let job = job.clone();
-            Box::pin(async move {
-                let (s, event, passkey, ceremony) = &*job;
-                if let Some(c) = ceremony
-                    && !crate::ceremonies::spend(conn, c).await?
-                {
-                    return Ok(Recorded::Replayed);
-                }
-                if let Some(p) = passkey
-                    && !crate::passkeys::record_use(conn, p).await?
-                {
-                    return Ok(Recorded::CounterRaced);
-                }
-                insert_session(conn, s).await?;
-                sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
-                    .bind(s.auth_time)
-                    .bind(&s.user_id)
-                    .execute(&mut *conn)
-                    .await?;
-                crate::logs::insert_signin(conn, event).await?;
-                Ok(Recorded::SignedIn)
-            })
+        self.transact(RecordSignin {
+            session: s.clone(),
+            event: event.clone(),
+            passkey: passkey.map(OwnedUse::from),
+            ceremony: ceremony.cloned(),
         })
         .await
     }
@@ -104,20 +81,9 @@ impl Store {
 
     /// Slides the idle timer; written at most once a minute per session to spare the writer.
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
-        let id = Arc::new(id.to_string());
-        self.transact(move |conn| {
-            let id = id.clone();
-            Box::pin(async move {
-                sqlx::query(
-                    "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3",
-                )
-                .bind(now)
-                .bind(id.as_str())
-                .bind(now - 60_000)
-                .execute(conn)
-                .await?;
-                Ok(())
-            })
+        self.transact(TouchSession {
+            id: id.to_string(),
+            now,
         })
         .await
     }
@@ -175,26 +141,86 @@ impl From<PasskeyUse<'_>> for OwnedUse {
     }
 }
 
-async fn insert_session(conn: &mut sqlx::AnyConnection, s: &SessionRecord) -> Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO sessions (",
-        session_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(&s.id)
-    .bind(&s.token_hash)
-    .bind(&s.user_id)
-    .bind(&s.method)
-    .bind(s.passkey_id.as_deref())
-    .bind(s.auth_time)
-    .bind(s.created_at)
-    .bind(s.expires_at)
-    .bind(s.last_seen_at)
-    .bind(flag(s.pass_one_time != 0))
-    .bind(s.pass_expires_at)
-    .bind(s.ip.as_deref())
-    .bind(s.user_agent.as_deref())
-    .execute(conn)
+struct RecordSignin {
+    session: SessionRecord,
+    event: SignInEvent,
+    passkey: Option<OwnedUse>,
+    ceremony: Option<SpentCeremony>,
+}
+
+impl Body for RecordSignin {
+    type Out = Recorded;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Recorded> {
+        if let Some(c) = &self.ceremony
+            && !crate::ceremonies::spend(e, c).await?
+        {
+            return Ok(Recorded::Replayed);
+        }
+        if let Some(p) = &self.passkey
+            && !crate::passkeys::record_use(e, p).await?
+        {
+            return Ok(Recorded::CounterRaced);
+        }
+        insert_session(e, &self.session).await?;
+        e.exec(
+            "UPDATE users SET last_signin_at = $1 WHERE id = $2",
+            &[
+                Arg::Int(self.session.auth_time),
+                Arg::Text(&self.session.user_id),
+            ],
+        )
+        .await?;
+        crate::logs::insert_signin(e, &self.event).await?;
+        Ok(Recorded::SignedIn)
+    }
+}
+
+struct TouchSession {
+    id: String,
+    now: i64,
+}
+
+impl Body for TouchSession {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        e.exec(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3",
+            &[
+                Arg::Int(self.now),
+                Arg::Text(&self.id),
+                Arg::Int(self.now - 60_000),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn insert_session<E: Exec>(e: &mut E, s: &SessionRecord) -> Result<()> {
+    e.exec(
+        concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ),
+        &[
+            Arg::Text(&s.id),
+            Arg::Text(&s.token_hash),
+            Arg::Text(&s.user_id),
+            Arg::Text(&s.method),
+            Arg::OptText(s.passkey_id.as_deref()),
+            Arg::Int(s.auth_time),
+            Arg::Int(s.created_at),
+            Arg::Int(s.expires_at),
+            Arg::Int(s.last_seen_at),
+            Arg::Int(flag(s.pass_one_time != 0)),
+            Arg::OptInt(s.pass_expires_at),
+            Arg::OptText(s.ip.as_deref()),
+            Arg::OptText(s.user_agent.as_deref()),
+        ],
+    )
     .await?;
     Ok(())
 }

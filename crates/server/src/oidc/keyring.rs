@@ -108,8 +108,8 @@ impl MasterKey {
     /// every node that shares the master key derives the same one.
     pub fn derive(&self, label: &str) -> [u8; 32] {
         use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.0)
-            .expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(b"keyfort derived key\0");
         mac.update(label.as_bytes());
         mac.finalize().into_bytes().into()

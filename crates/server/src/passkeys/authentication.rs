@@ -165,10 +165,7 @@ pub async fn finish(
         Ok(ApiJson(b)) => b,
         Err(e) => return Err(refuse(None, None, None, e).await),
     };
-    let Some(opened) = state
-        .sealer
-        .open::<SignInCeremony>(KIND, &body.ceremony_id)
-    else {
+    let Some(opened) = state.sealer.open::<SignInCeremony>(KIND, &body.ceremony_id) else {
         return Err(refuse(None, None, None, ceremony_unknown()).await);
     };
     if now >= opened.exp {

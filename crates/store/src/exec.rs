@@ -1,0 +1,295 @@
+//! One statement interface over the two ways Keyfort writes: sqlx connections (PostgreSQL,
+//! and SQLite outside the hot paths) and the SQLite group-commit writer, which runs its
+//! statements in-thread through rusqlite. Hot-path writes are written once, against
+//! [`Exec`], with the same portable `$n` SQL for both.
+
+use crate::{Result, StoreError};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+/// A bound parameter. Nulls carry their type: PostgreSQL wants to know it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+    OptInt(Option<i64>),
+    OptText(Option<&'a str>),
+}
+
+/// The type of a column read back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Int,
+    Text,
+    OptText,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl Value {
+    pub(crate) fn int(&self) -> Result<i64> {
+        match self {
+            Value::Int(v) => Ok(*v),
+            _ => Err(StoreError::Corrupt("expected an integer column".into())),
+        }
+    }
+
+    pub(crate) fn text(self) -> Result<String> {
+        match self {
+            Value::Text(s) => Ok(s),
+            _ => Err(StoreError::Corrupt("expected a text column".into())),
+        }
+    }
+
+    pub(crate) fn opt_text(self) -> Result<Option<String>> {
+        match self {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s)),
+            Value::Int(_) => Err(StoreError::Corrupt("expected a text column".into())),
+        }
+    }
+}
+
+pub(crate) trait Exec: Send {
+    /// Runs one statement; returns the number of rows it changed.
+    fn exec(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Runs one statement and reads its first row, if any, as `kinds`.
+    fn fetch_optional(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send;
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: &[Arg<'q>],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match *a {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(s) => q.bind(s),
+            Arg::OptInt(v) => q.bind(v),
+            Arg::OptText(s) => q.bind(s),
+        };
+    }
+    q
+}
+
+impl Exec for sqlx::AnyConnection {
+    async fn exec(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64> {
+        Ok(bind_all(sqlx::query(sql), args)
+            .execute(self)
+            .await?
+            .rows_affected())
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> Result<Option<Vec<Value>>> {
+        use sqlx::Row;
+        let Some(row) = bind_all(sqlx::query(sql), args)
+            .fetch_optional(self)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            out.push(match k {
+                Kind::Int => Value::Int(row.try_get::<i64, _>(i)?),
+                Kind::Text => Value::Text(row.try_get::<String, _>(i)?),
+                Kind::OptText => match row.try_get::<Option<String>, _>(i)? {
+                    Some(s) => Value::Text(s),
+                    None => Value::Null,
+                },
+            });
+        }
+        Ok(Some(out))
+    }
+}
+
+/// The group-commit writer's connection: statements run in the calling thread, prepared
+/// once and cached, parameters bound by their `$n` names.
+pub(crate) struct SqliteWriter<'c>(pub(crate) &'c mut rusqlite::Connection);
+
+const NAMES: [&str; 16] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16",
+];
+
+fn prepare<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> Result<rusqlite::CachedStatement<'c>> {
+    if args.len() > NAMES.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} parameters; the writer binds at most {}",
+            args.len(),
+            NAMES.len()
+        )));
+    }
+    let mut st = conn.prepare_cached(sql)?;
+    for (name, a) in NAMES.iter().zip(args) {
+        let Some(i) = st.parameter_index(name)? else {
+            return Err(StoreError::Corrupt(format!("no parameter {name} in {sql}")));
+        };
+        match *a {
+            Arg::Int(v) => st.raw_bind_parameter(i, v)?,
+            Arg::Text(s) => st.raw_bind_parameter(i, s)?,
+            Arg::OptInt(v) => st.raw_bind_parameter(i, v)?,
+            Arg::OptText(s) => st.raw_bind_parameter(i, s)?,
+        }
+    }
+    Ok(st)
+}
+
+impl SqliteWriter<'_> {
+    fn exec_now(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64> {
+        let mut st = prepare(self.0, sql, args)?;
+        Ok(st.raw_execute()? as u64)
+    }
+
+    fn fetch_now(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> Result<Option<Vec<Value>>> {
+        let mut st = prepare(self.0, sql, args)?;
+        let mut rows = st.raw_query();
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            out.push(match k {
+                Kind::Int => Value::Int(row.get::<_, i64>(i)?),
+                Kind::Text => Value::Text(row.get::<_, String>(i)?),
+                Kind::OptText => match row.get::<_, Option<String>>(i)? {
+                    Some(s) => Value::Text(s),
+                    None => Value::Null,
+                },
+            });
+        }
+        // Step to the end, so a `RETURNING` statement completes.
+        while rows.next()?.is_some() {}
+        Ok(Some(out))
+    }
+}
+
+impl Exec for SqliteWriter<'_> {
+    fn exec(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = Result<u64>> + Send {
+        std::future::ready(self.exec_now(sql, args))
+    }
+
+    fn fetch_optional(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send {
+        std::future::ready(self.fetch_now(sql, args, kinds))
+    }
+}
+
+/// Runs a future that never waits (one over [`SqliteWriter`]) to its end.
+pub(crate) fn run_ready<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => Err(StoreError::Corrupt(
+            "a write on the SQLite writer waited".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// Both executors bind `$n` by name, whatever order the names first appear in.
+    #[tokio::test]
+    async fn both_executors_bind_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        sqlx::any::install_default_drivers();
+        let mut any = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, a TEXT, b INTEGER, c TEXT)")
+            .execute(&mut any)
+            .await
+            .unwrap();
+        let mut raw = rusqlite::Connection::open(&path).unwrap();
+        const SQL: &str =
+            "INSERT INTO t (k, b, a, c) VALUES ($1, $3, $2, $4) ON CONFLICT (k) DO NOTHING";
+        let args = |k| {
+            [
+                Arg::Text(k),
+                Arg::Text("x"),
+                Arg::Int(7),
+                Arg::OptText(None),
+            ]
+        };
+        assert_eq!(any.exec(SQL, &args("any")).await.unwrap(), 1);
+        assert_eq!(
+            run_ready(SqliteWriter(&mut raw).exec(SQL, &args("raw"))).unwrap(),
+            1
+        );
+        assert_eq!(
+            run_ready(SqliteWriter(&mut raw).exec(SQL, &args("raw"))).unwrap(),
+            0,
+            "a conflict changes nothing"
+        );
+        const READ: &str = "SELECT a, b, c FROM t WHERE k = $1";
+        let kinds = [Kind::Text, Kind::Int, Kind::OptText];
+        let expected = Some(vec![Value::Text("x".into()), Value::Int(7), Value::Null]);
+        for k in ["any", "raw"] {
+            assert_eq!(
+                any.fetch_optional(READ, &[Arg::Text(k)], &kinds)
+                    .await
+                    .unwrap(),
+                expected
+            );
+            assert_eq!(
+                run_ready(SqliteWriter(&mut raw).fetch_optional(READ, &[Arg::Text(k)], &kinds))
+                    .unwrap(),
+                expected
+            );
+        }
+        assert_eq!(
+            run_ready(SqliteWriter(&mut raw).fetch_optional(READ, &[Arg::Text("none")], &kinds))
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        use crate::group_commit::sqlite_path;
+        assert_eq!(sqlite_path("sqlite:///d/k.db?mode=rwc"), Some("/d/k.db"));
+        assert_eq!(sqlite_path("sqlite:k.db"), Some("k.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x"), None);
+    }
+}
