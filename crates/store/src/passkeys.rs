@@ -101,7 +101,31 @@ impl Store {
             .await?)
     }
 
-    /// Flags a passkey whose signature counter went backwards (a possible clone).
+    /// The passkey with this credential id and the person it belongs to, in one query
+    /// (the sign-in path).
+    pub async fn passkey_with_user(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<(PasskeyRecord, crate::User)>> {
+        let sql = concat!(
+            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
+             p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
+             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, ",
+            crate::users::prefixed_user_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
+        );
+        let Some(row) = sqlx::query(sql)
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let passkey = PasskeyRecord::from_row(&row)?;
+        let user = crate::users::prefixed_user(&row)?;
+        Ok(Some((passkey, user)))
+    }
+
     /// Blocks a passkey whose counter went backwards, with its audit row — and, in the
     /// same commit, spends the ceremony that showed it: `false` and nothing written when
     /// that ceremony was spent before (a replayed response says nothing about cloning).

@@ -76,7 +76,9 @@ impl Store {
         let options = || {
             let o = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
             match backend {
-                Backend::Sqlite => o.after_connect(|conn, _| {
+                // A connection to a local file does not go stale: no ping (a round trip
+                // to the connection's worker thread) before every use.
+                Backend::Sqlite => o.test_before_acquire(false).after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute(sqlx::raw_sql(SQLITE_PRAGMAS)).await?;
                         Ok(())

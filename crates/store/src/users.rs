@@ -83,6 +83,38 @@ macro_rules! user_columns {
     };
 }
 
+/// The user columns of `users u`, each as `u_<name>`, for joins.
+macro_rules! prefixed_user_columns {
+    () => {
+        "u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, \
+         u.email AS u_email, u.given_name AS u_given_name, u.family_name AS u_family_name, \
+         u.employee_id AS u_employee_id, u.attributes AS u_attributes, u.user_type AS u_user_type, \
+         u.enabled AS u_enabled, u.is_admin AS u_is_admin, u.created_at AS u_created_at, \
+         u.last_signin_at AS u_last_signin_at"
+    };
+}
+pub(crate) use prefixed_user_columns;
+
+/// The user read through [`prefixed_user_columns`].
+pub(crate) fn prefixed_user(row: &sqlx::any::AnyRow) -> Result<User> {
+    use sqlx::Row;
+    User::try_from(UserRow {
+        id: row.try_get("u_id")?,
+        username: row.try_get("u_username")?,
+        display_name: row.try_get("u_display_name")?,
+        email: row.try_get("u_email")?,
+        given_name: row.try_get("u_given_name")?,
+        family_name: row.try_get("u_family_name")?,
+        employee_id: row.try_get("u_employee_id")?,
+        attributes: row.try_get("u_attributes")?,
+        user_type: row.try_get("u_user_type")?,
+        enabled: row.try_get("u_enabled")?,
+        is_admin: row.try_get("u_is_admin")?,
+        created_at: row.try_get("u_created_at")?,
+        last_signin_at: row.try_get("u_last_signin_at")?,
+    })
+}
+
 fn summary(u: &User) -> serde_json::Value {
     serde_json::json!({
         "username": u.username, "displayName": u.display_name, "email": u.email,

@@ -178,14 +178,9 @@ pub async fn finish(
     let ceremony = opened.body;
     let spent_ref = Some(&spent);
     let credential_id = B64.encode(body.credential.raw_id.as_slice());
-    let Some(passkey) = state.store.passkey_by_credential_id(&credential_id).await? else {
+    let Some((passkey, user)) = state.store.passkey_with_user(&credential_id).await? else {
         return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
     };
-    let user = state
-        .store
-        .user_by_id(&passkey.user_id)
-        .await?
-        .ok_or_else(ApiError::internal)?;
     // WebAuthn L3 §7.2 step 6: the credential must belong to the identified user.
     if let Some(expected) = &ceremony.expected_user
         && *expected != user.id
