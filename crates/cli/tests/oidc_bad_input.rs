@@ -226,6 +226,51 @@ async fn authorization_refusals(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+
+    // A waiting request is sealed: tampered with, or a sign-in ceremony passed off as
+    // one, it is refused — and neither is a way to a code.
+    let stranger = support::inproc::client();
+    let (_, pk_challenge) = pkce();
+    let extra = [
+        ("code_challenge", pk_challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let (_, loc) = h
+        .location(
+            &stranger,
+            &authorize_url(&h, &app.id, &app.redirect_uri, &extra),
+        )
+        .await;
+    let request = loc
+        .unwrap()
+        .strip_prefix("/signin?request=")
+        .expect("sent to sign in")
+        .to_string();
+    let mut tampered = request.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let ceremony = h.signin_begin(&stranger, None).await["ceremonyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for forged in [String::from_utf8(tampered).unwrap(), ceremony] {
+        let (status, page) = h
+            .get_html(&browser, &format!("/authorize/continue?request={forged}"))
+            .await;
+        assert_eq!(status, 400);
+        assert!(page.contains("request_expired"), "{page}");
+        // The sign-in page does not show it as a waiting request either.
+        let (status, page) = h
+            .get_html(&stranger, &format!("/signin?request={forged}"))
+            .await;
+        assert_eq!(status, 200);
+        assert!(!page.contains("to continue to"), "no application named");
+    }
+    // The genuine one names its application.
+    let (_, page) = h
+        .get_html(&stranger, &format!("/signin?request={request}"))
+        .await;
+    assert!(page.contains("to continue to"), "the application is named");
 }
 
 async fn code_for(

@@ -120,7 +120,9 @@ pub async fn signin(
     Query(q): Query<SignInQuery>,
 ) -> Result<Response, ApiError> {
     let pending = match q.request.as_deref() {
-        Some(id) => crate::oidc::authorize::pending(&state, id, crate::state::now_ms()).await?,
+        Some(id) => crate::oidc::authorize::pending(&state, id, crate::state::now_ms())
+            .await?
+            .map(|(p, _)| p),
         None => None,
     };
     let page = match &pending {

@@ -139,12 +139,13 @@ pub async fn establish(
 }
 
 /// Where the browser goes after signing in: back to a waiting authorization
-/// request when there is one, else "My security". Only an id is accepted, never a URL.
+/// request when there is one, else "My security". Only a sealed request (base64url) is
+/// accepted, never a URL.
 pub fn next_page(request: Option<&str>) -> String {
     match request {
         Some(id)
             if !id.is_empty()
-                && id.len() <= 64
+                && id.len() <= crate::passkeys::sealed::MAX_SEALED_LEN
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>

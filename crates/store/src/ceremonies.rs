@@ -43,6 +43,16 @@ pub(crate) async fn spend<E: Exec>(e: &mut E, c: &SpentCeremony) -> Result<bool>
     Ok(n == 1)
 }
 
+struct Spend(SpentCeremony);
+
+impl Body for Spend {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        spend(e, &self.0).await
+    }
+}
+
 struct PutCeremony(CeremonyRecord);
 
 impl Body for PutCeremony {
@@ -133,6 +143,21 @@ impl Store {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Spends a sealed ceremony on its own; `false` when it was spent before.
+    pub async fn spend_ceremony(&self, c: &SpentCeremony) -> Result<bool> {
+        self.transact(Spend(c.clone())).await
+    }
+
+    /// Whether a sealed ceremony was spent (a read; the spending itself decides races).
+    pub async fn ceremony_spent(&self, id: &str) -> Result<bool> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM spent_ceremonies WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
     }
 
     /// Records a refused finish of a sealed ceremony: its id spent and the sign-in

@@ -3,7 +3,7 @@
 
 use crate::exec::{Arg, Exec};
 use crate::group_commit::Body;
-use crate::{Result, Store};
+use crate::{Result, SpentCeremony, Store};
 use serde::Serialize;
 use sqlx::FromRow;
 
@@ -227,20 +227,33 @@ impl Store {
         self.transact(OwnedIssuance::from(i)).await
     }
 
-    /// A grant and its authorization code, committed together.
-    pub async fn create_grant_with_code(&self, g: &GrantRecord, c: &CodeRecord) -> Result<()> {
-        self.transact(GrantWithCode(g.clone(), c.clone())).await
+    /// A grant and its authorization code, committed together with the spending of the
+    /// authorization request they answer: `false` (nothing written) when it was spent before.
+    pub async fn create_grant_with_code(
+        &self,
+        g: &GrantRecord,
+        c: &CodeRecord,
+        answering: Option<&SpentCeremony>,
+    ) -> Result<bool> {
+        self.transact(GrantWithCode(g.clone(), c.clone(), answering.cloned()))
+            .await
     }
 }
 
-struct GrantWithCode(GrantRecord, CodeRecord);
+struct GrantWithCode(GrantRecord, CodeRecord, Option<SpentCeremony>);
 
 impl Body for GrantWithCode {
-    type Out = ();
+    type Out = bool;
 
-    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        if let Some(request) = &self.2
+            && !crate::ceremonies::spend(e, request).await?
+        {
+            return Ok(false);
+        }
         insert_grant(e, &self.0).await?;
-        insert_code(e, &self.1).await
+        insert_code(e, &self.1).await?;
+        Ok(true)
     }
 }
 

@@ -8,6 +8,7 @@ use super::tokens::CODE_TTL_MS;
 use crate::error::ApiError;
 use crate::extract::CurrentSession;
 use crate::pages::error_page;
+use crate::passkeys::sealed::Envelope;
 use crate::state::{AppState, now_ms};
 use axum::extract::{Query, RawForm, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +18,7 @@ use keyfort_core::oidc::{
     redirect_uri_matches,
 };
 use keyfort_core::strength::{SignInEvidence, select_acr};
-use keyfort_store::{CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Taken};
+use keyfort_store::{ClientRecord, CodeRecord, GrantRecord, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -47,7 +48,7 @@ pub struct AuthorizeParams {
     ui_locales: Option<String>,
 }
 
-/// A validated authorization request, as it waits in the store.
+/// A validated authorization request, as it waits for the person to sign in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pending {
     pub client_id: String,
@@ -370,7 +371,7 @@ async fn decide(
     headers: &HeaderMap,
     client: &ClientRecord,
     pending: Pending,
-    waiting: Option<&str>,
+    waiting: Option<&Waiting>,
     now: i64,
 ) -> Response {
     match try_decide(state, headers, client, pending, waiting, now).await {
@@ -384,7 +385,7 @@ async fn try_decide(
     headers: &HeaderMap,
     client: &ClientRecord,
     pending: Pending,
-    waiting: Option<&str>,
+    waiting: Option<&Waiting>,
     now: i64,
 ) -> Result<Response, ApiError> {
     let fail = |e: OAuthError| {
@@ -418,19 +419,7 @@ async fn try_decide(
         let (Some(current), Some(evidence)) = (current, evidence) else {
             return Err(ApiError::internal());
         };
-        if let Some(id) = waiting {
-            // The request is answered once.
-            if !matches!(
-                state.store.take_ceremony(id, PENDING_KIND, now).await?,
-                Taken::Live(_)
-            ) {
-                return Err(ApiError::bad_request(
-                    "request_expired",
-                    "This sign-in request expired. Go back to the application and start again.",
-                ));
-            }
-        }
-        return issue_code(state, client, &pending, &current, evidence, now).await;
+        return issue_code(state, client, &pending, waiting, &current, evidence, now).await;
     };
     if prompt.contains(&keyfort_core::oidc::Prompt::None) {
         // OpenID Connect Core §3.1.2.6: no interaction allowed.
@@ -452,8 +441,9 @@ async fn try_decide(
         && let Some(s) = &current
         && !could_satisfy(state, &s.user.id, &acrs, now).await?
     {
-        if let Some(id) = waiting {
-            state.store.take_ceremony(id, PENDING_KIND, now).await?;
+        if let Some(w) = waiting {
+            // Answered: the request cannot be continued again.
+            state.store.spend_ceremony(&w.spent).await?;
         }
         // RFC 9470 §3: never a silent downgrade.
         return fail(OAuthError::new(
@@ -463,21 +453,15 @@ async fn try_decide(
         ));
     }
     let id = match waiting {
-        Some(id) => id.to_string(),
-        None => {
-            let id = crate::crypto::random_token();
-            let record = CeremonyRecord {
-                id: id.clone(),
-                kind: PENDING_KIND.into(),
-                user_id: None,
-                session_id: None,
-                state: serde_json::to_string(&pending).map_err(|_| ApiError::internal())?,
-                created_at: now,
-                expires_at: now + PENDING_TTL_MS,
-            };
-            state.store.put_ceremony(&record).await?;
-            id
-        }
+        Some(w) => w.sealed.clone(),
+        None => state.sealer.seal(
+            PENDING_KIND,
+            &Envelope {
+                id: crate::crypto::random_token(),
+                exp: now + PENDING_TTL_MS,
+                body: &pending,
+            },
+        ),
     };
     Ok(Redirect::to(&format!("/signin?request={id}")).into_response())
 }
@@ -486,6 +470,7 @@ async fn issue_code(
     state: &AppState,
     client: &ClientRecord,
     pending: &Pending,
+    waiting: Option<&Waiting>,
     current: &CurrentSession,
     evidence: SignInEvidence,
     now: i64,
@@ -517,11 +502,17 @@ async fn issue_code(
         expires_at: now + CODE_TTL_MS,
         used_at: None,
     };
-    // One commit: the grant and its code.
-    state
+    // One commit: the waiting request spent (it is answered once), the grant and its code.
+    if !state
         .store
-        .create_grant_with_code(&grant, &code_record)
-        .await?;
+        .create_grant_with_code(&grant, &code_record, waiting.map(|w| &w.spent))
+        .await?
+    {
+        return Err(ApiError::bad_request(
+            "request_expired",
+            "This sign-in request was already answered. Go back to the application and start again.",
+        ));
+    }
     let mut url = Url::parse(&pending.redirect_uri).map_err(|_| ApiError::internal())?;
     {
         let mut q = url.query_pairs_mut();
@@ -540,17 +531,34 @@ pub struct ContinueParams {
     request: String,
 }
 
-/// Loads a waiting request (without taking it).
-pub async fn pending(state: &AppState, id: &str, now: i64) -> Result<Option<Pending>, ApiError> {
-    if id.is_empty() || id.len() > 64 {
+/// A request waiting for sign-in, as the browser carries it: sealed (kind `authorize`,
+/// `passkeys::sealed`), single-use through the store's spent-ceremony ids.
+pub struct Waiting {
+    pub sealed: String,
+    pub spent: SpentCeremony,
+}
+
+/// Opens a waiting request: `None` when it is not one this server sealed, has expired,
+/// or was already answered.
+pub async fn pending(
+    state: &AppState,
+    sealed: &str,
+    now: i64,
+) -> Result<Option<(Pending, Waiting)>, ApiError> {
+    let Some(opened) = state.sealer.open::<Pending>(PENDING_KIND, sealed) else {
+        return Ok(None);
+    };
+    if now >= opened.exp || state.store.ceremony_spent(&opened.id).await? {
         return Ok(None);
     }
-    Ok(
-        match state.store.peek_ceremony(id, PENDING_KIND, now).await? {
-            Some(c) => serde_json::from_str(&c.state).ok(),
-            None => None,
+    let waiting = Waiting {
+        sealed: sealed.to_string(),
+        spent: SpentCeremony {
+            id: opened.id,
+            expires_at: opened.exp,
         },
-    )
+    };
+    Ok(Some((opened.body, waiting)))
 }
 
 /// `GET /authorize/continue?request=…`: after sign-in, answer the waiting request.
@@ -560,7 +568,7 @@ pub async fn resume(
     Query(q): Query<ContinueParams>,
 ) -> Response {
     let now = now_ms();
-    let pending = match pending(&state, &q.request, now).await {
+    let (pending, waiting) = match pending(&state, &q.request, now).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return page_error(
@@ -580,5 +588,5 @@ pub async fn resume(
         Ok(c) => c,
         Err(page) => return page,
     };
-    decide(&state, &headers, &client, pending, Some(&q.request), now).await
+    decide(&state, &headers, &client, pending, Some(&waiting), now).await
 }
