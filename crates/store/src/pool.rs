@@ -1,7 +1,7 @@
 use crate::Result;
 use crate::group_commit::GroupCommit;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,9 @@ impl std::fmt::Debug for Store {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
+/// PostgreSQL connections idle longer than this are checked before use.
+const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
 impl Store {
     /// Connects and brings the schema up to date.
     pub async fn open(url: &str) -> Result<Store> {
@@ -84,7 +87,17 @@ impl Store {
                         Ok(())
                     })
                 }),
-                Backend::Postgres => o,
+                // A connection that was just in use is not pinged again before the next
+                // use (a round trip each); one idle for a while is, so a restarted server
+                // costs no request an error.
+                Backend::Postgres => o.test_before_acquire(false).before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PING_WHEN_IDLE {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                }),
             }
         };
         let (pool, writer, group) = match backend {
