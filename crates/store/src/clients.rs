@@ -1,4 +1,6 @@
 use crate::audit::{self, AuditEvent};
+use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -49,6 +51,39 @@ macro_rules! client_columns {
     };
 }
 
+struct ClientById(String);
+
+impl Body for ClientById {
+    type Out = Option<ClientRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<ClientRecord>> {
+        use Kind::{Int, OptInt, OptText, Text};
+        let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = $1");
+        let kinds = [
+            Text, Text, OptText, Int, Text, Text, Text, Text, OptText, Text, Int, Int, OptInt,
+        ];
+        let Some(row) = e.fetch_optional(sql, &[Arg::Text(&self.0)], &kinds).await? else {
+            return Ok(None);
+        };
+        let mut c = Cols::new(row);
+        Ok(Some(ClientRecord {
+            id: c.text()?,
+            name: c.text()?,
+            secret_hash: c.opt_text()?,
+            public_client: c.int()?,
+            redirect_uris: c.text()?,
+            post_logout_redirect_uris: c.text()?,
+            grant_types: c.text()?,
+            auth_method: c.text()?,
+            jwks: c.opt_text()?,
+            id_token_alg: c.text()?,
+            groups_claim: c.int()?,
+            created_at: c.int()?,
+            secret_rotated_at: c.opt_int()?,
+        }))
+    }
+}
+
 fn summary(c: &ClientRecord) -> serde_json::Value {
     serde_json::json!({
         "clientId": c.id, "name": c.name, "public": c.public_client != 0, "redirectUris": c.redirect_uri_list(),
@@ -90,14 +125,7 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            client_columns!(),
-            " FROM clients WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.read(ClientById(id.to_string())).await
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {

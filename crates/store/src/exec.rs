@@ -20,6 +20,7 @@ pub(crate) enum Arg<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
     Int,
+    OptInt,
     Text,
     OptText,
 }
@@ -46,12 +47,51 @@ impl Value {
         }
     }
 
+    pub(crate) fn opt_int(&self) -> Result<Option<i64>> {
+        match self {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            Value::Text(_) => Err(StoreError::Corrupt("expected an integer column".into())),
+        }
+    }
+
     pub(crate) fn opt_text(self) -> Result<Option<String>> {
         match self {
             Value::Null => Ok(None),
             Value::Text(s) => Ok(Some(s)),
             Value::Int(_) => Err(StoreError::Corrupt("expected a text column".into())),
         }
+    }
+}
+
+/// A row read through [`Exec::fetch_optional`], taken column by column in order.
+pub(crate) struct Cols(std::vec::IntoIter<Value>);
+
+impl Cols {
+    pub(crate) fn new(row: Vec<Value>) -> Cols {
+        Cols(row.into_iter())
+    }
+
+    fn next(&mut self) -> Result<Value> {
+        self.0
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("a row has fewer columns than read".into()))
+    }
+
+    pub(crate) fn int(&mut self) -> Result<i64> {
+        self.next()?.int()
+    }
+
+    pub(crate) fn opt_int(&mut self) -> Result<Option<i64>> {
+        self.next()?.opt_int()
+    }
+
+    pub(crate) fn text(&mut self) -> Result<String> {
+        self.next()?.text()
+    }
+
+    pub(crate) fn opt_text(&mut self) -> Result<Option<String>> {
+        self.next()?.opt_text()
     }
 }
 
@@ -112,6 +152,10 @@ impl Exec for sqlx::AnyConnection {
         for (i, k) in kinds.iter().enumerate() {
             out.push(match k {
                 Kind::Int => Value::Int(row.try_get::<i64, _>(i)?),
+                Kind::OptInt => match row.try_get::<Option<i64>, _>(i)? {
+                    Some(v) => Value::Int(v),
+                    None => Value::Null,
+                },
                 Kind::Text => Value::Text(row.try_get::<String, _>(i)?),
                 Kind::OptText => match row.try_get::<Option<String>, _>(i)? {
                     Some(s) => Value::Text(s),
@@ -123,9 +167,9 @@ impl Exec for sqlx::AnyConnection {
     }
 }
 
-/// The group-commit writer's connection: statements run in the calling thread, prepared
-/// once and cached, parameters bound by their `$n` names.
-pub(crate) struct SqliteWriter<'c>(pub(crate) &'c mut rusqlite::Connection);
+/// A rusqlite connection (the group-commit writer's, or a reader's): statements run in
+/// the calling thread, prepared once and cached, parameters bound by their `$n` names.
+pub(crate) struct SqliteConn<'c>(pub(crate) &'c mut rusqlite::Connection);
 
 const NAMES: [&str; 16] = [
     "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
@@ -159,7 +203,7 @@ fn prepare<'c>(
     Ok(st)
 }
 
-impl SqliteWriter<'_> {
+impl SqliteConn<'_> {
     fn exec_now(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64> {
         let mut st = prepare(self.0, sql, args)?;
         Ok(st.raw_execute()? as u64)
@@ -180,6 +224,10 @@ impl SqliteWriter<'_> {
         for (i, k) in kinds.iter().enumerate() {
             out.push(match k {
                 Kind::Int => Value::Int(row.get::<_, i64>(i)?),
+                Kind::OptInt => match row.get::<_, Option<i64>>(i)? {
+                    Some(v) => Value::Int(v),
+                    None => Value::Null,
+                },
                 Kind::Text => Value::Text(row.get::<_, String>(i)?),
                 Kind::OptText => match row.get::<_, Option<String>>(i)? {
                     Some(s) => Value::Text(s),
@@ -193,7 +241,7 @@ impl SqliteWriter<'_> {
     }
 }
 
-impl Exec for SqliteWriter<'_> {
+impl Exec for SqliteConn<'_> {
     fn exec(
         &mut self,
         sql: &'static str,
@@ -212,13 +260,13 @@ impl Exec for SqliteWriter<'_> {
     }
 }
 
-/// Runs a future that never waits (one over [`SqliteWriter`]) to its end.
+/// Runs a future that never waits (one over [`SqliteConn`]) to its end.
 pub(crate) fn run_ready<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
     let mut f = std::pin::pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(v) => v,
         Poll::Pending => Err(StoreError::Corrupt(
-            "a write on the SQLite writer waited".into(),
+            "a statement on a SQLite connection waited".into(),
         )),
     }
 }
@@ -253,11 +301,11 @@ mod tests {
         };
         assert_eq!(any.exec(SQL, &args("any")).await.unwrap(), 1);
         assert_eq!(
-            run_ready(SqliteWriter(&mut raw).exec(SQL, &args("raw"))).unwrap(),
+            run_ready(SqliteConn(&mut raw).exec(SQL, &args("raw"))).unwrap(),
             1
         );
         assert_eq!(
-            run_ready(SqliteWriter(&mut raw).exec(SQL, &args("raw"))).unwrap(),
+            run_ready(SqliteConn(&mut raw).exec(SQL, &args("raw"))).unwrap(),
             0,
             "a conflict changes nothing"
         );
@@ -272,13 +320,13 @@ mod tests {
                 expected
             );
             assert_eq!(
-                run_ready(SqliteWriter(&mut raw).fetch_optional(READ, &[Arg::Text(k)], &kinds))
+                run_ready(SqliteConn(&mut raw).fetch_optional(READ, &[Arg::Text(k)], &kinds))
                     .unwrap(),
                 expected
             );
         }
         assert_eq!(
-            run_ready(SqliteWriter(&mut raw).fetch_optional(READ, &[Arg::Text("none")], &kinds))
+            run_ready(SqliteConn(&mut raw).fetch_optional(READ, &[Arg::Text("none")], &kinds))
                 .unwrap(),
             None
         );

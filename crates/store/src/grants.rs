@@ -1,7 +1,7 @@
 //! Grants and the tokens issued from them. Every token row points at its grant;
 //! revoking the grant revokes every token of the family at once.
 
-use crate::exec::{Arg, Exec};
+use crate::exec::{Arg, Cols, Exec, Kind, Value};
 use crate::group_commit::Body;
 use crate::{Result, SpentCeremony, Store};
 use serde::Serialize;
@@ -51,6 +51,131 @@ macro_rules! grant_columns {
     };
 }
 
+const GRANT_KINDS: [Kind; 12] = [
+    Kind::Text,
+    Kind::Text,
+    Kind::OptText,
+    Kind::OptText,
+    Kind::Text,
+    Kind::OptInt,
+    Kind::OptText,
+    Kind::Text,
+    Kind::OptText,
+    Kind::OptInt,
+    Kind::Int,
+    Kind::OptInt,
+];
+
+fn grant_from(row: Vec<Value>) -> Result<GrantRecord> {
+    let mut c = Cols::new(row);
+    Ok(GrantRecord {
+        id: c.text()?,
+        client_id: c.text()?,
+        user_id: c.opt_text()?,
+        session_id: c.opt_text()?,
+        scope: c.text()?,
+        auth_time: c.opt_int()?,
+        acr: c.opt_text()?,
+        amr: c.text()?,
+        nonce: c.opt_text()?,
+        not_after: c.opt_int()?,
+        created_at: c.int()?,
+        revoked_at: c.opt_int()?,
+    })
+}
+
+struct GrantById(String);
+
+impl Body for GrantById {
+    type Out = Option<GrantRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<GrantRecord>> {
+        let sql = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+        e.fetch_optional(sql, &[Arg::Text(&self.0)], &GRANT_KINDS)
+            .await?
+            .map(grant_from)
+            .transpose()
+    }
+}
+
+/// Whether an access token is still good: known, unexpired, neither it nor its grant revoked.
+struct ActiveAccessToken(String, i64);
+
+impl Body for ActiveAccessToken {
+    type Out = Option<GrantRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<GrantRecord>> {
+        let sql = "SELECT g.id, g.client_id, g.user_id, g.session_id, g.scope, g.auth_time, g.acr, \
+             g.amr, g.nonce, g.not_after, g.created_at, g.revoked_at \
+             FROM access_tokens a JOIN grants g ON g.id = a.grant_id \
+             WHERE a.jti = $1 AND a.revoked_at IS NULL AND a.expires_at > $2 AND g.revoked_at IS NULL";
+        e.fetch_optional(sql, &[Arg::Text(&self.0), Arg::Int(self.1)], &GRANT_KINDS)
+            .await?
+            .map(grant_from)
+            .transpose()
+    }
+}
+
+struct CodeByHash(String);
+
+impl Body for CodeByHash {
+    type Out = Option<CodeRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<CodeRecord>> {
+        use Kind::{Int, OptInt, OptText, Text};
+        let Some(row) = e
+            .fetch_optional(
+                "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at \
+                 FROM authorization_codes WHERE code_hash = $1",
+                &[Arg::Text(&self.0)],
+                &[Text, Text, Text, OptText, Int, Int, OptInt],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut c = Cols::new(row);
+        Ok(Some(CodeRecord {
+            code_hash: c.text()?,
+            grant_id: c.text()?,
+            redirect_uri: c.text()?,
+            code_challenge: c.opt_text()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+            used_at: c.opt_int()?,
+        }))
+    }
+}
+
+struct RefreshByHash(String);
+
+impl Body for RefreshByHash {
+    type Out = Option<RefreshRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<RefreshRecord>> {
+        use Kind::{Int, OptInt, Text};
+        let Some(row) = e
+            .fetch_optional(
+                "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens \
+                 WHERE token_hash = $1",
+                &[Arg::Text(&self.0)],
+                &[Text, Text, Int, Int, OptInt],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut c = Cols::new(row);
+        Ok(Some(RefreshRecord {
+            token_hash: c.text()?,
+            grant_id: c.text()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+            used_at: c.opt_int()?,
+        }))
+    }
+}
+
 impl Store {
     pub async fn create_grant(&self, g: &GrantRecord) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
@@ -58,14 +183,7 @@ impl Store {
     }
 
     pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            grant_columns!(),
-            " FROM grants WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.read(GrantById(id.to_string())).await
     }
 
     /// Revokes a grant: every code, refresh token and access token issued from it stops working.
@@ -98,35 +216,16 @@ impl Store {
     }
 
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at \
-             FROM authorization_codes WHERE code_hash = $1",
-        )
-        .bind(code_hash)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.read(CodeByHash(code_hash.to_string())).await
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.read(RefreshByHash(token_hash.to_string())).await
     }
 
     /// Whether an access token is still good: known, unexpired, neither it nor its grant revoked.
     pub async fn access_token_active(&self, jti: &str, now: i64) -> Result<Option<GrantRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT g.id, g.client_id, g.user_id, g.session_id, g.scope, g.auth_time, g.acr, g.amr, g.nonce, g.not_after, \
-             g.created_at, g.revoked_at FROM access_tokens a JOIN grants g ON g.id = a.grant_id \
-             WHERE a.jti = $1 AND a.revoked_at IS NULL AND a.expires_at > $2 AND g.revoked_at IS NULL",
-        )
-        .bind(jti)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.read(ActiveAccessToken(jti.to_string(), now)).await
     }
 
     pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<()> {

@@ -17,23 +17,24 @@
 //! PostgreSQL does not use this: its connections commit concurrently and the server
 //! groups their WAL flushes itself.
 
-use crate::exec::{Exec, SqliteWriter, run_ready};
+use crate::exec::{Exec, SqliteConn, run_ready};
 use crate::{Result, StoreError};
 use sqlx::AnyPool;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-/// A write transaction's body, written once against [`Exec`]: run by the group commit
-/// on SQLite and in a transaction of its own on PostgreSQL. It may run more than once
-/// (see the module notes), so it decides only from what it reads inside the transaction.
+/// A unit of database work written once against [`Exec`]. As a write transaction's body
+/// (`Store::transact`) it runs in the group commit on SQLite and in a transaction of its
+/// own on PostgreSQL, and may run more than once (see the module notes), so it decides
+/// only from what it reads inside the transaction. Reads use it too (`Store::read`).
 pub(crate) trait Body: Send + Sync + 'static {
     type Out: Send + 'static;
     fn run<E: Exec>(&self, e: &mut E) -> impl Future<Output = Result<Self::Out>> + Send;
 }
 
 /// A type-erased body: writes its result where its caller reads it.
-type Erased = Box<dyn FnMut(&mut SqliteWriter<'_>) -> Result<()> + Send>;
+type Erased = Box<dyn FnMut(&mut SqliteConn<'_>) -> Result<()> + Send>;
 
 /// The most bodies one transaction runs. Large enough to amortise the fsync under load,
 /// small enough that the first caller of a batch does not wait long for the last.
@@ -148,7 +149,7 @@ fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> Result<()>
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut ran = Ok(());
     for q in batch.iter_mut() {
-        ran = (q.body)(&mut SqliteWriter(conn));
+        ran = (q.body)(&mut SqliteConn(conn));
         if ran.is_err() {
             break;
         }

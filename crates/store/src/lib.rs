@@ -19,6 +19,7 @@ mod logs;
 mod passes;
 mod passkeys;
 mod pool;
+mod readers;
 mod secrets;
 mod sessions;
 mod users;

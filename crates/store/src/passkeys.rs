@@ -1,5 +1,6 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Exec};
+use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -33,6 +34,55 @@ macro_rules! passkey_columns {
         "id, user_id, credential_id, credential, aaguid, sign_count, backup_eligible, backup_state, \
      passkey_type, attestation_format, attested, transports, display_name, created_at, last_used_at, possibly_cloned"
     };
+}
+
+struct PasskeyWithUser(String);
+
+impl Body for PasskeyWithUser {
+    type Out = Option<(PasskeyRecord, crate::User)>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        use Kind::{Int, OptInt, Text};
+        const SQL: &str = concat!(
+            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
+             p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
+             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, \
+             u.id, u.username, u.display_name, u.email, u.given_name, u.family_name, \
+             u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
+             u.last_signin_at \
+             FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
+        );
+        const PASSKEY: [Kind; 16] = [
+            Text, Text, Text, Text, Text, Int, Int, Int, Text, Text, Int, Text, Text, Int, OptInt,
+            Int,
+        ];
+        let mut kinds = PASSKEY.to_vec();
+        kinds.extend_from_slice(&crate::users::USER_KINDS);
+        let Some(row) = e.fetch_optional(SQL, &[Arg::Text(&self.0)], &kinds).await? else {
+            return Ok(None);
+        };
+        let mut c = Cols::new(row);
+        let passkey = PasskeyRecord {
+            id: c.text()?,
+            user_id: c.text()?,
+            credential_id: c.text()?,
+            credential: c.text()?,
+            aaguid: c.text()?,
+            sign_count: c.int()?,
+            backup_eligible: c.int()?,
+            backup_state: c.int()?,
+            passkey_type: c.text()?,
+            attestation_format: c.text()?,
+            attested: c.int()?,
+            transports: c.text()?,
+            display_name: c.text()?,
+            created_at: c.int()?,
+            last_used_at: c.opt_int()?,
+            possibly_cloned: c.int()?,
+        };
+        let user = crate::users::user_from_cols(&mut c)?;
+        Ok(Some((passkey, user)))
+    }
 }
 
 fn summary(p: &PasskeyRecord) -> serde_json::Value {
@@ -107,23 +157,7 @@ impl Store {
         &self,
         credential_id: &str,
     ) -> Result<Option<(PasskeyRecord, crate::User)>> {
-        let sql = concat!(
-            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
-             p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
-             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, ",
-            crate::users::prefixed_user_columns!(),
-            " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
-        );
-        let Some(row) = sqlx::query(sql)
-            .bind(credential_id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let passkey = PasskeyRecord::from_row(&row)?;
-        let user = crate::users::prefixed_user(&row)?;
-        Ok(Some((passkey, user)))
+        self.read(PasskeyWithUser(credential_id.to_string())).await
     }
 
     /// Blocks a passkey whose counter went backwards, with its audit row — and, in the

@@ -41,6 +41,8 @@ pub struct Store {
     pub(crate) writer: AnyPool,
     /// SQLite: the hot write paths commit in groups (see `group_commit`).
     pub(crate) group: Option<GroupCommit>,
+    /// SQLite: hot-path reads in the calling thread (see `readers`).
+    pub(crate) readers: Option<std::sync::Arc<crate::readers::Readers>>,
     backend: Backend,
 }
 
@@ -100,7 +102,7 @@ impl Store {
                 }),
             }
         };
-        let (pool, writer, group) = match backend {
+        let (pool, writer, group, readers) = match backend {
             Backend::Sqlite => {
                 // The writer first: it creates the database file and switches it to WAL.
                 let writer = options()
@@ -113,21 +115,25 @@ impl Store {
                     .min_connections(1)
                     .connect(url)
                     .await?;
-                let group = match crate::group_commit::sqlite_path(url) {
-                    Some(path) => Some(GroupCommit::start(path, writer.clone())?),
-                    None => None,
+                let (group, readers) = match crate::group_commit::sqlite_path(url) {
+                    Some(path) => (
+                        Some(GroupCommit::start(path, writer.clone())?),
+                        Some(std::sync::Arc::new(crate::readers::Readers::new(path))),
+                    ),
+                    None => (None, None),
                 };
-                (pool, writer, group)
+                (pool, writer, group, readers)
             }
             Backend::Postgres => {
                 let pool = options().max_connections(16).connect(url).await?;
-                (pool.clone(), pool, None)
+                (pool.clone(), pool, None, None)
             }
         };
         Ok(Store {
             pool,
             writer,
             group,
+            readers,
             backend,
         })
     }

@@ -1,4 +1,4 @@
-use crate::exec::{Arg, Exec};
+use crate::exec::{Arg, Cols, Exec, Kind};
 use crate::group_commit::Body;
 use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
@@ -68,15 +68,7 @@ impl Store {
     }
 
     pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
-        let sql = concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE token_hash = $1"
-        );
-        Ok(sqlx::query_as(sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        self.read(SessionByTokenHash(token_hash.to_string())).await
     }
 
     /// Slides the idle timer; written at most once a minute per session to spare the writer.
@@ -173,6 +165,43 @@ impl Body for RecordSignin {
         .await?;
         crate::logs::insert_signin(e, &self.event).await?;
         Ok(Recorded::SignedIn)
+    }
+}
+
+struct SessionByTokenHash(String);
+
+impl Body for SessionByTokenHash {
+    type Out = Option<SessionRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<SessionRecord>> {
+        use Kind::{Int, OptInt, OptText, Text};
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE token_hash = $1"
+        );
+        let kinds = [
+            Text, Text, Text, Text, OptText, Int, Int, Int, Int, Int, OptInt, OptText, OptText,
+        ];
+        let Some(row) = e.fetch_optional(sql, &[Arg::Text(&self.0)], &kinds).await? else {
+            return Ok(None);
+        };
+        let mut c = Cols::new(row);
+        Ok(Some(SessionRecord {
+            id: c.text()?,
+            token_hash: c.text()?,
+            user_id: c.text()?,
+            method: c.text()?,
+            passkey_id: c.opt_text()?,
+            auth_time: c.int()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+            last_seen_at: c.int()?,
+            pass_one_time: c.int()?,
+            pass_expires_at: c.opt_int()?,
+            ip: c.opt_text()?,
+            user_agent: c.opt_text()?,
+        }))
     }
 }
 

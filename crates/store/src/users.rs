@@ -1,4 +1,6 @@
 use crate::audit::{self, AuditEvent};
+use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -76,6 +78,7 @@ pub struct NewUser {
     pub is_admin: bool,
 }
 
+/// The columns of `users`, in the order [`user_from_cols`] reads them.
 macro_rules! user_columns {
     () => {
         "id, username, display_name, email, given_name, family_name, employee_id, \
@@ -83,36 +86,57 @@ macro_rules! user_columns {
     };
 }
 
-/// The user columns of `users u`, each as `u_<name>`, for joins.
-macro_rules! prefixed_user_columns {
-    () => {
-        "u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, \
-         u.email AS u_email, u.given_name AS u_given_name, u.family_name AS u_family_name, \
-         u.employee_id AS u_employee_id, u.attributes AS u_attributes, u.user_type AS u_user_type, \
-         u.enabled AS u_enabled, u.is_admin AS u_is_admin, u.created_at AS u_created_at, \
-         u.last_signin_at AS u_last_signin_at"
-    };
-}
-pub(crate) use prefixed_user_columns;
+/// The kinds of [`user_columns`], in order, for [`user_from_cols`].
+pub(crate) const USER_KINDS: [Kind; 13] = [
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::OptText,
+    Kind::OptText,
+    Kind::OptText,
+    Kind::OptText,
+    Kind::Text,
+    Kind::Text,
+    Kind::Int,
+    Kind::Int,
+    Kind::Int,
+    Kind::OptInt,
+];
 
-/// The user read through [`prefixed_user_columns`].
-pub(crate) fn prefixed_user(row: &sqlx::any::AnyRow) -> Result<User> {
-    use sqlx::Row;
+/// A user read as [`user_columns`] (in that order).
+pub(crate) fn user_from_cols(c: &mut Cols) -> Result<User> {
     User::try_from(UserRow {
-        id: row.try_get("u_id")?,
-        username: row.try_get("u_username")?,
-        display_name: row.try_get("u_display_name")?,
-        email: row.try_get("u_email")?,
-        given_name: row.try_get("u_given_name")?,
-        family_name: row.try_get("u_family_name")?,
-        employee_id: row.try_get("u_employee_id")?,
-        attributes: row.try_get("u_attributes")?,
-        user_type: row.try_get("u_user_type")?,
-        enabled: row.try_get("u_enabled")?,
-        is_admin: row.try_get("u_is_admin")?,
-        created_at: row.try_get("u_created_at")?,
-        last_signin_at: row.try_get("u_last_signin_at")?,
+        id: c.text()?,
+        username: c.text()?,
+        display_name: c.text()?,
+        email: c.opt_text()?,
+        given_name: c.opt_text()?,
+        family_name: c.opt_text()?,
+        employee_id: c.opt_text()?,
+        attributes: c.text()?,
+        user_type: c.text()?,
+        enabled: c.int()?,
+        is_admin: c.int()?,
+        created_at: c.int()?,
+        last_signin_at: c.opt_int()?,
     })
+}
+
+struct UserById(String);
+
+impl Body for UserById {
+    type Out = Option<User>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+        match e
+            .fetch_optional(sql, &[Arg::Text(&self.0)], &USER_KINDS)
+            .await?
+        {
+            Some(row) => Ok(Some(user_from_cols(&mut Cols::new(row))?)),
+            None => Ok(None),
+        }
+    }
 }
 
 fn summary(u: &User) -> serde_json::Value {
@@ -176,12 +200,7 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        let row: Option<UserRow> = sqlx::query_as(sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(User::try_from).transpose()
+        self.read(UserById(id.to_string())).await
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
