@@ -43,15 +43,13 @@ impl Body for PasskeyWithUser {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
         use Kind::{Int, OptInt, Text};
-        const SQL: &str = concat!(
-            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
+        const SQL: &str = "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
              p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
              p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, \
              u.id, u.username, u.display_name, u.email, u.given_name, u.family_name, \
              u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
              u.last_signin_at \
-             FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
-        );
+             FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1";
         const PASSKEY: [Kind; 16] = [
             Text, Text, Text, Text, Text, Int, Int, Int, Text, Text, Int, Text, Text, Int, OptInt,
             Int,
