@@ -1,4 +1,4 @@
-use crate::exec::{Arg, Exec, Kind, Value};
+use crate::exec::{Arg, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, SignInEvent, Store};
 use sqlx::FromRow;
@@ -85,28 +85,25 @@ impl Body for TakeCeremony {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<CeremonyRecord>> {
         use Kind::{Int, OptText, Text};
-        let Some(row) = e
-            .fetch_optional(
-                "DELETE FROM ceremonies WHERE id = $1 \
-                 RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
-                &[Arg::Text(&self.0)],
-                &[Text, Text, OptText, OptText, Text, Int, Int],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut v = row.into_iter();
-        let mut next = || v.next().unwrap_or(Value::Null);
-        Ok(Some(CeremonyRecord {
-            id: next().text()?,
-            kind: next().text()?,
-            user_id: next().opt_text()?,
-            session_id: next().opt_text()?,
-            state: next().text()?,
-            created_at: next().int()?,
-            expires_at: next().int()?,
-        }))
+        fetch_map(
+            e,
+            "DELETE FROM ceremonies WHERE id = $1 \
+             RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
+            &[Arg::Text(&self.0)],
+            &[Text, Text, OptText, OptText, Text, Int, Int],
+            |c| {
+                Ok(CeremonyRecord {
+                    id: c.text()?,
+                    kind: c.text()?,
+                    user_id: c.opt_text()?,
+                    session_id: c.opt_text()?,
+                    state: c.text()?,
+                    created_at: c.int()?,
+                    expires_at: c.int()?,
+                })
+            },
+        )
+        .await
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::exec::{Arg, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -62,25 +62,24 @@ impl Body for ClientById {
         let kinds = [
             Text, Text, OptText, Int, Text, Text, Text, Text, OptText, Text, Int, Int, OptInt,
         ];
-        let Some(row) = e.fetch_optional(sql, &[Arg::Text(&self.0)], &kinds).await? else {
-            return Ok(None);
-        };
-        let mut c = Cols::new(row);
-        Ok(Some(ClientRecord {
-            id: c.text()?,
-            name: c.text()?,
-            secret_hash: c.opt_text()?,
-            public_client: c.int()?,
-            redirect_uris: c.text()?,
-            post_logout_redirect_uris: c.text()?,
-            grant_types: c.text()?,
-            auth_method: c.text()?,
-            jwks: c.opt_text()?,
-            id_token_alg: c.text()?,
-            groups_claim: c.int()?,
-            created_at: c.int()?,
-            secret_rotated_at: c.opt_int()?,
-        }))
+        fetch_map(e, sql, &[Arg::Text(&self.0)], &kinds, |c| {
+            Ok(ClientRecord {
+                id: c.text()?,
+                name: c.text()?,
+                secret_hash: c.opt_text()?,
+                public_client: c.int()?,
+                redirect_uris: c.text()?,
+                post_logout_redirect_uris: c.text()?,
+                grant_types: c.text()?,
+                auth_method: c.text()?,
+                jwks: c.opt_text()?,
+                id_token_alg: c.text()?,
+                groups_claim: c.int()?,
+                created_at: c.int()?,
+                secret_rotated_at: c.opt_int()?,
+            })
+        })
+        .await
     }
 }
 

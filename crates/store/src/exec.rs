@@ -95,6 +95,20 @@ impl Cols {
     }
 }
 
+/// Runs `sql` and maps its first row, if any, column by column.
+pub(crate) async fn fetch_map<E: Exec, T>(
+    e: &mut E,
+    sql: &'static str,
+    args: &[Arg<'_>],
+    kinds: &[Kind],
+    map: impl FnOnce(&mut Cols) -> Result<T> + Send,
+) -> Result<Option<T>> {
+    match e.fetch_optional(sql, args, kinds).await? {
+        Some(row) => Ok(Some(map(&mut Cols::new(row))?)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) trait Exec: Send {
     /// Runs one statement; returns the number of rows it changed.
     fn exec(

@@ -1,7 +1,7 @@
 //! Grants and the tokens issued from them. Every token row points at its grant;
 //! revoking the grant revokes every token of the family at once.
 
-use crate::exec::{Arg, Cols, Exec, Kind, Value};
+use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, SpentCeremony, Store};
 use serde::Serialize;
@@ -66,8 +66,7 @@ const GRANT_KINDS: [Kind; 12] = [
     Kind::OptInt,
 ];
 
-fn grant_from(row: Vec<Value>) -> Result<GrantRecord> {
-    let mut c = Cols::new(row);
+fn grant_from(c: &mut Cols) -> Result<GrantRecord> {
     Ok(GrantRecord {
         id: c.text()?,
         client_id: c.text()?,
@@ -91,10 +90,7 @@ impl Body for GrantById {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<GrantRecord>> {
         let sql = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
-        e.fetch_optional(sql, &[Arg::Text(&self.0)], &GRANT_KINDS)
-            .await?
-            .map(grant_from)
-            .transpose()
+        fetch_map(e, sql, &[Arg::Text(&self.0)], &GRANT_KINDS, grant_from).await
     }
 }
 
@@ -109,10 +105,8 @@ impl Body for ActiveAccessToken {
              g.amr, g.nonce, g.not_after, g.created_at, g.revoked_at \
              FROM access_tokens a JOIN grants g ON g.id = a.grant_id \
              WHERE a.jti = $1 AND a.revoked_at IS NULL AND a.expires_at > $2 AND g.revoked_at IS NULL";
-        e.fetch_optional(sql, &[Arg::Text(&self.0), Arg::Int(self.1)], &GRANT_KINDS)
-            .await?
-            .map(grant_from)
-            .transpose()
+        let args = [Arg::Text(&self.0), Arg::Int(self.1)];
+        fetch_map(e, sql, &args, &GRANT_KINDS, grant_from).await
     }
 }
 
@@ -123,19 +117,11 @@ impl Body for CodeByHash {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<CodeRecord>> {
         use Kind::{Int, OptInt, OptText, Text};
-        let Some(row) = e
-            .fetch_optional(
-                "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at \
+        fetch_map(e, "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at \
                  FROM authorization_codes WHERE code_hash = $1",
                 &[Arg::Text(&self.0)],
-                &[Text, Text, Text, OptText, Int, Int, OptInt],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut c = Cols::new(row);
-        Ok(Some(CodeRecord {
+                &[Text, Text, Text, OptText, Int, Int, OptInt], |c| {
+            Ok(CodeRecord {
             code_hash: c.text()?,
             grant_id: c.text()?,
             redirect_uri: c.text()?,
@@ -143,7 +129,9 @@ impl Body for CodeByHash {
             created_at: c.int()?,
             expires_at: c.int()?,
             used_at: c.opt_int()?,
-        }))
+        })
+        })
+        .await
     }
 }
 
@@ -154,25 +142,23 @@ impl Body for RefreshByHash {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<RefreshRecord>> {
         use Kind::{Int, OptInt, Text};
-        let Some(row) = e
-            .fetch_optional(
-                "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens \
+        fetch_map(
+            e,
+            "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens \
                  WHERE token_hash = $1",
-                &[Arg::Text(&self.0)],
-                &[Text, Text, Int, Int, OptInt],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut c = Cols::new(row);
-        Ok(Some(RefreshRecord {
-            token_hash: c.text()?,
-            grant_id: c.text()?,
-            created_at: c.int()?,
-            expires_at: c.int()?,
-            used_at: c.opt_int()?,
-        }))
+            &[Arg::Text(&self.0)],
+            &[Text, Text, Int, Int, OptInt],
+            |c| {
+                Ok(RefreshRecord {
+                    token_hash: c.text()?,
+                    grant_id: c.text()?,
+                    created_at: c.int()?,
+                    expires_at: c.int()?,
+                    used_at: c.opt_int()?,
+                })
+            },
+        )
+        .await
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::exec::{Arg, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -56,30 +56,29 @@ impl Body for PasskeyWithUser {
         ];
         let mut kinds = PASSKEY.to_vec();
         kinds.extend_from_slice(&crate::users::USER_KINDS);
-        let Some(row) = e.fetch_optional(SQL, &[Arg::Text(&self.0)], &kinds).await? else {
-            return Ok(None);
-        };
-        let mut c = Cols::new(row);
-        let passkey = PasskeyRecord {
-            id: c.text()?,
-            user_id: c.text()?,
-            credential_id: c.text()?,
-            credential: c.text()?,
-            aaguid: c.text()?,
-            sign_count: c.int()?,
-            backup_eligible: c.int()?,
-            backup_state: c.int()?,
-            passkey_type: c.text()?,
-            attestation_format: c.text()?,
-            attested: c.int()?,
-            transports: c.text()?,
-            display_name: c.text()?,
-            created_at: c.int()?,
-            last_used_at: c.opt_int()?,
-            possibly_cloned: c.int()?,
-        };
-        let user = crate::users::user_from_cols(&mut c)?;
-        Ok(Some((passkey, user)))
+        fetch_map(e, SQL, &[Arg::Text(&self.0)], &kinds, |c| {
+            let passkey = PasskeyRecord {
+                id: c.text()?,
+                user_id: c.text()?,
+                credential_id: c.text()?,
+                credential: c.text()?,
+                aaguid: c.text()?,
+                sign_count: c.int()?,
+                backup_eligible: c.int()?,
+                backup_state: c.int()?,
+                passkey_type: c.text()?,
+                attestation_format: c.text()?,
+                attested: c.int()?,
+                transports: c.text()?,
+                display_name: c.text()?,
+                created_at: c.int()?,
+                last_used_at: c.opt_int()?,
+                possibly_cloned: c.int()?,
+            };
+            let user = crate::users::user_from_cols(c)?;
+            Ok((passkey, user))
+        })
+        .await
     }
 }
 

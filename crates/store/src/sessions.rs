@@ -1,4 +1,4 @@
-use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::exec::{Arg, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
@@ -183,25 +183,24 @@ impl Body for SessionByTokenHash {
         let kinds = [
             Text, Text, Text, Text, OptText, Int, Int, Int, Int, Int, OptInt, OptText, OptText,
         ];
-        let Some(row) = e.fetch_optional(sql, &[Arg::Text(&self.0)], &kinds).await? else {
-            return Ok(None);
-        };
-        let mut c = Cols::new(row);
-        Ok(Some(SessionRecord {
-            id: c.text()?,
-            token_hash: c.text()?,
-            user_id: c.text()?,
-            method: c.text()?,
-            passkey_id: c.opt_text()?,
-            auth_time: c.int()?,
-            created_at: c.int()?,
-            expires_at: c.int()?,
-            last_seen_at: c.int()?,
-            pass_one_time: c.int()?,
-            pass_expires_at: c.opt_int()?,
-            ip: c.opt_text()?,
-            user_agent: c.opt_text()?,
-        }))
+        fetch_map(e, sql, &[Arg::Text(&self.0)], &kinds, |c| {
+            Ok(SessionRecord {
+                id: c.text()?,
+                token_hash: c.text()?,
+                user_id: c.text()?,
+                method: c.text()?,
+                passkey_id: c.opt_text()?,
+                auth_time: c.int()?,
+                created_at: c.int()?,
+                expires_at: c.int()?,
+                last_seen_at: c.int()?,
+                pass_one_time: c.int()?,
+                pass_expires_at: c.opt_int()?,
+                ip: c.opt_text()?,
+                user_agent: c.opt_text()?,
+            })
+        })
+        .await
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -129,13 +129,7 @@ impl Body for UserById {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        match e
-            .fetch_optional(sql, &[Arg::Text(&self.0)], &USER_KINDS)
-            .await?
-        {
-            Some(row) => Ok(Some(user_from_cols(&mut Cols::new(row))?)),
-            None => Ok(None),
-        }
+        fetch_map(e, sql, &[Arg::Text(&self.0)], &USER_KINDS, user_from_cols).await
     }
 }
 
