@@ -37,6 +37,10 @@ struct Args {
     /// and an access-token record) so the store holds that much issued state.
     #[arg(long)]
     pile_up: Option<u64>,
+    /// Before the measured scenarios, run this many passkey sign-ins (each a session, a
+    /// spent ceremony and a sign-in log row) so the store holds that many sessions.
+    #[arg(long)]
+    pile_up_sessions: Option<u64>,
     /// The keyfort binary to run (default: the one beside this binary).
     #[arg(long)]
     keyfort: Option<std::path::PathBuf>,
@@ -130,13 +134,18 @@ async fn main() -> Result<()> {
         max_ops: args.max_ops,
     };
     let mut failed = false;
-    if let Some(n) = args.pile_up {
+    let piles = [
+        (args.pile_up_sessions, Scenario::PasskeySignin, "sessions"),
+        (args.pile_up, Scenario::ClientCredentials, "issued tokens"),
+    ];
+    for (n, scenario, what) in piles {
+        let Some(n) = n else { continue };
         let pile = Budget {
             duration: Duration::from_secs(24 * 3600),
             max_ops: Some(n),
         };
         let o = keyfort_bench::scenarios::run(
-            Scenario::ClientCredentials,
+            scenario,
             &server.base,
             &mut fixture,
             args.concurrency,
@@ -145,7 +154,7 @@ async fn main() -> Result<()> {
         )
         .await?;
         println!(
-            "{}  (pile-up of {} issued tokens, not a measurement)",
+            "{}  (pile-up of {} {what}, not a measurement)",
             o.line(Some(floor.per_signin_us())),
             o.ops
         );

@@ -25,6 +25,9 @@ pub enum Taken {
     Unknown,
 }
 
+/// Rows one purge chunk deletes.
+const PURGE_CHUNK: i64 = 500;
+
 /// A sealed ceremony being finished: its id is spent once (kept until it expires).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpentCeremony {
@@ -169,21 +172,37 @@ impl Store {
 
     /// Removes expired ceremonies, sessions and tokens; returns how many rows went.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
-        let mut a = sqlx::query("DELETE FROM ceremonies WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        a += sqlx::query("DELETE FROM spent_ceremonies WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        let b = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
-        let c = self.purge_expired_tokens(now).await?;
-        Ok(a + b.rows_affected() + c)
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM ceremonies WHERE id IN \
+             (SELECT id FROM ceremonies WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM spent_ceremonies WHERE id IN \
+             (SELECT id FROM spent_ceremonies WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM sessions WHERE id IN \
+             (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+        ] {
+            n += self.purge_in_chunks(sql, now).await?;
+        }
+        Ok(n + self.purge_expired_tokens(now).await?)
+    }
+
+    /// Runs a purge statement (`$1` the time, `$2` the chunk size) until it deletes less
+    /// than a chunk: each chunk a short transaction of its own, so sign-ins and token
+    /// responses (which need the same writer) wait for one chunk at most, never for the
+    /// whole backlog.
+    pub(crate) async fn purge_in_chunks(&self, sql: &'static str, now: i64) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(sql)
+                .bind(now)
+                .bind(PURGE_CHUNK)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+            total += n;
+            if n < PURGE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
     }
 }

@@ -240,20 +240,21 @@ impl Store {
         .await
     }
 
-    /// Removes codes, refresh tokens, access-token records and assertions past their expiry.
+    /// Removes codes, refresh tokens, access-token records and assertions past their
+    /// expiry, in chunks (`Store::purge_in_chunks`).
     pub async fn purge_expired_tokens(&self, now: i64) -> Result<u64> {
         let mut n = 0;
         for sql in [
-            "DELETE FROM authorization_codes WHERE expires_at <= $1",
-            "DELETE FROM refresh_tokens WHERE expires_at <= $1",
-            "DELETE FROM access_tokens WHERE expires_at <= $1",
-            "DELETE FROM client_assertions WHERE expires_at <= $1",
+            "DELETE FROM authorization_codes WHERE code_hash IN \
+             (SELECT code_hash FROM authorization_codes WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM refresh_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM access_tokens WHERE jti IN \
+             (SELECT jti FROM access_tokens WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM client_assertions WHERE jti IN \
+             (SELECT jti FROM client_assertions WHERE expires_at <= $1 LIMIT $2)",
         ] {
-            n += sqlx::query(sql)
-                .bind(now)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
+            n += self.purge_in_chunks(sql, now).await?;
         }
         Ok(n)
     }

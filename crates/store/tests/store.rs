@@ -1,7 +1,7 @@
 //! The store's guarantees under concurrency, on SQLite (and PostgreSQL when
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
 
-use keyfort_store::{CeremonyRecord, NewUser, PassRecord, Store, StoreError, Taken};
+use keyfort_store::{CeremonyRecord, NewUser, PassRecord, SpentCeremony, Store, StoreError, Taken};
 use sqlx::Executor;
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
@@ -100,6 +100,35 @@ async fn ceremonies_are_taken_once(store: &Store) {
     );
     store.put_ceremony(&ceremony("c4", 5)).await.unwrap();
     assert_eq!(store.purge_expired(10).await.unwrap(), 1);
+}
+
+/// Spent ceremonies are single-use, and the purge takes a backlog larger than one chunk
+/// while sparing what has not expired.
+async fn purge_runs_in_chunks(store: &Store) {
+    let spent = |id: String, expires_at| SpentCeremony { id, expires_at };
+    let spends: Vec<_> = (0..1_234)
+        .map(|i| {
+            let store = store.clone();
+            let c = spent(format!("old{i}"), 100);
+            tokio::spawn(async move { store.spend_ceremony(&c).await.unwrap() })
+        })
+        .collect();
+    for t in spends {
+        assert!(t.await.unwrap(), "spent the first time");
+    }
+    assert!(
+        !store
+            .spend_ceremony(&spent("old7".into(), 100))
+            .await
+            .unwrap(),
+        "and only once"
+    );
+    let live = spent("live".into(), 10_000);
+    assert!(store.spend_ceremony(&live).await.unwrap());
+    assert_eq!(store.purge_expired(5_000).await.unwrap(), 1_234);
+    assert!(!store.ceremony_spent("old1233").await.unwrap());
+    assert!(store.ceremony_spent("live").await.unwrap());
+    assert_eq!(store.purge_expired(5_000).await.unwrap(), 0);
 }
 
 async fn one_time_pass_is_spent_once(store: &Store) {
@@ -243,5 +272,6 @@ on_both!(
     ceremonies_are_taken_once,
     one_time_pass_is_spent_once,
     conflicts_are_named,
-    bulk_import_crosses_batches
+    bulk_import_crosses_batches,
+    purge_runs_in_chunks
 );
