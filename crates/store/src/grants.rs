@@ -241,7 +241,7 @@ impl Store {
     }
 
     /// Removes codes, refresh tokens, access-token records and assertions past their
-    /// expiry, in chunks (`Store::purge_in_chunks`).
+    /// expiry, then the grants left with none of them, in chunks (`Store::purge_in_chunks`).
     pub async fn purge_expired_tokens(&self, now: i64) -> Result<u64> {
         let mut n = 0;
         for sql in [
@@ -256,6 +256,20 @@ impl Store {
         ] {
             n += self.purge_in_chunks(sql, now).await?;
         }
+        // Then the grants nothing issued from them still uses: no code, refresh token or
+        // access-token record left (those are purged above once expired). A grant is
+        // written in the same commit as its first token, so a young grant always has
+        // one; the grace period is a margin on top.
+        n += self
+            .purge_in_chunks(
+                "DELETE FROM grants WHERE id IN (SELECT g.id FROM grants g WHERE g.created_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = g.id) \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) \
+                 AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id) \
+                 ORDER BY g.created_at LIMIT $2)",
+                now - GRANT_PURGE_GRACE_MS,
+            )
+            .await?;
         Ok(n)
     }
 }
@@ -284,6 +298,9 @@ impl Body for RememberAssertion {
         Ok(n == 1)
     }
 }
+
+/// Grants younger than this are never purged, whatever is left of their tokens.
+const GRANT_PURGE_GRACE_MS: i64 = 60 * 60 * 1000;
 
 /// What a token request consumes before anything is issued.
 #[derive(Debug, Clone, Copy)]

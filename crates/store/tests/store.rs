@@ -1,7 +1,10 @@
 //! The store's guarantees under concurrency, on SQLite (and PostgreSQL when
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
 
-use keyfort_store::{CeremonyRecord, NewUser, PassRecord, SpentCeremony, Store, StoreError, Taken};
+use keyfort_store::{
+    CeremonyRecord, ClientRecord, GrantRecord, Issuance, NewUser, PassRecord, RefreshRecord, Spend,
+    SpentCeremony, Store, StoreError, Taken,
+};
 use sqlx::Executor;
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
@@ -129,6 +132,80 @@ async fn purge_runs_in_chunks(store: &Store) {
     assert!(!store.ceremony_spent("old1233").await.unwrap());
     assert!(store.ceremony_spent("live").await.unwrap());
     assert_eq!(store.purge_expired(5_000).await.unwrap(), 0);
+}
+
+/// A grant goes once nothing issued from it is left and it is past the grace period;
+/// one with a live refresh token, or a young one, stays.
+async fn grants_go_with_their_last_token(store: &Store) {
+    store
+        .create_client(
+            &ClientRecord {
+                id: "app".into(),
+                name: "App".into(),
+                secret_hash: None,
+                public_client: 0,
+                redirect_uris: "[]".into(),
+                post_logout_redirect_uris: "[]".into(),
+                grant_types: "[]".into(),
+                auth_method: "client_secret_basic".into(),
+                jwks: None,
+                id_token_alg: "ES256".into(),
+                groups_claim: 0,
+                created_at: 0,
+                secret_rotated_at: None,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let hour = 3_600_000;
+    let issue = |id: &'static str, created_at: i64, refresh_expires: Option<i64>| async move {
+        let grant = GrantRecord {
+            id: id.into(),
+            client_id: "app".into(),
+            user_id: None,
+            session_id: None,
+            scope: "".into(),
+            auth_time: None,
+            acr: None,
+            amr: "[]".into(),
+            nonce: None,
+            not_after: None,
+            created_at,
+            revoked_at: None,
+        };
+        let refresh = refresh_expires.map(|expires_at| RefreshRecord {
+            token_hash: format!("r-{id}"),
+            grant_id: id.into(),
+            created_at,
+            expires_at,
+            used_at: None,
+        });
+        let jti = format!("a-{id}");
+        assert!(
+            store
+                .issue(&Issuance {
+                    spend: Spend::Nothing,
+                    new_grant: Some(&grant),
+                    access: Some((&jti, id, created_at + 5 * 60_000)),
+                    refresh: refresh.as_ref(),
+                    now: created_at,
+                })
+                .await
+                .unwrap()
+        );
+    };
+    let now = 10 * hour;
+    issue("spent", now - 3 * hour, None).await;
+    issue("refreshing", now - 3 * hour, Some(now + hour)).await;
+    issue("young", now - 30 * 60_000, None).await;
+    // Three expired access-token records, then the one grant past the grace period that
+    // has nothing left ("young" has nothing left either, but is inside the grace period).
+    assert_eq!(store.purge_expired(now).await.unwrap(), 4);
+    assert!(store.grant("spent").await.unwrap().is_none());
+    assert!(store.grant("refreshing").await.unwrap().is_some());
+    assert!(store.grant("young").await.unwrap().is_some());
+    assert!(store.refresh_token("r-refreshing").await.unwrap().is_some());
 }
 
 async fn one_time_pass_is_spent_once(store: &Store) {
@@ -273,5 +350,6 @@ on_both!(
     one_time_pass_is_spent_once,
     conflicts_are_named,
     bulk_import_crosses_batches,
-    purge_runs_in_chunks
+    purge_runs_in_chunks,
+    grants_go_with_their_last_token
 );
