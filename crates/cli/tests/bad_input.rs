@@ -3,8 +3,7 @@
 
 mod support;
 
-use keyfort_server::oidc::keyring::MasterKey;
-use keyfort_server::passkeys::sealed::{CeremonySealer, Envelope, KEY_LABEL};
+use keyfort_server::passkeys::sealed::{CeremonySealer, Envelope};
 use keyfort_softauthn::{Authenticator, Overrides};
 use keyfort_store::{CeremonyRecord, PassRecord, Taken};
 use serde_json::{Value, json};
@@ -16,12 +15,6 @@ on_both_stores!(
     request_refusals,
     registration_refusals
 );
-
-/// The server's ceremony sealer, from the master key in its data directory.
-fn sealer(h: &Harness) -> CeremonySealer {
-    let master = MasterKey::load(None, h.data_dir()).unwrap();
-    CeremonySealer::new(master.derive(KEY_LABEL))
-}
 
 fn now() -> i64 {
     keyfort_server::state::now_ms()
@@ -159,7 +152,7 @@ async fn assertion_refusals(db: Db) {
 
     // Expired challenge: the sealed ceremony resealed (with the server's key) with its
     // expiry in the past.
-    let sealer = sealer(&h);
+    let sealer = h.sealer();
     let mut begin = h.signin_begin(&c, None).await;
     let id = begin["ceremonyId"].as_str().unwrap();
     let mut envelope: Envelope<Value> = sealer.open("authentication", id).unwrap();

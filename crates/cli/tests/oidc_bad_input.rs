@@ -266,6 +266,25 @@ async fn authorization_refusals(db: Db) {
         assert_eq!(status, 200);
         assert!(!page.contains("to continue to"), "no application named");
     }
+    // An expired one (resealed with the server's key, its expiry in the past) likewise.
+    let sealer = h.sealer();
+    let mut envelope: keyfort_server::passkeys::sealed::Envelope<serde_json::Value> = sealer
+        .open("authorize", &request)
+        .expect("a sealed request");
+    envelope.exp = keyfort_server::state::now_ms() - 1;
+    let expired = sealer.seal("authorize", &envelope);
+    let (status, page) = h
+        .get_html(&browser, &format!("/authorize/continue?request={expired}"))
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("request_expired"), "{page}");
+    let (_, page) = h
+        .get_html(&stranger, &format!("/signin?request={expired}"))
+        .await;
+    assert!(
+        !page.contains("to continue to"),
+        "an expired request is not shown"
+    );
     // The genuine one names its application.
     let (_, page) = h
         .get_html(&stranger, &format!("/signin?request={request}"))
@@ -459,17 +478,20 @@ async fn token_refusals(db: Db) {
         created_at: 0,
         revoked_at: None,
     };
-    h.store.create_grant(&grant).await.unwrap();
     h.store
-        .create_code(&keyfort_store::CodeRecord {
-            code_hash: keyfort_server::crypto::token_hash("stale-code"),
-            grant_id: grant.id.clone(),
-            redirect_uri: redirect.into(),
-            code_challenge: None,
-            created_at: 0,
-            expires_at: keyfort_server::state::now_ms() - 1,
-            used_at: None,
-        })
+        .create_grant_with_code(
+            &grant,
+            &keyfort_store::CodeRecord {
+                code_hash: keyfort_server::crypto::token_hash("stale-code"),
+                grant_id: grant.id.clone(),
+                redirect_uri: redirect.into(),
+                code_challenge: None,
+                created_at: 0,
+                expires_at: keyfort_server::state::now_ms() - 1,
+                used_at: None,
+            },
+            None,
+        )
         .await
         .unwrap();
     let (_, body, _) = post_token(

@@ -43,7 +43,7 @@ pub async fn refused(
     error: ApiError,
 ) -> ApiError {
     let event = refusal_event(client, method, user, username, now, &error);
-    logged(state.store.log_signin(&event).await, error)
+    logged(state.store.log_signin(&event, None).await, error)
 }
 
 /// The error to answer once the refusal's log row was (or could not be) written.

@@ -1,6 +1,6 @@
 use crate::exec::{Arg, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
-use crate::{Result, SignInEvent, Store};
+use crate::{Result, Store};
 use sqlx::FromRow;
 
 /// Server-side state of a WebAuthn ceremony in progress, kept in the store so
@@ -53,6 +53,23 @@ impl Body for Spend {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
         spend(e, &self.0).await
+    }
+}
+
+struct IsSpent(String);
+
+impl Body for IsSpent {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let row = e
+            .fetch_optional(
+                "SELECT id FROM spent_ceremonies WHERE id = $1",
+                &[Arg::Text(&self.0)],
+                &[Kind::Text],
+            )
+            .await?;
+        Ok(row.is_some())
     }
 }
 
@@ -127,24 +144,6 @@ impl Store {
         })
     }
 
-    /// Reads a live ceremony without taking it (an authorization request waiting for sign-in).
-    pub async fn peek_ceremony(
-        &self,
-        id: &str,
-        kind: &str,
-        now: i64,
-    ) -> Result<Option<CeremonyRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT id, kind, user_id, session_id, state, created_at, expires_at FROM ceremonies \
-             WHERE id = $1 AND kind = $2 AND expires_at > $3",
-        )
-        .bind(id)
-        .bind(kind)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
     /// Spends a sealed ceremony on its own; `false` when it was spent before.
     pub async fn spend_ceremony(&self, c: &SpentCeremony) -> Result<bool> {
         self.transact(Spend(c.clone())).await
@@ -152,22 +151,7 @@ impl Store {
 
     /// Whether a sealed ceremony was spent (a read; the spending itself decides races).
     pub async fn ceremony_spent(&self, id: &str) -> Result<bool> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM spent_ceremonies WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.is_some())
-    }
-
-    /// Records a refused finish of a sealed ceremony: its id spent and the sign-in
-    /// log row, committed together.
-    pub async fn log_signin_spending(&self, e: &SignInEvent, spent: &SpentCeremony) -> Result<()> {
-        self.transact(crate::logs::LogSignin {
-            event: e.clone(),
-            spent: Some(spent.clone()),
-        })
-        .await
+        self.read(IsSpent(id.to_string())).await
     }
 
     /// Removes expired ceremonies, sessions and tokens; returns how many rows went.

@@ -163,11 +163,6 @@ impl Body for RefreshByHash {
 }
 
 impl Store {
-    pub async fn create_grant(&self, g: &GrantRecord) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        insert_grant(&mut *conn, g).await
-    }
-
     pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
         self.read(GrantById(id.to_string())).await
     }
@@ -194,11 +189,6 @@ impl Store {
         .execute(&self.writer)
         .await?
         .rows_affected())
-    }
-
-    pub async fn create_code(&self, c: &CodeRecord) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        insert_code(&mut *conn, c).await
     }
 
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {

@@ -244,13 +244,16 @@ mod tests {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .log_signin(&SignInEvent {
-                        at: i,
-                        method: "passkey",
-                        outcome: "success",
-                        reason: "ok",
-                        ..Default::default()
-                    })
+                    .log_signin(
+                        &SignInEvent {
+                            at: i,
+                            method: "passkey",
+                            outcome: "success",
+                            reason: "ok",
+                            ..Default::default()
+                        },
+                        None,
+                    )
                     .await
             })
         });

@@ -44,10 +44,16 @@ pub struct AuditRow {
 }
 
 impl Store {
-    pub async fn log_signin(&self, e: &SignInEvent) -> Result<()> {
+    /// A sign-in log row; for a refused finish of a sealed ceremony, the ceremony's id
+    /// spent in the same commit.
+    pub async fn log_signin(
+        &self,
+        e: &SignInEvent,
+        spent: Option<&crate::SpentCeremony>,
+    ) -> Result<()> {
         self.transact(LogSignin {
             event: e.clone(),
-            spent: None,
+            spent: spent.cloned(),
         })
         .await
     }
@@ -72,9 +78,9 @@ impl Store {
 }
 
 /// A sign-in log row, with the sealed ceremony it spent (a refused finish).
-pub(crate) struct LogSignin {
-    pub(crate) event: SignInEvent,
-    pub(crate) spent: Option<crate::SpentCeremony>,
+struct LogSignin {
+    event: SignInEvent,
+    spent: Option<crate::SpentCeremony>,
 }
 
 impl Body for LogSignin {

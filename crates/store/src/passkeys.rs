@@ -133,21 +133,6 @@ impl Store {
         .await?)
     }
 
-    pub async fn passkey_by_credential_id(
-        &self,
-        credential_id: &str,
-    ) -> Result<Option<PasskeyRecord>> {
-        let sql = concat!(
-            "SELECT ",
-            passkey_columns!(),
-            " FROM passkeys WHERE credential_id = $1"
-        );
-        Ok(sqlx::query_as(sql)
-            .bind(credential_id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
     /// The passkey with this credential id and the person it belongs to, in one query
     /// (the sign-in path).
     pub async fn passkey_with_user(

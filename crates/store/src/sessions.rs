@@ -43,11 +43,6 @@ macro_rules! session_columns {
 }
 
 impl Store {
-    pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        insert_session(&mut *conn, s).await
-    }
-
     /// Everything a successful sign-in writes, committed together (one durable write):
     /// the sealed ceremony's id spent, the passkey's new counter (only if it still moves
     /// forward), the session, the user's last-sign-in time and the sign-in log row.

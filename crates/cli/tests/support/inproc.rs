@@ -117,6 +117,15 @@ impl Harness {
         self._tmp.path()
     }
 
+    /// The server's sealer for ceremonies and waiting requests, from its master key.
+    #[allow(dead_code)] // not every test binary reseals
+    pub fn sealer(&self) -> keyfort_server::passkeys::sealed::CeremonySealer {
+        let master = keyfort_server::oidc::keyring::MasterKey::load(None, self.data_dir()).unwrap();
+        keyfort_server::passkeys::sealed::CeremonySealer::new(
+            master.derive(keyfort_server::passkeys::sealed::KEY_LABEL),
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -40,7 +40,6 @@ pub struct BeginSignIn {
 struct SignInCeremony {
     state: AuthenticationState,
     /// The challenge, for the ES256 fast path (`assertion::verify_es256`).
-    #[serde(default)]
     challenge: Vec<u8>,
     /// For username-first: the user the passkey must belong to ("" when the username is unknown).
     expected_user: Option<String>,
@@ -153,13 +152,7 @@ pub async fn finish(
             signin::refusal_event(&client, METHOD, user.as_ref(), username.as_deref(), now, &e);
         let state = state.clone();
         let spent = spent.cloned();
-        async move {
-            let written = match &spent {
-                Some(c) => state.store.log_signin_spending(&event, c).await,
-                None => state.store.log_signin(&event).await,
-            };
-            signin::logged(written, e)
-        }
+        async move { signin::logged(state.store.log_signin(&event, spent.as_ref()).await, e) }
     };
     let body = match body {
         Ok(ApiJson(b)) => b,
@@ -207,12 +200,7 @@ pub async fn finish(
         origin: &state.rp.origin,
         rp_id_hash: &state.rp_id_hash,
     };
-    let fast = if ceremony.challenge.is_empty() {
-        None
-    } else {
-        verify_es256(&expect, &cred, &body.credential)
-    };
-    let verified = match fast {
+    let verified = match verify_es256(&expect, &cred, &body.credential) {
         Some(r) => r,
         None => state
             .webauthn

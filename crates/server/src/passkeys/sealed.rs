@@ -5,7 +5,7 @@
 //! AES-256-GCM under a key derived from the master key — every node shares it — and the
 //! sealed text is the ceremony id the browser sends back. Finishing opens it, checks its
 //! kind (bound as associated data) and expiry, and spends its random id in the same commit
-//! as the sign-in or the refusal (`Store::record_signin`, `Store::log_signin_spending`):
+//! as the sign-in or the refusal (`Store::record_signin`, `Store::log_signin`):
 //! a second finish with the same ceremony finds the id spent, on whichever node it lands.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};

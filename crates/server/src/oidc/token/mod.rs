@@ -114,16 +114,19 @@ async fn handle(
     if LEGACY_GRANTS.contains(&grant_type) {
         state
             .store
-            .log_signin(&SignInEvent {
-                at: now,
-                user_id: None,
-                username: form.get("username").map(|u| u.chars().take(128).collect()),
-                method: "password_grant",
-                outcome: "failure",
-                reason: "legacy_authentication_blocked",
-                ip: info.ip.clone(),
-                user_agent: info.user_agent.clone(),
-            })
+            .log_signin(
+                &SignInEvent {
+                    at: now,
+                    user_id: None,
+                    username: form.get("username").map(|u| u.chars().take(128).collect()),
+                    method: "password_grant",
+                    outcome: "failure",
+                    reason: "legacy_authentication_blocked",
+                    ip: info.ip.clone(),
+                    user_agent: info.user_agent.clone(),
+                },
+                None,
+            )
             .await?;
         return Err(OAuthError::unsupported_grant_type(
             "The password grant is not offered: sign in with a passkey.",
