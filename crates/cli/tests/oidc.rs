@@ -32,6 +32,10 @@ async fn relying_party_round_trip(db: Db) {
     let Some(h) = start(db, "oidc_round_trip").await else {
         return;
     };
+    assert!(
+        keyfort_server::oidc::signer::install(),
+        "the server installed the signer that uses the key ring's parsed keys"
+    );
     let mut authn = Authenticator::new([9; 16]);
     let browser = h.onboard_admin(&mut authn).await;
     // A passkey session (the onboarding session came from the pass).

@@ -66,6 +66,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub async fn new(config: &Config, store: Store) -> Result<AppState, StartError> {
+        if !crate::oidc::signer::install() {
+            tracing::warn!(
+                "another JWT crypto provider was installed first: tokens are signed with the key parsed per token"
+            );
+        }
         let master_key = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
         let ring = KeyRing::load(&store, &master_key, now_ms()).await?;
         let webauthn = WebauthnCore::new_unsafe_experts_only(

@@ -272,6 +272,9 @@ impl KeyRing {
                 .ok_or_else(|| KeyError::WrongMasterKey(r.kid.clone()))?;
             let encoding =
                 encoding_key(alg, &pkcs8).ok_or_else(|| KeyError::Corrupt(r.kid.clone()))?;
+            if !super::signer::remember(alg, &encoding) {
+                return Err(KeyError::Corrupt(r.kid));
+            }
             let jwk: Jwk = serde_json::from_str(&r.public_jwk)
                 .map_err(|_| KeyError::Corrupt(r.kid.clone()))?;
             let decoding =

@@ -8,6 +8,7 @@ pub mod error;
 pub mod keyring;
 pub mod logout;
 pub mod revocation;
+pub mod signer;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
