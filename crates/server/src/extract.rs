@@ -110,11 +110,7 @@ impl CurrentSession {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
-        let Some(session) = state
-            .store
-            .session_by_token_hash(&token_hash(token))
-            .await?
-        else {
+        let Some((session, user)) = state.store.session_with_user(&token_hash(token)).await? else {
             return Ok(None);
         };
         let now = now_ms();
@@ -125,13 +121,10 @@ impl CurrentSession {
             state.store.delete_session(&session.id).await?;
             return Ok(None);
         }
-        let Some(user) = state.store.user_by_id(&session.user_id).await? else {
-            return Ok(None);
-        };
         if !user.enabled {
             return Ok(None);
         }
-        state.store.touch_session(&session.id, now).await?;
+        state.store.touch_session(&session, now).await?;
         Ok(Some(CurrentSession { session, user }))
     }
 }

@@ -97,7 +97,7 @@ pub async fn establish(
     let pass_expires_at = pass.map(|p| p.state().expires_at());
     let expires_at = session_expiry(state.session, now, pass_expires_at);
     let record = SessionRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::crypto::ordered_id(),
         token_hash: token_hash(&token),
         user_id: user.id.clone(),
         method: method.as_str().to_string(),

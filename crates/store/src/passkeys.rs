@@ -314,10 +314,9 @@ async fn insert_row(conn: &mut sqlx::AnyConnection, p: &PasskeyRecord) -> Result
 pub(crate) async fn record_use<E: Exec>(e: &mut E, u: &crate::sessions::OwnedUse) -> Result<bool> {
     let n = e
         .exec(
-            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, last_used_at = $4 \
-             WHERE id = $5 AND (sign_count < $2 OR sign_count = 0)",
+            "UPDATE passkeys SET sign_count = $1, backup_state = $2, last_used_at = $3 \
+             WHERE id = $4 AND (sign_count < $1 OR sign_count = 0)",
             &[
-                Arg::Text(&u.credential),
                 Arg::Int(u.sign_count),
                 Arg::Int(flag(u.backup_state)),
                 Arg::Int(u.now),

@@ -1,4 +1,4 @@
-use crate::exec::{Arg, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
@@ -35,6 +35,9 @@ impl SessionRecord {
     }
 }
 
+/// `last_seen_at` moves at most this often: a session may idle out up to a minute early.
+pub const TOUCH_INTERVAL_MS: i64 = 60_000;
+
 macro_rules! session_columns {
     () => {
         "id, token_hash, user_id, method, passkey_id, auth_time, created_at, expires_at, \
@@ -62,14 +65,22 @@ impl Store {
         .await
     }
 
-    pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
-        self.read(SessionByTokenHash(token_hash.to_string())).await
+    /// The session behind a cookie's token hash, with its user, in one read.
+    pub async fn session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(SessionRecord, crate::User)>> {
+        self.read(SessionWithUser(token_hash.to_string())).await
     }
 
     /// Slides the idle timer; written at most once a minute per session to spare the writer.
-    pub async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
+    /// A session seen within the last minute is not even queued for the writer.
+    pub async fn touch_session(&self, session: &SessionRecord, now: i64) -> Result<()> {
+        if now - session.last_seen_at < TOUCH_INTERVAL_MS {
+            return Ok(());
+        }
         self.transact(TouchSession {
-            id: id.to_string(),
+            id: session.id.clone(),
             now,
         })
         .await
@@ -100,7 +111,6 @@ pub enum Recorded {
 #[derive(Debug, Clone, Copy)]
 pub struct PasskeyUse<'a> {
     pub id: &'a str,
-    pub credential: &'a str,
     pub sign_count: i64,
     pub backup_state: bool,
     pub now: i64,
@@ -110,7 +120,6 @@ pub struct PasskeyUse<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct OwnedUse {
     pub id: String,
-    pub credential: String,
     pub sign_count: i64,
     pub backup_state: bool,
     pub now: i64,
@@ -120,7 +129,6 @@ impl From<PasskeyUse<'_>> for OwnedUse {
     fn from(u: PasskeyUse<'_>) -> OwnedUse {
         OwnedUse {
             id: u.id.to_string(),
-            credential: u.credential.to_string(),
             sign_count: u.sign_count,
             backup_state: u.backup_state,
             now: u.now,
@@ -163,37 +171,51 @@ impl Body for RecordSignin {
     }
 }
 
-struct SessionByTokenHash(String);
+const SESSION_KINDS: [Kind; 13] = {
+    use Kind::{Int, OptInt, OptText, Text};
+    [
+        Text, Text, Text, Text, OptText, Int, Int, Int, Int, Int, OptInt, OptText, OptText,
+    ]
+};
 
-impl Body for SessionByTokenHash {
-    type Out = Option<SessionRecord>;
+/// A session read as [`session_columns`] (in that order).
+fn session_from_cols(c: &mut Cols) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: c.text()?,
+        token_hash: c.text()?,
+        user_id: c.text()?,
+        method: c.text()?,
+        passkey_id: c.opt_text()?,
+        auth_time: c.int()?,
+        created_at: c.int()?,
+        expires_at: c.int()?,
+        last_seen_at: c.int()?,
+        pass_one_time: c.int()?,
+        pass_expires_at: c.opt_int()?,
+        ip: c.opt_text()?,
+        user_agent: c.opt_text()?,
+    })
+}
 
-    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<SessionRecord>> {
-        use Kind::{Int, OptInt, OptText, Text};
-        let sql = concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE token_hash = $1"
-        );
-        let kinds = [
-            Text, Text, Text, Text, OptText, Int, Int, Int, Int, Int, OptInt, OptText, OptText,
-        ];
-        fetch_map(e, sql, &[Arg::Text(&self.0)], &kinds, |c| {
-            Ok(SessionRecord {
-                id: c.text()?,
-                token_hash: c.text()?,
-                user_id: c.text()?,
-                method: c.text()?,
-                passkey_id: c.opt_text()?,
-                auth_time: c.int()?,
-                created_at: c.int()?,
-                expires_at: c.int()?,
-                last_seen_at: c.int()?,
-                pass_one_time: c.int()?,
-                pass_expires_at: c.opt_int()?,
-                ip: c.opt_text()?,
-                user_agent: c.opt_text()?,
-            })
+struct SessionWithUser(String);
+
+impl Body for SessionWithUser {
+    type Out = Option<(SessionRecord, crate::User)>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        const SQL: &str = "SELECT s.id, s.token_hash, s.user_id, s.method, s.passkey_id, \
+             s.auth_time, s.created_at, s.expires_at, s.last_seen_at, s.pass_one_time, \
+             s.pass_expires_at, s.ip, s.user_agent, \
+             u.id, u.username, u.display_name, u.email, u.given_name, u.family_name, \
+             u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
+             u.last_signin_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
+        let mut kinds = SESSION_KINDS.to_vec();
+        kinds.extend_from_slice(&crate::users::USER_KINDS);
+        fetch_map(e, SQL, &[Arg::Text(&self.0)], &kinds, |c| {
+            let session = session_from_cols(c)?;
+            let user = crate::users::user_from_cols(c)?;
+            Ok((session, user))
         })
         .await
     }
@@ -209,11 +231,11 @@ impl Body for TouchSession {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
         e.exec(
-            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3",
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3",
             &[
                 Arg::Int(self.now),
                 Arg::Text(&self.id),
-                Arg::Int(self.now - 60_000),
+                Arg::Int(self.now - TOUCH_INTERVAL_MS),
             ],
         )
         .await?;

@@ -2,8 +2,8 @@
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
 
 use keyfort_store::{
-    CeremonyRecord, ClientRecord, GrantRecord, Issuance, NewUser, PassRecord, RefreshRecord, Spend,
-    SpentCeremony, Store, StoreError, Taken,
+    CeremonyRecord, ClientRecord, GrantRecord, Issuance, NewUser, PassRecord, Recorded,
+    RefreshRecord, SessionRecord, SignInEvent, Spend, SpentCeremony, Store, StoreError, Taken,
 };
 use sqlx::Executor;
 
@@ -326,6 +326,60 @@ async fn bulk_import_crosses_batches(store: &Store) {
     );
 }
 
+/// A cookie's session comes back with its user in one read; the idle timer moves at most
+/// once a minute, and a touch within the minute is not written.
+async fn sessions_come_with_their_user(store: &Store) {
+    let u = user(store, "sessionuser").await;
+    let s = SessionRecord {
+        id: "0190f0e0-0000-7000-8000-000000000001".into(),
+        token_hash: "h1".into(),
+        user_id: u.id.clone(),
+        method: "passkey".into(),
+        passkey_id: None,
+        auth_time: 1_000,
+        created_at: 1_000,
+        expires_at: 10_000_000,
+        last_seen_at: 1_000,
+        pass_one_time: 0,
+        pass_expires_at: None,
+        ip: None,
+        user_agent: None,
+    };
+    let event = SignInEvent {
+        at: 1_000,
+        user_id: Some(u.id.clone()),
+        method: "passkey",
+        outcome: "success",
+        reason: "ok",
+        ..SignInEvent::default()
+    };
+    let r = store.record_signin(&s, &event, None, None).await.unwrap();
+    assert_eq!(r, Recorded::SignedIn);
+    let (read, owner) = store.session_with_user("h1").await.unwrap().unwrap();
+    assert_eq!(read, s);
+    assert_eq!(
+        (owner.id.as_str(), owner.username.as_str()),
+        (u.id.as_str(), "sessionuser")
+    );
+    assert_eq!(owner.last_signin_at, Some(1_000));
+    assert!(store.session_with_user("h2").await.unwrap().is_none());
+
+    store.touch_session(&read, 30_000).await.unwrap();
+    let (read, _) = store.session_with_user("h1").await.unwrap().unwrap();
+    assert_eq!(read.last_seen_at, 1_000, "within the minute: not written");
+    store.touch_session(&read, 61_000).await.unwrap();
+    let (read, _) = store.session_with_user("h1").await.unwrap().unwrap();
+    assert_eq!(read.last_seen_at, 61_000);
+    // A stale copy (another request already moved it) changes nothing.
+    let stale = SessionRecord {
+        last_seen_at: 1_000,
+        ..read.clone()
+    };
+    store.touch_session(&stale, 62_000).await.unwrap();
+    let (read, _) = store.session_with_user("h1").await.unwrap().unwrap();
+    assert_eq!(read.last_seen_at, 61_000);
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -351,5 +405,6 @@ on_both!(
     conflicts_are_named,
     bulk_import_crosses_batches,
     purge_runs_in_chunks,
-    grants_go_with_their_last_token
+    grants_go_with_their_last_token,
+    sessions_come_with_their_user
 );

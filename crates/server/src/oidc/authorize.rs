@@ -457,7 +457,7 @@ async fn try_decide(
         None => state.sealer.seal(
             PENDING_KIND,
             &Envelope {
-                id: crate::crypto::random_token(),
+                id: crate::crypto::ordered_id(),
                 exp: now + PENDING_TTL_MS,
                 body: &pending,
             },
@@ -478,7 +478,7 @@ async fn issue_code(
     let acrs: Vec<&str> = pending.acr_values.iter().map(String::as_str).collect();
     let acr = select_acr(&acrs, &evidence.methods()).map_err(|_| ApiError::internal())?;
     let grant = GrantRecord {
-        id: crate::crypto::uuid_v4(),
+        id: crate::crypto::ordered_id(),
         client_id: client.id.clone(),
         user_id: Some(current.user.id.clone()),
         session_id: Some(current.session.id.clone()),

@@ -166,7 +166,7 @@ pub fn prepare_access(
         client_id: grant.client_id.clone(),
         iat: now / 1000,
         exp: expires_at / 1000,
-        jti: crate::crypto::random_token(),
+        jti: crate::crypto::ordered_id(),
         scope: grant.scope.clone(),
         auth_time: grant.auth_time.map(|t| t / 1000),
         acr: grant.acr.clone(),

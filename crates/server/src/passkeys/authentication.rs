@@ -4,7 +4,6 @@
 use super::assertion::{Asserted, Expect, verify_es256};
 use super::sealed::Envelope;
 use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
-use crate::crypto::random_token;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
@@ -105,7 +104,7 @@ pub async fn begin(
         username = Some(normalized);
     }
     let ceremony = Envelope {
-        id: random_token(),
+        id: crate::crypto::ordered_id(),
         exp: now + CEREMONY_TTL_MS,
         body: SignInCeremony {
             challenge: options.public_key.challenge.to_vec(),
@@ -193,8 +192,7 @@ pub async fn finish(
         );
         return Err(refuse(Some(user), None, spent_ref, e).await);
     }
-    let mut cred: Credential =
-        serde_json::from_str(&passkey.credential).map_err(|_| ApiError::internal())?;
+    let cred = live_credential(&passkey)?;
     let expect = Expect {
         challenge: &ceremony.challenge,
         origin: &state.rp.origin,
@@ -235,13 +233,8 @@ pub async fn finish(
         );
         return Err(refuse(Some(user), None, spent_ref, e).await);
     }
-    cred.counter = result.counter;
-    cred.backup_state = result.backup_state;
-    cred.backup_eligible = result.backup_eligible;
-    let cred_json = serde_json::to_string(&cred).map_err(|_| ApiError::internal())?;
     let used = PasskeyUse {
         id: &passkey.id,
-        credential: &cred_json,
         sign_count: i64::from(result.counter),
         backup_state: result.backup_state,
         now,
@@ -265,6 +258,18 @@ pub async fn finish(
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),
     ))
+}
+
+/// The stored credential as the verifier needs it now. Its JSON is written once, at
+/// registration; a sign-in moves only the `sign_count` and `backup_state` columns (a
+/// sign-in used to rewrite the whole ~540-byte JSON), so they carry the live values.
+fn live_credential(passkey: &keyfort_store::PasskeyRecord) -> Result<Credential, ApiError> {
+    let mut cred: Credential =
+        serde_json::from_str(&passkey.credential).map_err(|_| ApiError::internal())?;
+    let counter = u32::try_from(passkey.sign_count).map_err(|_| ApiError::internal())?;
+    cred.counter = cred.counter.max(counter);
+    cred.backup_state = passkey.backup_state != 0;
+    Ok(cred)
 }
 
 /// The counter the authenticator presented (bytes 33..37 of authenticator data), for the audit row.

@@ -4,7 +4,7 @@
 //! (challenge, webauthn state, the user a username-first sign-in expects) is sealed with
 //! AES-256-GCM under a key derived from the master key — every node shares it — and the
 //! sealed text is the ceremony id the browser sends back. Finishing opens it, checks its
-//! kind (bound as associated data) and expiry, and spends its random id in the same commit
+//! kind (bound as associated data) and expiry, and spends its unique id in the same commit
 //! as the sign-in or the refusal (`Store::record_signin`, `Store::log_signin`):
 //! a second finish with the same ceremony finds the id spent, on whichever node it lands.
 
@@ -23,7 +23,7 @@ pub const MAX_SEALED_LEN: usize = 8 * 1024;
 /// What a sealed ceremony holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Envelope<T> {
-    /// Random; spent once.
+    /// Unique (time-ordered, `crypto::ordered_id`); spent once.
     pub id: String,
     /// Expiry, milliseconds since the epoch.
     pub exp: i64,

@@ -62,7 +62,7 @@ async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         ));
     }
     let grant = GrantRecord {
-        id: crate::crypto::uuid_v4(),
+        id: crate::crypto::ordered_id(),
         client_id: client.id.clone(),
         user_id: None,
         session_id: None,
