@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -42,7 +42,6 @@ impl Body for PasskeyWithUser {
     type Out = Option<(PasskeyRecord, crate::User)>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
-        use Kind::{Int, OptInt, Text};
         const SQL: &str = "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
              p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
              p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, \
@@ -50,35 +49,63 @@ impl Body for PasskeyWithUser {
              u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
              u.last_signin_at \
              FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1";
-        const PASSKEY: [Kind; 16] = [
-            Text, Text, Text, Text, Text, Int, Int, Int, Text, Text, Int, Text, Text, Int, OptInt,
-            Int,
-        ];
-        let mut kinds = PASSKEY.to_vec();
+        let mut kinds = PASSKEY_KINDS.to_vec();
         kinds.extend_from_slice(&crate::users::USER_KINDS);
         fetch_map(e, SQL, &[Arg::Text(&self.0)], &kinds, |c| {
-            let passkey = PasskeyRecord {
-                id: c.text()?,
-                user_id: c.text()?,
-                credential_id: c.text()?,
-                credential: c.text()?,
-                aaguid: c.text()?,
-                sign_count: c.int()?,
-                backup_eligible: c.int()?,
-                backup_state: c.int()?,
-                passkey_type: c.text()?,
-                attestation_format: c.text()?,
-                attested: c.int()?,
-                transports: c.text()?,
-                display_name: c.text()?,
-                created_at: c.int()?,
-                last_used_at: c.opt_int()?,
-                possibly_cloned: c.int()?,
-            };
+            let passkey = passkey_from_cols(c)?;
             let user = crate::users::user_from_cols(c)?;
             Ok((passkey, user))
         })
         .await
+    }
+}
+
+/// The kinds of [`passkey_columns`], in order, for [`passkey_from_cols`].
+const PASSKEY_KINDS: [Kind; 16] = {
+    use Kind::{Int, OptInt, Text};
+    [
+        Text, Text, Text, Text, Text, Int, Int, Int, Text, Text, Int, Text, Text, Int, OptInt, Int,
+    ]
+};
+
+/// A passkey read as [`passkey_columns`] (in that order).
+fn passkey_from_cols(c: &mut Cols) -> Result<PasskeyRecord> {
+    Ok(PasskeyRecord {
+        id: c.text()?,
+        user_id: c.text()?,
+        credential_id: c.text()?,
+        credential: c.text()?,
+        aaguid: c.text()?,
+        sign_count: c.int()?,
+        backup_eligible: c.int()?,
+        backup_state: c.int()?,
+        passkey_type: c.text()?,
+        attestation_format: c.text()?,
+        attested: c.int()?,
+        transports: c.text()?,
+        display_name: c.text()?,
+        created_at: c.int()?,
+        last_used_at: c.opt_int()?,
+        possibly_cloned: c.int()?,
+    })
+}
+
+struct PasskeyOfUser {
+    user_id: String,
+    id: String,
+}
+
+impl Body for PasskeyOfUser {
+    type Out = Option<PasskeyRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        let sql = concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE id = $1 AND user_id = $2"
+        );
+        let args = [Arg::Text(&self.id), Arg::Text(&self.user_id)];
+        fetch_map(e, sql, &args, &PASSKEY_KINDS, passkey_from_cols).await
     }
 }
 
@@ -121,16 +148,13 @@ impl Store {
     }
 
     /// One passkey of a user.
+    /// One of the user's passkeys (in-thread on SQLite: the evidence read of `/authorize`).
     pub async fn passkey(&self, user_id: &str, id: &str) -> Result<Option<PasskeyRecord>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT ",
-            passkey_columns!(),
-            " FROM passkeys WHERE id = $1 AND user_id = $2"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        self.read(PasskeyOfUser {
+            user_id: user_id.to_string(),
+            id: id.to_string(),
+        })
+        .await
     }
 
     /// The passkey with this credential id and the person it belongs to, in one query
