@@ -49,14 +49,8 @@ impl Body for PasskeyWithUser {
              u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
              u.last_signin_at \
              FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1";
-        let mut kinds = PASSKEY_KINDS.to_vec();
-        kinds.extend_from_slice(&crate::users::USER_KINDS);
-        fetch_map(e, SQL, &[Arg::Text(&self.0)], &kinds, |c| {
-            let passkey = passkey_from_cols(c)?;
-            let user = crate::users::user_from_cols(c)?;
-            Ok((passkey, user))
-        })
-        .await
+        let args = [Arg::Text(&self.0)];
+        crate::users::fetch_with_user(e, SQL, &args, &PASSKEY_KINDS, passkey_from_cols).await
     }
 }
 

@@ -1,4 +1,4 @@
-use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind};
 use crate::group_commit::Body;
 use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
@@ -210,14 +210,8 @@ impl Body for SessionWithUser {
              u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
              u.last_signin_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
-        let mut kinds = SESSION_KINDS.to_vec();
-        kinds.extend_from_slice(&crate::users::USER_KINDS);
-        fetch_map(e, SQL, &[Arg::Text(&self.0)], &kinds, |c| {
-            let session = session_from_cols(c)?;
-            let user = crate::users::user_from_cols(c)?;
-            Ok((session, user))
-        })
-        .await
+        let args = [Arg::Text(&self.0)];
+        crate::users::fetch_with_user(e, SQL, &args, &SESSION_KINDS, session_from_cols).await
     }
 }
 

@@ -103,6 +103,24 @@ pub(crate) const USER_KINDS: [Kind; 13] = [
     Kind::OptInt,
 ];
 
+/// One row of a record's columns followed by the `u.`-prefixed [`user_columns`] (a join
+/// with `users`), read as the record and its user.
+pub(crate) async fn fetch_with_user<E: Exec, T>(
+    e: &mut E,
+    sql: &'static str,
+    args: &[Arg<'_>],
+    record_kinds: &[Kind],
+    record: impl FnOnce(&mut Cols) -> Result<T> + Send,
+) -> Result<Option<(T, User)>> {
+    let mut kinds = record_kinds.to_vec();
+    kinds.extend_from_slice(&USER_KINDS);
+    fetch_map(e, sql, args, &kinds, |c| {
+        let r = record(c)?;
+        Ok((r, user_from_cols(c)?))
+    })
+    .await
+}
+
 /// A user read as [`user_columns`] (in that order).
 pub(crate) fn user_from_cols(c: &mut Cols) -> Result<User> {
     User::try_from(UserRow {
