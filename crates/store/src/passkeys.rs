@@ -42,13 +42,13 @@ impl Body for PasskeyWithUser {
     type Out = Option<(PasskeyRecord, crate::User)>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
-        const SQL: &str = "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
+        const SQL: &str = concat!(
+            "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
              p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
-             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, \
-             u.id, u.username, u.display_name, u.email, u.given_name, u.family_name, \
-             u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
-             u.last_signin_at \
-             FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1";
+             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, ",
+            crate::users::joined_user_columns!(),
+            " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
+        );
         let args = [Arg::Text(&self.0)];
         crate::users::fetch_with_user(e, SQL, &args, &PASSKEY_KINDS, passkey_from_cols).await
     }

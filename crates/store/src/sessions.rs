@@ -203,13 +203,13 @@ impl Body for SessionWithUser {
     type Out = Option<(SessionRecord, crate::User)>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
-        const SQL: &str = "SELECT s.id, s.token_hash, s.user_id, s.method, s.passkey_id, \
-             s.auth_time, s.created_at, s.expires_at, s.last_seen_at, s.pass_one_time, \
-             s.pass_expires_at, s.ip, s.user_agent, \
-             u.id, u.username, u.display_name, u.email, u.given_name, u.family_name, \
-             u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
-             u.last_signin_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
+        const SQL: &str = concat!(
+            "SELECT s.id, s.token_hash, s.user_id, s.method, s.passkey_id, s.auth_time, \
+             s.created_at, s.expires_at, s.last_seen_at, s.pass_one_time, s.pass_expires_at, \
+             s.ip, s.user_agent, ",
+            crate::users::joined_user_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+        );
         let args = [Arg::Text(&self.0)];
         crate::users::fetch_with_user(e, SQL, &args, &SESSION_KINDS, session_from_cols).await
     }

@@ -86,6 +86,16 @@ macro_rules! user_columns {
     };
 }
 
+/// [`user_columns`] of the `users` table joined as `u`, in the same order.
+macro_rules! joined_user_columns {
+    () => {
+        "u.id, u.username, u.display_name, u.email, u.given_name, u.family_name, \
+     u.employee_id, u.attributes, u.user_type, u.enabled, u.is_admin, u.created_at, \
+     u.last_signin_at"
+    };
+}
+pub(crate) use joined_user_columns;
+
 /// The kinds of [`user_columns`], in order, for [`user_from_cols`].
 pub(crate) const USER_KINDS: [Kind; 13] = [
     Kind::Text,
