@@ -110,12 +110,19 @@ pub async fn provision_population(
             .pop()
             .context("a verified template passkey")?;
         let mut credential: serde_json::Value = serde_json::from_str(&template.credential)?;
-        let batch = 10_000;
+        // A directory sync loads its users in id order (random ids, sorted once up front),
+        // so each batch appends to the user-id indexes instead of rewriting pages all over
+        // them; the credential ids stay random, as an authenticator makes them.
+        let mut ids: Vec<String> = (0..dormant)
+            .map(|_| uuid::Uuid::new_v4().to_string())
+            .collect();
+        ids.sort_unstable();
+        let batch = 50_000;
         for start in (0..dormant).step_by(batch) {
             let end = (start + batch).min(dormant);
             let new_users: Vec<NewUser> = (start..end)
                 .map(|i| NewUser {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: std::mem::take(&mut ids[i]),
                     username: format!("dormant{i:08}"),
                     display_name: format!("Dormant User {i}"),
                     user_type: "member".into(),
@@ -132,7 +139,7 @@ pub async fn provision_population(
                     );
                     credential["cred_id"] = serde_json::json!(id_b64);
                     let mut record = template.clone();
-                    record.id = uuid::Uuid::new_v4().to_string();
+                    record.id = uuid::Uuid::now_v7().to_string();
                     record.user_id = u.id.clone();
                     record.credential_id = id_b64;
                     record.credential = credential.to_string();

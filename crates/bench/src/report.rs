@@ -14,6 +14,9 @@ pub struct Outcome {
     pub server_cpu: Option<Duration>,
     /// Server peak resident memory (VmHWM) in bytes, when known.
     pub server_peak_rss: Option<u64>,
+    /// CPU time (user + system) of the load generator itself during the run: what the
+    /// server's two cores lose to it when both run on one machine.
+    pub generator_cpu: Option<Duration>,
     pub first_error: Option<String>,
 }
 
@@ -36,9 +39,15 @@ impl Outcome {
             .map(|c| c.as_secs_f64() * 1e6 / (self.ops.max(1) as f64))
     }
 
+    /// Load-generator CPU microseconds per successful operation.
+    pub fn generator_us_per_op(&self) -> Option<f64> {
+        self.generator_cpu
+            .map(|c| c.as_secs_f64() * 1e6 / (self.ops.max(1) as f64))
+    }
+
     pub fn header() -> String {
         format!(
-            "{:<20} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>12} {:>10} {:>9}",
+            "{:<20} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>12} {:>10} {:>9} {:>11}",
             "scenario",
             "ops",
             "ops/s",
@@ -49,7 +58,8 @@ impl Outcome {
             "errors",
             "cpu µs/op",
             "× floor",
-            "peak MB"
+            "peak MB",
+            "gen µs/op"
         )
     }
 
@@ -58,7 +68,7 @@ impl Outcome {
         sorted.sort_unstable();
         let cpu = self.cpu_us_per_op();
         format!(
-            "{:<20} {:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>12} {:>10} {:>9}",
+            "{:<20} {:>8} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>12} {:>10} {:>9} {:>11}",
             self.scenario,
             self.ops,
             self.throughput(),
@@ -74,6 +84,9 @@ impl Outcome {
             },
             self.server_peak_rss
                 .map(|b| format!("{:.0}", b as f64 / 1048576.0))
+                .unwrap_or_else(|| "-".into()),
+            self.generator_us_per_op()
+                .map(|c| format!("{c:.0}"))
                 .unwrap_or_else(|| "-".into()),
         )
     }
@@ -91,14 +104,18 @@ mod tests {
             elapsed: Duration::from_secs(2),
             latencies_us: (1..=100).map(|i| i * 1000).collect(),
             server_cpu: Some(Duration::from_millis(50)),
+            generator_cpu: Some(Duration::from_millis(20)),
             ..Outcome::default()
         };
         assert_eq!(o.throughput(), 50.0);
         assert_eq!(o.cpu_us_per_op(), Some(500.0));
+        assert_eq!(o.generator_us_per_op(), Some(200.0));
         let mut s = o.latencies_us.clone();
         s.sort_unstable();
         assert_eq!(pct(&s, 0.5), 51.0);
         assert_eq!(pct(&s, 0.99), 99.0);
-        assert!(o.line(Some(100.0)).contains(" 5.0 "));
+        let line = o.line(Some(100.0));
+        assert!(line.contains(" 5.0 "), "{line}");
+        assert!(line.ends_with(" 200"), "{line}");
     }
 }

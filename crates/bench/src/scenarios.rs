@@ -262,6 +262,8 @@ pub async fn run(
     }
     let ops = Arc::new(AtomicU64::new(0));
     let cpu_before = server_pid.and_then(crate::target::cpu_time);
+    // The generator's own CPU means something only when the server runs elsewhere.
+    let generator_before = server_pid.and_then(|_| crate::target::cpu_time(std::process::id()));
     let started = Instant::now();
     let deadline = started + budget.duration;
     let mut handles = Vec::new();
@@ -339,6 +341,12 @@ pub async fn run(
         fixture.authenticators.extend(slice);
     }
     outcome.elapsed = started.elapsed();
+    if let (Some(before), Some(after)) = (
+        generator_before,
+        crate::target::cpu_time(std::process::id()),
+    ) {
+        outcome.generator_cpu = Some(after.saturating_sub(before));
+    }
     if let (Some(pid), Some(before)) = (server_pid, cpu_before) {
         outcome.server_cpu = crate::target::cpu_time(pid).map(|after| after.saturating_sub(before));
         outcome.server_peak_rss = crate::target::memory(pid, "VmHWM:");

@@ -1,4 +1,5 @@
 use crate::Result;
+use crate::exec::{Arg, Exec};
 use sqlx::AnyConnection;
 
 /// One row of the audit log: who changed what, with a before/after summary.
@@ -35,9 +36,11 @@ impl AuditEvent {
     }
 }
 
+const INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6)";
+
 /// Writes an audit row on the given connection (usually inside the change's transaction).
 pub(crate) async fn write(conn: &mut AnyConnection, ev: &AuditEvent) -> Result<()> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6)")
+    sqlx::query(INSERT)
         .bind(ev.at)
         .bind(&ev.actor)
         .bind(ev.action)
@@ -46,6 +49,25 @@ pub(crate) async fn write(conn: &mut AnyConnection, ev: &AuditEvent) -> Result<(
         .bind(ev.after.as_ref().map(|v| v.to_string()))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// [`write`] on any [`Exec`]: the same row, for transactions written against it.
+pub(crate) async fn write_with<E: Exec>(e: &mut E, ev: &AuditEvent) -> Result<()> {
+    let before = ev.before.as_ref().map(|v| v.to_string());
+    let after = ev.after.as_ref().map(|v| v.to_string());
+    e.exec(
+        INSERT,
+        &[
+            Arg::Int(ev.at),
+            Arg::Text(&ev.actor),
+            Arg::Text(ev.action),
+            Arg::OptText(ev.target.as_deref()),
+            Arg::OptText(before.as_deref()),
+            Arg::OptText(after.as_deref()),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

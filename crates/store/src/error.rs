@@ -15,6 +15,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Maps a unique-constraint violation (sqlx's or rusqlite's) onto a named conflict.
+    pub(crate) fn named_conflict(self, what: &'static str) -> StoreError {
+        match self {
+            StoreError::Database(e) => StoreError::conflict_or(e, what),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation
+                    && matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
+            {
+                StoreError::Conflict(what)
+            }
+            other => other,
+        }
+    }
+
     /// Maps a unique-constraint violation onto a named conflict.
     pub(crate) fn conflict_or(e: sqlx::Error, what: &'static str) -> StoreError {
         match &e {

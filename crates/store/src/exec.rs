@@ -126,7 +126,7 @@ pub(crate) trait Exec: Send {
     ) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send;
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     args: &[Arg<'q>],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {

@@ -53,8 +53,9 @@ pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Queued>,
 }
 
-// The writer's connection: the same durability settings as every other connection.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+// The writer's connection (and a bulk import's): the same durability settings as every
+// other connection.
+pub(crate) const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 /// The file behind a `sqlite:` URL; `None` for an in-memory database, which a second

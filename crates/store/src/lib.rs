@@ -7,6 +7,7 @@
 //! that was acknowledged.
 
 mod audit;
+mod bulk;
 mod ceremonies;
 mod clients;
 mod error;

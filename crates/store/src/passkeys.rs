@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, fetch_map, run_ready};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -249,14 +249,64 @@ impl Store {
     }
 }
 
+const IMPORT_PASSKEY_ROW: &str = concat!(
+    "INSERT INTO passkeys (",
+    passkey_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+);
+
+/// One imported passkey's parameters, in [`passkey_columns`] order.
+fn import_args(p: &PasskeyRecord) -> [Arg<'_>; 16] {
+    [
+        Arg::Text(&p.id),
+        Arg::Text(&p.user_id),
+        Arg::Text(&p.credential_id),
+        Arg::Text(&p.credential),
+        Arg::Text(&p.aaguid),
+        Arg::Int(p.sign_count),
+        Arg::Int(flag(p.backup_eligible != 0)),
+        Arg::Int(flag(p.backup_state != 0)),
+        Arg::Text(&p.passkey_type),
+        Arg::Text(&p.attestation_format),
+        Arg::Int(flag(p.attested != 0)),
+        Arg::Text(&p.transports),
+        Arg::Text(&p.display_name),
+        Arg::Int(p.created_at),
+        Arg::OptInt(p.last_used_at),
+        Arg::Int(flag(p.possibly_cloned != 0)),
+    ]
+}
+
 impl Store {
-    /// Bulk import of verified passkeys in one transaction, with one audit row for the batch.
+    /// Bulk import of verified passkeys in one transaction, with one audit row for the
+    /// batch; a conflict anywhere imports nothing.
     pub async fn import_passkeys(
         &self,
         keys: &[PasskeyRecord],
         actor: &str,
         now: i64,
     ) -> Result<()> {
+        let ev = AuditEvent::new(
+            now,
+            actor,
+            "passkey.imported",
+            format!("{} passkeys", keys.len()),
+        )
+        .after(serde_json::json!({ "count": keys.len() }));
+        if let Some(file) = self.bulk_file() {
+            // In owner order, each batch walks the owner index once, front to back.
+            let mut keys = keys.to_vec();
+            keys.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+            return self
+                .bulk_sqlite(file, move |e| {
+                    for p in &keys {
+                        run_ready(e.exec(IMPORT_PASSKEY_ROW, &import_args(p)))?;
+                    }
+                    run_ready(audit::write_with(e, &ev))
+                })
+                .await
+                .map_err(|e| e.named_conflict("credential"));
+        }
         let mut tx = self.writer.begin().await?;
         for chunk in keys.chunks(crate::BULK_ROWS) {
             // Only placeholders are formatted into the statement; every value is bound.
@@ -267,35 +317,12 @@ impl Store {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for p in chunk {
-                q = q
-                    .bind(p.id.clone())
-                    .bind(p.user_id.clone())
-                    .bind(p.credential_id.clone())
-                    .bind(p.credential.clone())
-                    .bind(p.aaguid.clone())
-                    .bind(p.sign_count)
-                    .bind(flag(p.backup_eligible != 0))
-                    .bind(flag(p.backup_state != 0))
-                    .bind(p.passkey_type.clone())
-                    .bind(p.attestation_format.clone())
-                    .bind(flag(p.attested != 0))
-                    .bind(p.transports.clone())
-                    .bind(p.display_name.clone())
-                    .bind(p.created_at)
-                    .bind(p.last_used_at)
-                    .bind(flag(p.possibly_cloned != 0));
+                q = crate::exec::bind_all(q, &import_args(p));
             }
             q.execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::conflict_or(e, "credential"))?;
         }
-        let ev = AuditEvent::new(
-            now,
-            actor,
-            "passkey.imported",
-            format!("{} passkeys", keys.len()),
-        )
-        .after(serde_json::json!({ "count": keys.len() }));
         audit::write(&mut tx, &ev).await?;
         tx.commit().await?;
         Ok(())

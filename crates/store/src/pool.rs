@@ -43,6 +43,9 @@ pub struct Store {
     pub(crate) group: Option<GroupCommit>,
     /// SQLite: hot-path reads in the calling thread (see `readers`).
     pub(crate) readers: Option<std::sync::Arc<crate::readers::Readers>>,
+    /// SQLite: the database file, for bulk writes on a connection of their own (see `bulk`).
+    pub(crate) sqlite_file: Option<std::sync::Arc<str>>,
+    pub(crate) bulk: std::sync::Arc<crate::bulk::BulkConn>,
     backend: Backend,
 }
 
@@ -102,7 +105,7 @@ impl Store {
                 }),
             }
         };
-        let (pool, writer, group, readers) = match backend {
+        let (pool, writer, group, readers, sqlite_file) = match backend {
             Backend::Sqlite => {
                 // The writer first: it creates the database file and switches it to WAL.
                 let writer = options()
@@ -115,18 +118,19 @@ impl Store {
                     .min_connections(1)
                     .connect(url)
                     .await?;
-                let (group, readers) = match crate::group_commit::sqlite_path(url) {
+                let (group, readers, file) = match crate::group_commit::sqlite_path(url) {
                     Some(path) => (
                         Some(GroupCommit::start(path, writer.clone())?),
                         Some(std::sync::Arc::new(crate::readers::Readers::new(path))),
+                        Some(std::sync::Arc::from(path)),
                     ),
-                    None => (None, None),
+                    None => (None, None, None),
                 };
-                (pool, writer, group, readers)
+                (pool, writer, group, readers, file)
             }
             Backend::Postgres => {
                 let pool = options().max_connections(16).connect(url).await?;
-                (pool.clone(), pool, None, None)
+                (pool.clone(), pool, None, None, None)
             }
         };
         Ok(Store {
@@ -134,6 +138,8 @@ impl Store {
             writer,
             group,
             readers,
+            sqlite_file,
+            bulk: Default::default(),
             backend,
         })
     }
@@ -165,6 +171,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.close_bulk();
         self.pool.close().await;
         self.writer.close().await;
     }

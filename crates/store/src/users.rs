@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, fetch_map, run_ready};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -281,44 +281,85 @@ impl Store {
     }
 }
 
+/// The columns a bulk import writes, in the order [`import_args`] binds them.
+macro_rules! import_user_columns {
+    () => {
+        "id, username, display_name, email, given_name, family_name, employee_id, attributes, \
+         user_type, enabled, is_admin, created_at"
+    };
+}
+
+const IMPORT_USER_ROW: &str = concat!(
+    "INSERT INTO users (",
+    import_user_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+);
+
+fn attributes_json(u: &NewUser) -> String {
+    if u.attributes.is_null() {
+        "{}".to_string()
+    } else {
+        u.attributes.to_string()
+    }
+}
+
+/// One imported user's parameters; `attributes` is [`attributes_json`] of `u`.
+fn import_args<'a>(u: &'a NewUser, attributes: &'a str, now: i64) -> [Arg<'a>; 12] {
+    [
+        Arg::Text(&u.id),
+        Arg::Text(&u.username),
+        Arg::Text(&u.display_name),
+        Arg::OptText(u.email.as_deref()),
+        Arg::OptText(u.given_name.as_deref()),
+        Arg::OptText(u.family_name.as_deref()),
+        Arg::OptText(u.employee_id.as_deref()),
+        Arg::Text(attributes),
+        Arg::Text(&u.user_type),
+        Arg::Int(1),
+        Arg::Int(flag(u.is_admin)),
+        Arg::Int(now),
+    ]
+}
+
 impl Store {
     /// Bulk import (directory sync, benchmarks): many users in one transaction and one
-    /// audit row for the batch. Ids and usernames must be new.
+    /// audit row for the batch. Ids and usernames must be new; a conflict anywhere
+    /// imports nothing.
     pub async fn import_users(&self, users: &[NewUser], actor: &str, now: i64) -> Result<()> {
+        let ev = AuditEvent::new(now, actor, "user.imported", format!("{} users", users.len()))
+            .after(serde_json::json!({ "count": users.len(), "first": users.first().map(|u| &u.username) }));
+        if let Some(file) = self.bulk_file() {
+            // In id order, each batch walks the primary-key index once, front to back.
+            let mut users = users.to_vec();
+            users.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            return self
+                .bulk_sqlite(file, move |e| {
+                    for u in &users {
+                        let attributes = attributes_json(u);
+                        run_ready(e.exec(IMPORT_USER_ROW, &import_args(u, &attributes, now)))?;
+                    }
+                    run_ready(audit::write_with(e, &ev))
+                })
+                .await
+                .map_err(|e| e.named_conflict("user"));
+        }
         let mut tx = self.writer.begin().await?;
         for chunk in users.chunks(crate::BULK_ROWS) {
             // Only placeholders are formatted into the statement; every value is bound.
             let sql = format!(
-                "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
-                 user_type, enabled, is_admin, created_at) VALUES {}",
+                "INSERT INTO users ({}) VALUES {}",
+                import_user_columns!(),
                 crate::values_placeholders(chunk.len(), 12)
             );
+            let attributes: Vec<String> = chunk.iter().map(attributes_json).collect();
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for u in chunk {
-                q = q
-                    .bind(u.id.clone())
-                    .bind(u.username.clone())
-                    .bind(u.display_name.clone())
-                    .bind(u.email.clone())
-                    .bind(u.given_name.clone())
-                    .bind(u.family_name.clone())
-                    .bind(u.employee_id.clone())
-                    .bind(if u.attributes.is_null() {
-                        "{}".to_string()
-                    } else {
-                        u.attributes.to_string()
-                    })
-                    .bind(u.user_type.clone())
-                    .bind(1i64)
-                    .bind(flag(u.is_admin))
-                    .bind(now);
+            for (u, a) in chunk.iter().zip(&attributes) {
+                q = crate::exec::bind_all(q, &import_args(u, a, now));
             }
             q.execute(&mut *tx)
                 .await
                 .map_err(|e| StoreError::conflict_or(e, "user"))?;
         }
-        let ev = AuditEvent::new(now, actor, "user.imported", format!("{} users", users.len()))
-            .after(serde_json::json!({ "count": users.len(), "first": users.first().map(|u| &u.username) }));
         audit::write(&mut tx, &ev).await?;
         tx.commit().await?;
         Ok(())

@@ -2,8 +2,9 @@
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
 
 use keyfort_store::{
-    CeremonyRecord, ClientRecord, GrantRecord, Issuance, NewUser, PassRecord, Recorded,
-    RefreshRecord, SessionRecord, SignInEvent, Spend, SpentCeremony, Store, StoreError, Taken,
+    CeremonyRecord, ClientRecord, GrantRecord, Issuance, NewUser, PassRecord, PasskeyRecord,
+    Recorded, RefreshRecord, SessionRecord, SignInEvent, Spend, SpentCeremony, Store, StoreError,
+    Taken,
 };
 use sqlx::Executor;
 
@@ -323,6 +324,54 @@ async fn bulk_import_crosses_batches(store: &Store) {
         audit.iter().filter(|a| a.action == "user.imported").count(),
         1,
         "one audit row per import"
+    );
+
+    // Passkeys: two for each of the first 600 users, then a batch with one credential id
+    // already taken, which imports nothing.
+    let key = |i: usize, k: usize| PasskeyRecord {
+        id: format!("key-{i}-{k}"),
+        user_id: users[i].id.clone(),
+        credential_id: format!("cred-{i}-{k}"),
+        credential: "{}".into(),
+        aaguid: "00000000-0000-0000-0000-000000000000".into(),
+        sign_count: 0,
+        backup_eligible: 1,
+        backup_state: 1,
+        passkey_type: "synced".into(),
+        attestation_format: "none".into(),
+        attested: 0,
+        transports: "[]".into(),
+        display_name: format!("Key {k}"),
+        created_at: 5,
+        last_used_at: None,
+        possibly_cloned: 0,
+    };
+    let keys: Vec<PasskeyRecord> = (0..600).flat_map(|i| [key(i, 1), key(i, 2)]).collect();
+    store.import_passkeys(&keys, "test", 7).await.unwrap();
+    let of_last = store.passkeys_of_user(&users[599].id).await.unwrap();
+    assert_eq!(of_last.len(), 2);
+    assert_eq!(of_last[0], keys[1198]);
+    let mut clash = vec![key(700, 1), key(0, 2)];
+    clash[1].id = "key-other".into();
+    assert!(matches!(
+        store.import_passkeys(&clash, "test", 8).await,
+        Err(StoreError::Conflict("credential"))
+    ));
+    assert!(
+        store
+            .passkeys_of_user(&users[700].id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let audit = store.audit_log(10).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "passkey.imported")
+            .count(),
+        1,
+        "a refused import writes no audit row"
     );
 }
 

@@ -154,7 +154,7 @@ pub fn verify(
         .unwrap_or_else(|| format_aaguid(&[0; 16]));
     let passkey_type = PasskeyType::from_backup_eligible(cred.backup_eligible);
     Ok(PasskeyRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::crypto::ordered_id(),
         user_id: user_id.to_string(),
         credential_id: B64.encode(cred.cred_id.as_slice()),
         credential: serde_json::to_string(&cred).map_err(|_| ApiError::internal())?,
