@@ -92,20 +92,25 @@ async fn post_json(
     Ok((v, cookie))
 }
 
-/// A discoverable passkey sign-in; returns the session cookie.
+/// A discoverable passkey sign-in; returns the session cookie and where the page sends
+/// the browser next.
 async fn passkey_signin(
     s: &Shared,
     authn: &mut Authenticator,
     request: Option<&str>,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let (begin, _) = post_json(s, "/api/signin/passkey/begin", &json!({}), None).await?;
     let credential = authn.get(&begin, &s.base)?;
     let mut body = json!({ "ceremonyId": begin["ceremonyId"], "credential": credential });
     if let Some(r) = request {
         body["request"] = json!(r);
     }
-    let (_, cookie) = post_json(s, "/api/signin/passkey/finish", &body, None).await?;
-    cookie.context("no session cookie")
+    let (done, cookie) = post_json(s, "/api/signin/passkey/finish", &body, None).await?;
+    let next = done["redirect"]
+        .as_str()
+        .context("no redirect")?
+        .to_string();
+    Ok((cookie.context("no session cookie")?, next))
 }
 
 async fn token(s: &Shared, form: &[(&str, &str)]) -> Result<Value> {
@@ -153,14 +158,19 @@ async fn oidc_login(s: &Shared, authn: &mut Authenticator, scope: &str) -> Resul
         .strip_prefix("/signin?request=")
         .context("expected the sign-in page")?
         .to_string();
-    let cookie = passkey_signin(s, authn, Some(&request)).await?;
-    let r = s
-        .http
-        .get(format!("{}/authorize/continue?request={request}", s.base))
-        .header("cookie", cookie)
-        .send()
-        .await?;
-    let back = url::Url::parse(&location(&r)?)?;
+    // The sign-in answers the waiting request itself and sends the browser back to the
+    // application; should it leave that to `/authorize/continue`, follow it as a browser would.
+    let (cookie, mut next) = passkey_signin(s, authn, Some(&request)).await?;
+    if next.starts_with("/authorize/continue?") {
+        let r = s
+            .http
+            .get(format!("{}{next}", s.base))
+            .header("cookie", cookie)
+            .send()
+            .await?;
+        next = location(&r)?;
+    }
+    let back = url::Url::parse(&next)?;
     let q: HashMap<String, String> = back.query_pairs().into_owned().collect();
     if q.get("state") != Some(&state) {
         bail!("state mismatch: {back}");

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use support::inproc::{Db, Harness, TestClient, client, query, start};
 use url::Url;
 
-on_both_stores!(relying_party_round_trip);
+on_both_stores!(relying_party_round_trip, signin_answers_its_waiting_request);
 
 fn rp_http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -362,6 +362,167 @@ fn authorize_url(h: &Harness, app: &TestClient, extra: &[(&str, &str)]) -> Strin
     url.to_string()
 }
 
+/// The waiting request a fresh browser is sent to sign in for.
+async fn waiting_request(
+    h: &Harness,
+    browser: &reqwest::Client,
+    app: &TestClient,
+    extra: &[(&str, &str)],
+) -> String {
+    let (_, loc) = h.location(browser, &authorize_url(h, app, extra)).await;
+    loc.unwrap()
+        .strip_prefix("/signin?request=")
+        .expect("sent to sign in")
+        .to_string()
+}
+
+/// A passkey sign-in that carries `request`, as the sign-in page sends it.
+async fn passkey_signin_for(
+    h: &Harness,
+    browser: &reqwest::Client,
+    authn: &mut Authenticator,
+    request: &str,
+) -> support::inproc::Reply {
+    let begin = h.signin_begin(browser, None).await;
+    let cred = authn.get(&begin, &h.base).unwrap();
+    h.post(
+        browser,
+        "/api/signin/passkey/finish",
+        &json!({ "ceremonyId": begin["ceremonyId"], "credential": cred, "request": request }),
+    )
+    .await
+}
+
+/// A sign-in started for a waiting authorization request answers it as it completes: the
+/// page goes straight back to the application with a code, for a pass sign-in and a
+/// passkey sign-in alike. A forged, expired or already answered request still signs the
+/// person in but is answered by nothing: the page goes on to `/authorize/continue`, which
+/// refuses it.
+async fn signin_answers_its_waiting_request(db: Db) {
+    let Some(h) = start(db, "oidc_signin_answers").await else {
+        return;
+    };
+    let app = h
+        .add_client(false, &["authorization_code"], "client_secret_basic", None)
+        .await;
+    let (verifier, challenge) = pkce();
+    let pk = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let exchange = async |code: &str| {
+        token(
+            &h,
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &app.redirect_uri),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await
+    };
+    let claims = |body: &Value| {
+        jsonwebtoken::dangerous::insecure_decode::<Value>(body["id_token"].as_str().unwrap())
+            .unwrap()
+            .claims
+    };
+
+    // A pass sign-in for a waiting request: back to the application with a code at `mfa`.
+    let browser = client();
+    let request = waiting_request(&h, &browser, &app, &pk).await;
+    let r = h
+        .post(
+            &browser,
+            "/api/signin/tap",
+            &json!({ "username": "admin", "code": h.admin_pass, "request": request }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let loc = r.body["redirect"].as_str().unwrap().to_string();
+    assert!(loc.starts_with(&app.redirect_uri), "{loc}");
+    assert_eq!(query(&loc, "state").as_deref(), Some("s1"));
+    assert_eq!(query(&loc, "iss").as_deref(), Some(h.base.as_str()));
+    let (status, body) = exchange(&query(&loc, "code").unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(claims(&body)["acr"], ACR_MFA);
+    assert_eq!(claims(&body)["nonce"], "n1");
+
+    // A passkey sign-in likewise, with the passkey as evidence.
+    let mut authn = Authenticator::new([5; 16]);
+    assert_eq!(
+        h.register(&browser, &mut authn, &Overrides::default())
+            .await
+            .status,
+        200
+    );
+    let stranger = client();
+    let request = waiting_request(&h, &stranger, &app, &pk).await;
+    let r = passkey_signin_for(&h, &stranger, &mut authn, &request).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.set_cookie);
+    let loc = r.body["redirect"].as_str().unwrap().to_string();
+    assert!(loc.starts_with(&app.redirect_uri), "{loc}");
+    let (status, body) = exchange(&query(&loc, "code").unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(claims(&body)["amr"], json!(["swk", "user", "mfa"]));
+
+    // Answered once: a second sign-in carrying the same request answers nothing.
+    let again = client();
+    let r = passkey_signin_for(&h, &again, &mut authn, &request).await;
+    assert_eq!(r.status, 200, "the sign-in itself stands");
+    assert_eq!(
+        r.body["redirect"],
+        format!("/authorize/continue?request={request}")
+    );
+    let (status, loc) = h
+        .location(
+            &again,
+            &format!("{}/authorize/continue?request={request}", h.base),
+        )
+        .await;
+    assert_eq!((status, loc), (400, None));
+
+    // Tampered with, or expired (resealed with the server's key, its expiry in the past):
+    // no code, and `/authorize/continue` refuses it.
+    let fresh = client();
+    let genuine = waiting_request(&h, &fresh, &app, &pk).await;
+    let mut tampered = genuine.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let sealer = h.sealer();
+    let mut envelope: keyfort_server::passkeys::sealed::Envelope<Value> =
+        sealer.open("authorize", &genuine).unwrap();
+    envelope.exp = keyfort_server::state::now_ms() - 1;
+    for forged in [
+        String::from_utf8(tampered).unwrap(),
+        sealer.seal("authorize", &envelope),
+    ] {
+        let r = passkey_signin_for(&h, &fresh, &mut authn, &forged).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.body["redirect"],
+            format!("/authorize/continue?request={forged}")
+        );
+        let (status, loc) = h
+            .location(
+                &fresh,
+                &format!("{}/authorize/continue?request={forged}", h.base),
+            )
+            .await;
+        assert_eq!((status, loc), (400, None));
+    }
+    // The genuine one is still waiting, and the session the forgeries left answers it.
+    let (_, loc) = h
+        .location(
+            &fresh,
+            &format!("{}/authorize/continue?request={genuine}", h.base),
+        )
+        .await;
+    assert!(query(&loc.unwrap(), "code").is_some());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_up_prompts_and_unmet_requirements() {
     let h = start(Db::Sqlite, "step_up").await.unwrap();
@@ -441,7 +602,8 @@ async fn step_up_prompts_and_unmet_requirements() {
         )
         .await;
     assert_eq!(again.as_deref(), Some(loc.as_str()));
-    // The passkey ceremony, then the waiting request is answered.
+    // The passkey ceremony answers the waiting request as it completes: the browser is sent
+    // straight back to the application with a code.
     let begin = h.signin_begin(&browser, None).await;
     let cred = authn.get(&begin, &h.base).unwrap();
     let r = h
@@ -451,17 +613,11 @@ async fn step_up_prompts_and_unmet_requirements() {
             &json!({ "ceremonyId": begin["ceremonyId"], "credential": cred, "request": request }),
         )
         .await;
-    assert_eq!(
-        r.body["redirect"],
-        format!("/authorize/continue?request={request}")
-    );
-    let (_, loc) = h
-        .location(
-            &browser,
-            &format!("{}/authorize/continue?request={request}", h.base),
-        )
-        .await;
-    let code = query(&loc.unwrap(), "code").expect("a code after step-up");
+    let loc = r.body["redirect"].as_str().unwrap().to_string();
+    assert!(loc.starts_with(&app.redirect_uri), "{loc}");
+    assert_eq!(query(&loc, "state").as_deref(), Some("s1"));
+    assert_eq!(query(&loc, "iss").as_deref(), Some(h.base.as_str()));
+    let code = query(&loc, "code").expect("a code after step-up");
     let (status, body) = token(
         &h,
         &app,

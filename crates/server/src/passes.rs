@@ -173,7 +173,7 @@ pub async fn sign_in(
         );
         return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
     }
-    let signin::Established::Cookie(cookie) = signin::establish(
+    let signin::Established::SignedIn { cookie, session } = signin::establish(
         &state,
         &client,
         &user,
@@ -185,8 +185,10 @@ pub async fn sign_in(
         // Only passkey sign-ins spend a ceremony or move a counter.
         return Err(ApiError::internal());
     };
+    let redirect =
+        signin::after_signin(&state, body.request.as_deref(), *session, user, None, now).await;
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
-        Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),
+        Json(json!({ "redirect": redirect })),
     ))
 }

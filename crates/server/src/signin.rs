@@ -6,7 +6,8 @@ use crate::extract::{ClientInfo, session_cookie};
 use crate::state::AppState;
 use keyfort_core::session::{SignInMethod, session_expiry};
 use keyfort_store::{
-    PassRecord, PasskeyUse, Recorded, SessionRecord, SignInEvent, SpentCeremony, User,
+    PassRecord, PasskeyRecord, PasskeyUse, Recorded, SessionRecord, SignInEvent, SpentCeremony,
+    User,
 };
 
 /// The sign-in log row for a refused attempt.
@@ -70,8 +71,11 @@ pub enum Proof<'a> {
 
 /// What [`establish`] did.
 pub enum Established {
-    /// The session's `Set-Cookie` value.
-    Cookie(String),
+    /// The session's `Set-Cookie` value, and the session.
+    SignedIn {
+        cookie: String,
+        session: Box<SessionRecord>,
+    },
     /// The ceremony was already spent (a replay): nothing written.
     Replayed,
     /// A concurrent sign-in with this passkey moved its counter past ours.
@@ -127,33 +131,62 @@ pub async fn establish(
             .record_signin(&record, &event, passkey, ceremony)
             .await?
         {
-            Recorded::SignedIn => Established::Cookie(session_cookie(
-                &token,
-                ((expires_at - now) / 1000).max(1),
-                state.rp.secure_cookies,
-            )),
+            Recorded::SignedIn => Established::SignedIn {
+                cookie: session_cookie(
+                    &token,
+                    ((expires_at - now) / 1000).max(1),
+                    state.rp.secure_cookies,
+                ),
+                session: Box::new(record),
+            },
             Recorded::Replayed => Established::Replayed,
             Recorded::CounterRaced => Established::CounterRaced,
         },
     )
 }
 
-/// Where the browser goes after signing in: back to a waiting authorization
-/// request when there is one, else "My security". Only a sealed request (base64url) is
-/// accepted, never a URL.
+/// A waiting authorization request as the sign-in page passes it on: only a sealed
+/// request (base64url), never a URL.
+fn sealed_request(request: Option<&str>) -> Option<&str> {
+    request.filter(|id| {
+        !id.is_empty()
+            && id.len() <= crate::passkeys::sealed::MAX_SEALED_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// Where the browser goes after signing in when nothing was answered on the way: back to
+/// a waiting authorization request when there is one, else "My security".
 pub fn next_page(request: Option<&str>) -> String {
-    match request {
-        Some(id)
-            if !id.is_empty()
-                && id.len() <= crate::passkeys::sealed::MAX_SEALED_LEN
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            format!("/authorize/continue?request={id}")
-        }
-        _ => "/my/security".to_string(),
+    match sealed_request(request) {
+        Some(id) => format!("/authorize/continue?request={id}"),
+        None => "/my/security".to_string(),
     }
+}
+
+/// Where the browser goes after the sign-in that made `session`: straight back to the
+/// application when the sign-in answered its waiting request
+/// (`oidc::authorize::answer_after_signin`), else [`next_page`]. `passkey`: the passkey
+/// just used, if any.
+pub async fn after_signin(
+    state: &AppState,
+    request: Option<&str>,
+    session: SessionRecord,
+    user: User,
+    passkey: Option<&PasskeyRecord>,
+    now: i64,
+) -> String {
+    if let Some(id) = sealed_request(request) {
+        let current = crate::extract::CurrentSession { session, user };
+        if let Some(to) =
+            crate::oidc::authorize::answer_after_signin(state, id, current, passkey, now).await
+        {
+            return to;
+        }
+    }
+    next_page(request)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The authorization endpoint (OpenID Connect Core §3.1.2): `response_type=code`
 //! only, exact redirect URIs, PKCE S256 (required for public clients), prompt,
-//! max_age and acr_values. A request that needs the user to sign in (again) waits in
-//! the store while they do, then `/authorize/continue` answers it.
+//! max_age and acr_values. A request that needs the user to sign in (again) waits,
+//! sealed in the browser's URL, while they do; the sign-in answers it as it completes
+//! ([`answer_after_signin`]), and `/authorize/continue` answers what it left.
 
 use super::error::OAuthError;
 use super::tokens::CODE_TTL_MS;
@@ -18,7 +19,7 @@ use keyfort_core::oidc::{
     redirect_uri_matches,
 };
 use keyfort_core::strength::{SignInEvidence, select_acr};
-use keyfort_store::{ClientRecord, CodeRecord, GrantRecord, SpentCeremony};
+use keyfort_store::{ClientRecord, CodeRecord, GrantRecord, PasskeyRecord, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -303,20 +304,27 @@ fn validate(client: &ClientRecord, p: &AuthorizeParams, now: i64) -> Result<Pend
     })
 }
 
-/// What the session used, as evidence for `acr`/`amr`.
-async fn evidence(state: &AppState, s: &CurrentSession) -> Result<SignInEvidence, ApiError> {
+/// What the session used, as evidence for `acr`/`amr`. `known`: the session's passkey when
+/// the caller already holds it (right after the sign-in), which saves reading it again.
+async fn evidence(
+    state: &AppState,
+    s: &CurrentSession,
+    known: Option<&PasskeyRecord>,
+) -> Result<SignInEvidence, ApiError> {
+    let hardware = |p: &PasskeyRecord| p.attested != 0 && p.passkey_type == "deviceBound";
     Ok(match s.session.method.as_str() {
         "temporary_access_pass" => SignInEvidence::TemporaryAccessPass {
             one_time: s.session.pass_one_time != 0,
         },
         _ => {
-            let attested = match &s.session.passkey_id {
-                Some(id) => state
+            let attested = match (&s.session.passkey_id, known) {
+                (Some(id), Some(p)) if *id == p.id && p.user_id == s.user.id => hardware(p),
+                (Some(id), _) => state
                     .store
                     .passkey(&s.user.id, id)
                     .await?
-                    .is_some_and(|p| p.attested != 0 && p.passkey_type == "deviceBound"),
-                None => false,
+                    .is_some_and(|p| hardware(&p)),
+                (None, _) => false,
             };
             SignInEvidence::Passkey {
                 hardware_attested: attested,
@@ -364,6 +372,23 @@ async fn could_satisfy(
     }))
 }
 
+/// Where answering an authorization request sends the browser.
+enum Answer {
+    /// The client's redirect URI with a code or an error, or the sign-in page.
+    Redirect(String),
+    /// An error the redirect URI could not carry.
+    Show(Response),
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Answer::Redirect(to) => Redirect::to(&to).into_response(),
+            Answer::Show(r) => r,
+        }
+    }
+}
+
 /// Answers a validated request now, or parks it while the user signs in.
 /// `waiting`: the id under which it already waits (when resumed after sign-in).
 async fn decide(
@@ -374,30 +399,70 @@ async fn decide(
     waiting: Option<&Waiting>,
     now: i64,
 ) -> Response {
-    match try_decide(state, headers, client, pending, waiting, now).await {
-        Ok(r) => r,
+    let current = match CurrentSession::load(state, headers).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    match try_decide(state, current, None, client, pending, waiting, now).await {
+        Ok(a) => a.into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// Right after a sign-in that was started for the waiting request `sealed`: answers it
+/// with the session just made, exactly as `/authorize/continue` would on the browser's
+/// next request, and returns where the browser goes instead — one round trip and one
+/// session lookup fewer for every application sign-in. What it cannot answer here (a
+/// request that is not one this server sealed, has expired or was answered, or whose
+/// application is gone) it leaves to `/authorize/continue`, which tells the person why.
+pub async fn answer_after_signin(
+    state: &AppState,
+    sealed: &str,
+    current: CurrentSession,
+    passkey: Option<&PasskeyRecord>,
+    now: i64,
+) -> Option<String> {
+    let (pending, waiting) = pending(state, sealed, now).await.ok()??;
+    let client = state.store.client(&pending.client_id).await.ok()??;
+    let answered = try_decide(
+        state,
+        Some(current),
+        passkey,
+        &client,
+        pending,
+        Some(&waiting),
+        now,
+    )
+    .await;
+    match answered {
+        Ok(Answer::Redirect(to)) => Some(to),
+        _ => None,
     }
 }
 
 async fn try_decide(
     state: &AppState,
-    headers: &HeaderMap,
+    current: Option<CurrentSession>,
+    known_passkey: Option<&PasskeyRecord>,
     client: &ClientRecord,
     pending: Pending,
     waiting: Option<&Waiting>,
     now: i64,
-) -> Result<Response, ApiError> {
+) -> Result<Answer, ApiError> {
     let fail = |e: OAuthError| {
-        Ok(e.redirect(
-            &pending.redirect_uri,
-            pending.state.as_deref(),
-            &state.issuer,
-        ))
+        Ok(
+            match e.redirect_url(
+                &pending.redirect_uri,
+                pending.state.as_deref(),
+                &state.issuer,
+            ) {
+                Some(to) => Answer::Redirect(to),
+                None => Answer::Show(e.into_response()),
+            },
+        )
     };
-    let current = CurrentSession::load(state, headers).await?;
     let evidence = match &current {
-        Some(s) => Some(evidence(state, s).await?),
+        Some(s) => Some(evidence(state, s, known_passkey).await?),
         None => None,
     };
     let view = current.as_ref().zip(evidence).map(|(s, e)| SessionView {
@@ -463,7 +528,7 @@ async fn try_decide(
             },
         ),
     };
-    Ok(Redirect::to(&format!("/signin?request={id}")).into_response())
+    Ok(Answer::Redirect(format!("/signin?request={id}")))
 }
 
 async fn issue_code(
@@ -474,7 +539,7 @@ async fn issue_code(
     current: &CurrentSession,
     evidence: SignInEvidence,
     now: i64,
-) -> Result<Response, ApiError> {
+) -> Result<Answer, ApiError> {
     let acrs: Vec<&str> = pending.acr_values.iter().map(String::as_str).collect();
     let acr = select_acr(&acrs, &evidence.methods()).map_err(|_| ApiError::internal())?;
     let grant = GrantRecord {
@@ -523,7 +588,7 @@ async fn issue_code(
         // RFC 9207: the issuer in the response, against mix-up attacks.
         q.append_pair("iss", &state.issuer);
     }
-    Ok(Redirect::to(url.as_str()).into_response())
+    Ok(Answer::Redirect(url.into()))
 }
 
 #[derive(Deserialize)]

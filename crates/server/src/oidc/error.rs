@@ -52,9 +52,21 @@ impl OAuthError {
 
     /// The error sent back to the client's redirect URI (RFC 6749 §4.1.2.1, RFC 9207 `iss`).
     pub fn redirect(&self, redirect_uri: &str, state: Option<&str>, issuer: &str) -> Response {
-        let Ok(mut url) = Url::parse(redirect_uri) else {
-            return self.clone().into_response();
-        };
+        match self.redirect_url(redirect_uri, state, issuer) {
+            Some(url) => Redirect::to(&url).into_response(),
+            None => self.clone().into_response(),
+        }
+    }
+
+    /// Where [`OAuthError::redirect`] sends the browser; `None` when the redirect URI is
+    /// not a URL.
+    pub fn redirect_url(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        issuer: &str,
+    ) -> Option<String> {
+        let mut url = Url::parse(redirect_uri).ok()?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("error", self.error)
@@ -64,7 +76,7 @@ impl OAuthError {
             }
             q.append_pair("iss", issuer);
         }
-        Redirect::to(url.as_str()).into_response()
+        Some(url.into())
     }
 }
 

@@ -243,8 +243,8 @@ pub async fn finish(
         used,
         ceremony: &spent,
     };
-    let cookie = match signin::establish(&state, &client, &user, proof, now).await? {
-        signin::Established::Cookie(cookie) => cookie,
+    let (cookie, session) = match signin::establish(&state, &client, &user, proof, now).await? {
+        signin::Established::SignedIn { cookie, session } => (cookie, session),
         signin::Established::Replayed => {
             return Err(refuse(Some(user), None, spent_ref, ceremony_unknown()).await);
         }
@@ -254,9 +254,18 @@ pub async fn finish(
             return Err(refuse(Some(user), None, spent_ref, e).await);
         }
     };
+    let redirect = signin::after_signin(
+        &state,
+        body.request.as_deref(),
+        *session,
+        user,
+        Some(&passkey),
+        now,
+    )
+    .await;
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
-        Json(json!({ "redirect": signin::next_page(body.request.as_deref()) })),
+        Json(json!({ "redirect": redirect })),
     ))
 }
 
