@@ -53,10 +53,9 @@ pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Queued>,
 }
 
-// The writer's connection (and a bulk import's): the same durability settings as every
-// other connection.
-pub(crate) const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+// The writer's connection (and a bulk import's): the same settings as every other
+// connection (`pool::SQLITE_PRAGMAS`).
+pub(crate) const PRAGMAS: &str = crate::pool::SQLITE_PRAGMAS;
 
 /// The file behind a `sqlite:` URL; `None` for an in-memory database, which a second
 /// connection would not share.

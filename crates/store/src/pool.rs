@@ -58,9 +58,14 @@ impl std::fmt::Debug for Store {
 }
 
 // SQLite: WAL for concurrent readers; synchronous=FULL so an acknowledged
-// write survives a crash of the machine, not only of the process.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+// write survives a crash of the machine, not only of the process. The log is copied
+// back into the database (checkpointed) once it holds 10,000 pages (about 40 MB) rather
+// than SQLite's default 1,000: the pages every commit rewrites (the ends of the
+// time-ordered indexes, the hot rows) are then copied back once for ten times as many
+// commits, and the writer spends that much less of each group copying. Durability is
+// unchanged: every commit is still an fsync of the log.
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 10000;";
 
 /// PostgreSQL connections idle longer than this are checked before use.
 const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
