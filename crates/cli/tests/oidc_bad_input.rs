@@ -707,6 +707,38 @@ async fn token_refusals(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+
+    // A disabled user's refresh token is refused and its family revoked: enabling the
+    // user again does not bring it back.
+    let code = code_for(&h, &browser, &app, None).await;
+    let (_, t, _) = post_token(
+        &h,
+        auth,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+        ],
+    )
+    .await;
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
+    let now = keyfort_server::state::now_ms();
+    h.store
+        .set_user_enabled("admin", false, "test", now)
+        .await
+        .unwrap();
+    let (status, body, _) = post_token(&h, auth, &refresh).await;
+    assert_eq!((status, err(&body)), (400, "invalid_grant"));
+    h.store
+        .set_user_enabled("admin", true, "test", now)
+        .await
+        .unwrap();
+    let (status, body, _) = post_token(&h, auth, &refresh).await;
+    assert_eq!((status, err(&body)), (400, "invalid_grant"));
     let _ = client();
 }
 

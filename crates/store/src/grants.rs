@@ -141,28 +141,66 @@ impl Body for RefreshByHash {
     type Out = Option<RefreshRecord>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<RefreshRecord>> {
-        use Kind::{Int, OptInt, Text};
         fetch_map(
             e,
             "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens \
                  WHERE token_hash = $1",
             &[Arg::Text(&self.0)],
-            &[Text, Text, Int, Int, OptInt],
-            |c| {
-                Ok(RefreshRecord {
-                    token_hash: c.text()?,
-                    grant_id: c.text()?,
-                    created_at: c.int()?,
-                    expires_at: c.int()?,
-                    used_at: c.opt_int()?,
-                })
-            },
+            &REFRESH_KINDS,
+            refresh_from,
         )
         .await
     }
 }
 
+/// A refresh token with its grant and the grant's user, in one read.
+struct RefreshWithGrant(String);
+
+const REFRESH_KINDS: [Kind; 5] = [Kind::Text, Kind::Text, Kind::Int, Kind::Int, Kind::OptInt];
+
+fn refresh_from(c: &mut Cols) -> Result<RefreshRecord> {
+    Ok(RefreshRecord {
+        token_hash: c.text()?,
+        grant_id: c.text()?,
+        created_at: c.int()?,
+        expires_at: c.int()?,
+        used_at: c.opt_int()?,
+    })
+}
+
+impl Body for RefreshWithGrant {
+    type Out = Option<(RefreshRecord, GrantRecord, crate::User)>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        const SQL: &str = concat!(
+            "SELECT r.token_hash, r.grant_id, r.created_at, r.expires_at, r.used_at, \
+             g.id, g.client_id, g.user_id, g.session_id, g.scope, g.auth_time, g.acr, g.amr, \
+             g.nonce, g.not_after, g.created_at, g.revoked_at, ",
+            crate::users::joined_user_columns!(),
+            " FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+             JOIN users u ON u.id = g.user_id WHERE r.token_hash = $1"
+        );
+        let mut kinds = REFRESH_KINDS.to_vec();
+        kinds.extend_from_slice(&GRANT_KINDS);
+        let args = [Arg::Text(&self.0)];
+        let read = crate::users::fetch_with_user(e, SQL, &args, &kinds, |c| {
+            Ok((refresh_from(c)?, grant_from(c)?))
+        })
+        .await?;
+        Ok(read.map(|((r, g), u)| (r, g, u)))
+    }
+}
+
 impl Store {
+    /// A refresh token, its grant and the user it was issued to, in one read; `None` when
+    /// the token is unknown or its grant has no user.
+    pub async fn refresh_token_with_grant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshRecord, GrantRecord, crate::User)>> {
+        self.read(RefreshWithGrant(token_hash.to_string())).await
+    }
+
     pub async fn grant(&self, id: &str) -> Result<Option<GrantRecord>> {
         self.read(GrantById(id.to_string())).await
     }

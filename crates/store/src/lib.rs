@@ -45,10 +45,17 @@ pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-/// Rows per multi-row `INSERT` in bulk imports. Small on purpose: sqlx looks each
-/// SQLite parameter up by name (`sqlite3_bind_parameter_name`, a linear walk), so the
-/// binding cost of one statement grows with the square of its parameter count.
-pub(crate) const BULK_ROWS: usize = 20;
+/// Rows per multi-row `INSERT` in a bulk import through sqlx (PostgreSQL, and SQLite
+/// without a file). On PostgreSQL each statement is a round trip, so many rows per
+/// statement (within its 65,535 parameters); on SQLite few, because sqlx looks each
+/// parameter up by name (`sqlite3_bind_parameter_name`, a linear walk), so the binding
+/// cost of one statement grows with the square of its parameter count.
+pub(crate) fn bulk_rows(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => 1_000,
+        Backend::Sqlite => 20,
+    }
+}
 
 /// `($1, $2, …), ($n+1, …)` for `rows` rows of `cols` parameters.
 pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {

@@ -308,7 +308,7 @@ impl Store {
                 .map_err(|e| e.named_conflict("credential"));
         }
         let mut tx = self.writer.begin().await?;
-        for chunk in keys.chunks(crate::BULK_ROWS) {
+        for chunk in keys.chunks(crate::bulk_rows(self.backend())) {
             // Only placeholders are formatted into the statement; every value is bound.
             let sql = format!(
                 "INSERT INTO passkeys ({}) VALUES {}",

@@ -344,7 +344,7 @@ impl Store {
                 .map_err(|e| e.named_conflict("user"));
         }
         let mut tx = self.writer.begin().await?;
-        for chunk in users.chunks(crate::BULK_ROWS) {
+        for chunk in users.chunks(crate::bulk_rows(self.backend())) {
             // Only placeholders are formatted into the statement; every value is bound.
             let sql = format!(
                 "INSERT INTO users ({}) VALUES {}",

@@ -207,6 +207,60 @@ async fn grants_go_with_their_last_token(store: &Store) {
     assert!(store.grant("refreshing").await.unwrap().is_some());
     assert!(store.grant("young").await.unwrap().is_some());
     assert!(store.refresh_token("r-refreshing").await.unwrap().is_some());
+
+    // A refresh token comes with its grant and the grant's user in one read; one whose grant
+    // has no user, or an unknown one, reads as nothing.
+    let rita = user(store, "rita").await;
+    let grant = GrantRecord {
+        id: "with-user".into(),
+        client_id: "app".into(),
+        user_id: Some(rita.id.clone()),
+        session_id: None,
+        scope: "openid".into(),
+        auth_time: Some(now),
+        acr: None,
+        amr: "[]".into(),
+        nonce: Some("n".into()),
+        not_after: None,
+        created_at: now,
+        revoked_at: None,
+    };
+    let refresh = RefreshRecord {
+        token_hash: "r-with-user".into(),
+        grant_id: "with-user".into(),
+        created_at: now,
+        expires_at: now + hour,
+        used_at: None,
+    };
+    let issuance = Issuance {
+        spend: Spend::Nothing,
+        new_grant: Some(&grant),
+        access: None,
+        refresh: Some(&refresh),
+        now,
+    };
+    assert!(store.issue(&issuance).await.unwrap());
+    let (r, g, u) = store
+        .refresh_token_with_grant("r-with-user")
+        .await
+        .unwrap()
+        .expect("the token, its grant and its user");
+    assert_eq!((r, g, u.id), (refresh, grant, rita.id));
+    assert!(
+        store
+            .refresh_token_with_grant("r-refreshing")
+            .await
+            .unwrap()
+            .is_none(),
+        "its grant has no user"
+    );
+    assert!(
+        store
+            .refresh_token_with_grant("r-unknown")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn one_time_pass_is_spent_once(store: &Store) {

@@ -29,14 +29,10 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     let presented = req.param("refresh_token")?;
     let hash = crate::crypto::token_hash(presented);
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked.");
-    let record = state
+    // The token, its grant and the grant's user in one read.
+    let (record, grant, user) = state
         .store
-        .refresh_token(&hash)
-        .await?
-        .ok_or_else(invalid)?;
-    let grant = state
-        .store
-        .grant(&record.grant_id)
+        .refresh_token_with_grant(&hash)
         .await?
         .ok_or_else(invalid)?;
     if grant.client_id != client.id {
@@ -63,11 +59,10 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
             ));
         }
     }
-    let user_id = grant.user_id.as_deref().ok_or_else(invalid)?;
-    let Some(user) = state.store.user_by_id(user_id).await?.filter(|u| u.enabled) else {
+    if !user.enabled {
         state.store.revoke_grant(&grant.id, now).await?;
         return Err(invalid());
-    };
+    }
     let access = tokens::prepare_access(state, &grant, now)?;
     let (next, next_record) = tokens::prepare_refresh(&grant, now);
     // One commit: the presented token is spent and its successor recorded together.
