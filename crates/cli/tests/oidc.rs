@@ -393,6 +393,23 @@ async fn passkey_signin_for(
     .await
 }
 
+/// A passkey sign-in carrying `request` that is not one to answer: the person is signed
+/// in, the page goes on to `/authorize/continue`, and that refuses it with a page.
+async fn signin_answers_nothing(
+    h: &Harness,
+    browser: &reqwest::Client,
+    authn: &mut Authenticator,
+    request: &str,
+) {
+    let r = passkey_signin_for(h, browser, authn, request).await;
+    assert_eq!(r.status, 200, "the sign-in itself stands");
+    assert!(r.set_cookie);
+    let next = format!("/authorize/continue?request={request}");
+    assert_eq!(r.body["redirect"], next);
+    let (status, loc) = h.location(browser, &format!("{}{next}", h.base)).await;
+    assert_eq!((status, loc), (400, None));
+}
+
 /// A sign-in started for a waiting authorization request answers it as it completes: the
 /// page goes straight back to the application with a code, for a pass sign-in and a
 /// passkey sign-in alike. A forged, expired or already answered request still signs the
@@ -469,20 +486,7 @@ async fn signin_answers_its_waiting_request(db: Db) {
     assert_eq!(claims(&body)["amr"], json!(["swk", "user", "mfa"]));
 
     // Answered once: a second sign-in carrying the same request answers nothing.
-    let again = client();
-    let r = passkey_signin_for(&h, &again, &mut authn, &request).await;
-    assert_eq!(r.status, 200, "the sign-in itself stands");
-    assert_eq!(
-        r.body["redirect"],
-        format!("/authorize/continue?request={request}")
-    );
-    let (status, loc) = h
-        .location(
-            &again,
-            &format!("{}/authorize/continue?request={request}", h.base),
-        )
-        .await;
-    assert_eq!((status, loc), (400, None));
+    signin_answers_nothing(&h, &client(), &mut authn, &request).await;
 
     // Tampered with, or expired (resealed with the server's key, its expiry in the past):
     // no code, and `/authorize/continue` refuses it.
@@ -499,19 +503,7 @@ async fn signin_answers_its_waiting_request(db: Db) {
         String::from_utf8(tampered).unwrap(),
         sealer.seal("authorize", &envelope),
     ] {
-        let r = passkey_signin_for(&h, &fresh, &mut authn, &forged).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(
-            r.body["redirect"],
-            format!("/authorize/continue?request={forged}")
-        );
-        let (status, loc) = h
-            .location(
-                &fresh,
-                &format!("{}/authorize/continue?request={forged}", h.base),
-            )
-            .await;
-        assert_eq!((status, loc), (400, None));
+        signin_answers_nothing(&h, &fresh, &mut authn, &forged).await;
     }
     // The genuine one is still waiting, and the session the forgeries left answers it.
     let (_, loc) = h

@@ -312,6 +312,23 @@ async fn code_for(
     query(&loc.expect("a redirect"), "code").expect("a code")
 }
 
+/// A fresh refresh token for `app` (a code from `browser`'s session, exchanged).
+async fn refresh_token_for(h: &Harness, browser: &reqwest::Client, app: &TestClient) -> String {
+    let code = code_for(h, browser, app, None).await;
+    let (status, t, _) = post_token(
+        h,
+        Some((app.id.as_str(), app.secret.as_deref())),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &app.redirect_uri),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    t["refresh_token"].as_str().unwrap().to_string()
+}
+
 async fn post_token(
     h: &Harness,
     auth: Option<(&str, Option<&str>)>,
@@ -507,18 +524,7 @@ async fn token_refusals(db: Db) {
     assert_eq!(err(&body), "invalid_grant");
 
     // Refresh-token reuse.
-    let code = code_for(&h, &browser, &app, None).await;
-    let (_, t, _) = post_token(
-        &h,
-        auth,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-        ],
-    )
-    .await;
-    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let rt = refresh_token_for(&h, &browser, &app).await;
     let (status, t2, _) = post_token(
         &h,
         auth,
@@ -710,18 +716,7 @@ async fn token_refusals(db: Db) {
 
     // A disabled user's refresh token is refused and its family revoked: enabling the
     // user again does not bring it back.
-    let code = code_for(&h, &browser, &app, None).await;
-    let (_, t, _) = post_token(
-        &h,
-        auth,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-        ],
-    )
-    .await;
-    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let rt = refresh_token_for(&h, &browser, &app).await;
     let refresh = [
         ("grant_type", "refresh_token"),
         ("refresh_token", rt.as_str()),
