@@ -173,11 +173,12 @@ pub async fn sign_in(
         );
         return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
     }
-    let signin::Established::SignedIn { cookie, session } = signin::establish(
+    let signin::Established::SignedIn { cookie, redirect } = signin::establish(
         &state,
         &client,
         &user,
         signin::Proof::TemporaryAccessPass(&pass),
+        (body.request.as_deref(), None),
         now,
     )
     .await?
@@ -185,8 +186,6 @@ pub async fn sign_in(
         // Only passkey sign-ins spend a ceremony or move a counter.
         return Err(ApiError::internal());
     };
-    let redirect =
-        signin::after_signin(&state, body.request.as_deref(), *session, user, None, now).await;
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": redirect })),

@@ -71,11 +71,8 @@ pub enum Proof<'a> {
 
 /// What [`establish`] did.
 pub enum Established {
-    /// The session's `Set-Cookie` value, and the session.
-    SignedIn {
-        cookie: String,
-        session: Box<SessionRecord>,
-    },
+    /// The session's `Set-Cookie` value, and where the browser goes next.
+    SignedIn { cookie: String, redirect: String },
     /// The ceremony was already spent (a replay): nothing written.
     Replayed,
     /// A concurrent sign-in with this passkey moved its counter past ours.
@@ -83,14 +80,19 @@ pub enum Established {
 }
 
 /// Creates the session for a successful sign-in and logs it, in one commit with the
-/// passkey's counter and the ceremony's spending.
+/// passkey's counter and the ceremony's spending — and, when the sign-in was started for
+/// a waiting authorization request (`request`, as the sign-in page passes it on), with the
+/// grant and code that answer it (`oidc::authorize::prepare_answer`), so the browser goes
+/// straight back to the application. `passkey`: the passkey just used, if any.
 pub async fn establish(
     state: &AppState,
     client: &ClientInfo,
     user: &User,
     proof: Proof<'_>,
+    answering: (Option<&str>, Option<&PasskeyRecord>),
     now: i64,
 ) -> Result<Established, ApiError> {
+    let (request, used_passkey) = answering;
     let (method, passkey, ceremony, pass) = match proof {
         Proof::Passkey { used, ceremony } => {
             (SignInMethod::Passkey, Some(used), Some(ceremony), None)
@@ -125,24 +127,50 @@ pub async fn establish(
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
     };
-    Ok(
-        match state
-            .store
-            .record_signin(&record, &event, passkey, ceremony)
-            .await?
-        {
-            Recorded::SignedIn => Established::SignedIn {
-                cookie: session_cookie(
-                    &token,
-                    ((expires_at - now) / 1000).max(1),
-                    state.rp.secure_cookies,
-                ),
-                session: Box::new(record),
-            },
-            Recorded::Replayed => Established::Replayed,
-            Recorded::CounterRaced => Established::CounterRaced,
+    let prepared = match sealed_request(request) {
+        Some(id) => {
+            let current = crate::extract::CurrentSession {
+                session: record.clone(),
+                user: user.clone(),
+            };
+            crate::oidc::authorize::prepare_answer(state, id, current, used_passkey, now).await
+        }
+        None => None,
+    };
+    let (recorded, answered) = match prepared.as_ref().and_then(|p| p.write.as_ref()) {
+        Some((grant, code, spent)) => {
+            state
+                .store
+                .record_signin_answering(&record, &event, passkey, ceremony, (grant, code, spent))
+                .await?
+        }
+        None => (
+            state
+                .store
+                .record_signin(&record, &event, passkey, ceremony)
+                .await?,
+            false,
+        ),
+    };
+    let redirect = match prepared {
+        // Answered now, or answered without a code (an error for the application, or the
+        // sign-in page again for a stronger sign-in).
+        Some(p) if answered || p.write.is_none() => p.to,
+        // Not for answering here, or answered before: `/authorize/continue` says why.
+        _ => next_page(request),
+    };
+    Ok(match recorded {
+        Recorded::SignedIn => Established::SignedIn {
+            cookie: session_cookie(
+                &token,
+                ((expires_at - now) / 1000).max(1),
+                state.rp.secure_cookies,
+            ),
+            redirect,
         },
-    )
+        Recorded::Replayed => Established::Replayed,
+        Recorded::CounterRaced => Established::CounterRaced,
+    })
 }
 
 /// A waiting authorization request as the sign-in page passes it on: only a sealed
@@ -164,29 +192,6 @@ pub fn next_page(request: Option<&str>) -> String {
         Some(id) => format!("/authorize/continue?request={id}"),
         None => "/my/security".to_string(),
     }
-}
-
-/// Where the browser goes after the sign-in that made `session`: straight back to the
-/// application when the sign-in answered its waiting request
-/// (`oidc::authorize::answer_after_signin`), else [`next_page`]. `passkey`: the passkey
-/// just used, if any.
-pub async fn after_signin(
-    state: &AppState,
-    request: Option<&str>,
-    session: SessionRecord,
-    user: User,
-    passkey: Option<&PasskeyRecord>,
-    now: i64,
-) -> String {
-    if let Some(id) = sealed_request(request) {
-        let current = crate::extract::CurrentSession { session, user };
-        if let Some(to) =
-            crate::oidc::authorize::answer_after_signin(state, id, current, passkey, now).await
-        {
-            return to;
-        }
-    }
-    next_page(request)
 }
 
 #[cfg(test)]

@@ -371,7 +371,11 @@ impl Store {
     }
 }
 
-struct GrantWithCode(GrantRecord, CodeRecord, Option<SpentCeremony>);
+pub(crate) struct GrantWithCode(
+    pub(crate) GrantRecord,
+    pub(crate) CodeRecord,
+    pub(crate) Option<SpentCeremony>,
+);
 
 impl Body for GrantWithCode {
     type Out = bool;

@@ -65,6 +65,31 @@ impl Store {
         .await
     }
 
+    /// [`Store::record_signin`] and, in the same commit, the grant and code that answer the
+    /// authorization request the sign-in was started for (that request spent with them).
+    /// The second value says whether they were written: not when the sign-in was not
+    /// (a replay, a counter race), nor when the request had been answered before.
+    pub async fn record_signin_answering(
+        &self,
+        s: &SessionRecord,
+        event: &SignInEvent,
+        passkey: Option<PasskeyUse<'_>>,
+        ceremony: Option<&SpentCeremony>,
+        answer: (&crate::GrantRecord, &crate::CodeRecord, &SpentCeremony),
+    ) -> Result<(Recorded, bool)> {
+        let (grant, code, request) = answer;
+        self.transact(RecordSigninAnswering(
+            RecordSignin {
+                session: s.clone(),
+                event: event.clone(),
+                passkey: passkey.map(OwnedUse::from),
+                ceremony: ceremony.cloned(),
+            },
+            crate::grants::GrantWithCode(grant.clone(), code.clone(), Some(request.clone())),
+        ))
+        .await
+    }
+
     /// The session behind a cookie's token hash, with its user, in one read.
     pub async fn session_with_user(
         &self,
@@ -168,6 +193,20 @@ impl Body for RecordSignin {
         .await?;
         crate::logs::insert_signin(e, &self.event).await?;
         Ok(Recorded::SignedIn)
+    }
+}
+
+struct RecordSigninAnswering(RecordSignin, crate::grants::GrantWithCode);
+
+impl Body for RecordSigninAnswering {
+    type Out = (Recorded, bool);
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<(Recorded, bool)> {
+        let recorded = self.0.run(e).await?;
+        if recorded != Recorded::SignedIn {
+            return Ok((recorded, false));
+        }
+        Ok((recorded, self.1.run(e).await?))
     }
 }
 

@@ -2,9 +2,9 @@
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
 
 use keyfort_store::{
-    CeremonyRecord, ClientRecord, GrantRecord, Issuance, NewUser, PassRecord, PasskeyRecord,
-    Recorded, RefreshRecord, SessionRecord, SignInEvent, Spend, SpentCeremony, Store, StoreError,
-    Taken,
+    CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Issuance, NewUser, PassRecord,
+    PasskeyRecord, Recorded, RefreshRecord, SessionRecord, SignInEvent, Spend, SpentCeremony,
+    Store, StoreError, Taken,
 };
 use sqlx::Executor;
 
@@ -135,9 +135,8 @@ async fn purge_runs_in_chunks(store: &Store) {
     assert_eq!(store.purge_expired(5_000).await.unwrap(), 0);
 }
 
-/// A grant goes once nothing issued from it is left and it is past the grace period;
-/// one with a live refresh token, or a young one, stays.
-async fn grants_go_with_their_last_token(store: &Store) {
+/// A confidential client `app`, for grants to hang off.
+async fn app_client(store: &Store) {
     store
         .create_client(
             &ClientRecord {
@@ -159,6 +158,115 @@ async fn grants_go_with_their_last_token(store: &Store) {
         )
         .await
         .unwrap();
+}
+
+/// A sign-in started for an authorization request commits the grant and code that answer
+/// it with itself: a replayed sign-in writes neither, and a request answered before leaves
+/// the sign-in standing but writes no second grant.
+async fn signin_commits_its_answer(store: &Store) {
+    app_client(store).await;
+    let u = user(store, "answering").await;
+    let session = |n: u32| SessionRecord {
+        id: format!("0190f0e0-0000-7000-8000-00000000010{n}"),
+        token_hash: format!("answer-h{n}"),
+        user_id: u.id.clone(),
+        method: "passkey".into(),
+        passkey_id: None,
+        auth_time: 1_000,
+        created_at: 1_000,
+        expires_at: 10_000_000,
+        last_seen_at: 1_000,
+        pass_one_time: 0,
+        pass_expires_at: None,
+        ip: None,
+        user_agent: None,
+    };
+    let grant = |n: u32| GrantRecord {
+        id: format!("answer-grant-{n}"),
+        client_id: "app".into(),
+        user_id: Some(u.id.clone()),
+        session_id: Some(session(n).id),
+        scope: "openid".into(),
+        auth_time: Some(1_000),
+        acr: None,
+        amr: "[]".into(),
+        nonce: None,
+        not_after: None,
+        created_at: 1_000,
+        revoked_at: None,
+    };
+    let code = |n: u32| CodeRecord {
+        code_hash: format!("answer-code-{n}"),
+        grant_id: grant(n).id,
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: None,
+        created_at: 1_000,
+        expires_at: 61_000,
+        used_at: None,
+    };
+    let spent = |id: &str| SpentCeremony {
+        id: id.into(),
+        expires_at: 300_000,
+    };
+    let event = SignInEvent {
+        at: 1_000,
+        user_id: Some(u.id.clone()),
+        method: "passkey",
+        outcome: "success",
+        reason: "ok",
+        ..SignInEvent::default()
+    };
+    let (ceremony, request) = (spent("ceremony-1"), spent("request-1"));
+    let signin = |n: u32, c: &SpentCeremony| {
+        let (s, g, k, r) = (session(n), grant(n), code(n), request.clone());
+        let (event, c) = (event.clone(), c.clone());
+        async move {
+            store
+                .record_signin_answering(&s, &event, None, Some(&c), (&g, &k, &r))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(signin(1, &ceremony).await, (Recorded::SignedIn, true));
+    assert!(
+        store
+            .session_with_user("answer-h1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.grant("answer-grant-1").await.unwrap(), Some(grant(1)));
+    assert_eq!(store.code("answer-code-1").await.unwrap(), Some(code(1)));
+    // The same ceremony again: nothing written.
+    assert_eq!(signin(2, &ceremony).await, (Recorded::Replayed, false));
+    assert!(
+        store
+            .session_with_user("answer-h2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.grant("answer-grant-2").await.unwrap().is_none());
+    // A fresh ceremony for a request answered before: signed in, no second answer.
+    assert_eq!(
+        signin(3, &spent("ceremony-3")).await,
+        (Recorded::SignedIn, false)
+    );
+    assert!(
+        store
+            .session_with_user("answer-h3")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.grant("answer-grant-3").await.unwrap().is_none());
+    assert!(store.code("answer-code-3").await.unwrap().is_none());
+}
+
+/// A grant goes once nothing issued from it is left and it is past the grace period;
+/// one with a live refresh token, or a young one, stays.
+async fn grants_go_with_their_last_token(store: &Store) {
+    app_client(store).await;
     let hour = 3_600_000;
     let issue = |id: &'static str, created_at: i64, refresh_expires: Option<i64>| async move {
         let grant = GrantRecord {
@@ -509,5 +617,6 @@ on_both!(
     bulk_import_crosses_batches,
     purge_runs_in_chunks,
     grants_go_with_their_last_token,
-    sessions_come_with_their_user
+    sessions_come_with_their_user,
+    signin_commits_its_answer
 );

@@ -372,21 +372,37 @@ async fn could_satisfy(
     }))
 }
 
-/// Where answering an authorization request sends the browser.
+/// How an authorization request is answered.
 enum Answer {
-    /// The client's redirect URI with a code or an error, or the sign-in page.
+    /// Send the browser to the client's redirect URI with an error, or to the sign-in page.
     Redirect(String),
     /// An error the redirect URI could not carry.
     Show(Response),
+    /// A code: once `grant` and `code` are committed (with the waiting request spent, if
+    /// it waited), send the browser to `to`.
+    Code(Box<IssuedCode>),
 }
 
-impl IntoResponse for Answer {
-    fn into_response(self) -> Response {
-        match self {
-            Answer::Redirect(to) => Redirect::to(&to).into_response(),
-            Answer::Show(r) => r,
-        }
-    }
+struct IssuedCode {
+    grant: GrantRecord,
+    code: CodeRecord,
+    to: String,
+}
+
+fn already_answered() -> ApiError {
+    ApiError::bad_request(
+        "request_expired",
+        "This sign-in request was already answered. Go back to the application and start again.",
+    )
+}
+
+/// What the sign-in that a waiting request was started for commits and answers
+/// ([`prepare_answer`]).
+pub struct PreparedAnswer {
+    /// Where the browser goes once the sign-in is committed (with `write`, if any).
+    pub to: String,
+    /// The grant and code to commit with the sign-in, and the request they spend.
+    pub write: Option<(GrantRecord, CodeRecord, SpentCeremony)>,
 }
 
 /// Answers a validated request now, or parks it while the user signs in.
@@ -403,28 +419,43 @@ async fn decide(
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    match try_decide(state, current, None, client, pending, waiting, now).await {
-        Ok(a) => a.into_response(),
-        Err(e) => e.into_response(),
+    let answer = match try_decide(state, current, None, client, pending, waiting, now).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    match answer {
+        Answer::Redirect(to) => Redirect::to(&to).into_response(),
+        Answer::Show(r) => r,
+        // One commit: the waiting request spent (it is answered once), the grant and its code.
+        Answer::Code(c) => match state
+            .store
+            .create_grant_with_code(&c.grant, &c.code, waiting.map(|w| &w.spent))
+            .await
+        {
+            Ok(true) => Redirect::to(&c.to).into_response(),
+            Ok(false) => already_answered().into_response(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
     }
 }
 
-/// Right after a sign-in that was started for the waiting request `sealed`: answers it
-/// with the session just made, exactly as `/authorize/continue` would on the browser's
-/// next request, and returns where the browser goes instead — one round trip and one
-/// session lookup fewer for every application sign-in. What it cannot answer here (a
-/// request that is not one this server sealed, has expired or was answered, or whose
-/// application is gone) it leaves to `/authorize/continue`, which tells the person why.
-pub async fn answer_after_signin(
+/// For the sign-in that a waiting request `sealed` was started for, about to be committed
+/// as `current`: decides the request as `/authorize/continue` would on the browser's next
+/// request, so that the sign-in commits the grant and code with itself and sends the
+/// browser straight back to the application — one round trip, one session lookup and one
+/// commit fewer for every application sign-in. `None` for what it leaves to
+/// `/authorize/continue`, which tells the person why: a request that is not one this
+/// server sealed, has expired or was answered, or whose application is gone.
+pub async fn prepare_answer(
     state: &AppState,
     sealed: &str,
     current: CurrentSession,
     passkey: Option<&PasskeyRecord>,
     now: i64,
-) -> Option<String> {
+) -> Option<PreparedAnswer> {
     let (pending, waiting) = pending(state, sealed, now).await.ok()??;
     let client = state.store.client(&pending.client_id).await.ok()??;
-    let answered = try_decide(
+    let answer = try_decide(
         state,
         Some(current),
         passkey,
@@ -433,10 +464,15 @@ pub async fn answer_after_signin(
         Some(&waiting),
         now,
     )
-    .await;
-    match answered {
-        Ok(Answer::Redirect(to)) => Some(to),
-        _ => None,
+    .await
+    .ok()?;
+    match answer {
+        Answer::Redirect(to) => Some(PreparedAnswer { to, write: None }),
+        Answer::Code(c) => Some(PreparedAnswer {
+            to: c.to,
+            write: Some((c.grant, c.code, waiting.spent)),
+        }),
+        Answer::Show(_) => None,
     }
 }
 
@@ -484,7 +520,7 @@ async fn try_decide(
         let (Some(current), Some(evidence)) = (current, evidence) else {
             return Err(ApiError::internal());
         };
-        return issue_code(state, client, &pending, waiting, &current, evidence, now).await;
+        return issue_code(state, client, &pending, &current, evidence, now);
     };
     if prompt.contains(&keyfort_core::oidc::Prompt::None) {
         // OpenID Connect Core §3.1.2.6: no interaction allowed.
@@ -531,11 +567,12 @@ async fn try_decide(
     Ok(Answer::Redirect(format!("/signin?request={id}")))
 }
 
-async fn issue_code(
+/// The grant and code that answer `pending` for `current`, and the redirect that carries
+/// the code; the caller commits them.
+fn issue_code(
     state: &AppState,
     client: &ClientRecord,
     pending: &Pending,
-    waiting: Option<&Waiting>,
     current: &CurrentSession,
     evidence: SignInEvidence,
     now: i64,
@@ -567,17 +604,6 @@ async fn issue_code(
         expires_at: now + CODE_TTL_MS,
         used_at: None,
     };
-    // One commit: the waiting request spent (it is answered once), the grant and its code.
-    if !state
-        .store
-        .create_grant_with_code(&grant, &code_record, waiting.map(|w| &w.spent))
-        .await?
-    {
-        return Err(ApiError::bad_request(
-            "request_expired",
-            "This sign-in request was already answered. Go back to the application and start again.",
-        ));
-    }
     let mut url = Url::parse(&pending.redirect_uri).map_err(|_| ApiError::internal())?;
     {
         let mut q = url.query_pairs_mut();
@@ -588,7 +614,11 @@ async fn issue_code(
         // RFC 9207: the issuer in the response, against mix-up attacks.
         q.append_pair("iss", &state.issuer);
     }
-    Ok(Answer::Redirect(url.into()))
+    Ok(Answer::Code(Box::new(IssuedCode {
+        grant,
+        code: code_record,
+        to: url.into(),
+    })))
 }
 
 #[derive(Deserialize)]

@@ -243,26 +243,19 @@ pub async fn finish(
         used,
         ceremony: &spent,
     };
-    let (cookie, session) = match signin::establish(&state, &client, &user, proof, now).await? {
-        signin::Established::SignedIn { cookie, session } => (cookie, session),
-        signin::Established::Replayed => {
-            return Err(refuse(Some(user), None, spent_ref, ceremony_unknown()).await);
-        }
-        signin::Established::CounterRaced => {
-            // A concurrent sign-in with this passkey already moved the counter past ours.
-            let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
-            return Err(refuse(Some(user), None, spent_ref, e).await);
-        }
-    };
-    let redirect = signin::after_signin(
-        &state,
-        body.request.as_deref(),
-        *session,
-        user,
-        Some(&passkey),
-        now,
-    )
-    .await;
+    let answering = (body.request.as_deref(), Some(&passkey));
+    let (cookie, redirect) =
+        match signin::establish(&state, &client, &user, proof, answering, now).await? {
+            signin::Established::SignedIn { cookie, redirect } => (cookie, redirect),
+            signin::Established::Replayed => {
+                return Err(refuse(Some(user), None, spent_ref, ceremony_unknown()).await);
+            }
+            signin::Established::CounterRaced => {
+                // A concurrent sign-in with this passkey already moved the counter past ours.
+                let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
+                return Err(refuse(Some(user), None, spent_ref, e).await);
+            }
+        };
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": redirect })),
