@@ -135,6 +135,37 @@ async fn purge_runs_in_chunks(store: &Store) {
     assert_eq!(store.purge_expired(5_000).await.unwrap(), 0);
 }
 
+/// A passkey session of `user_id`, signed in at 1,000.
+fn passkey_session(id: &str, token_hash: &str, user_id: &str) -> SessionRecord {
+    SessionRecord {
+        id: id.into(),
+        token_hash: token_hash.into(),
+        user_id: user_id.into(),
+        method: "passkey".into(),
+        passkey_id: None,
+        auth_time: 1_000,
+        created_at: 1_000,
+        expires_at: 10_000_000,
+        last_seen_at: 1_000,
+        pass_one_time: 0,
+        pass_expires_at: None,
+        ip: None,
+        user_agent: None,
+    }
+}
+
+/// The sign-in log row of a successful passkey sign-in at 1,000.
+fn signed_in_event(user_id: &str) -> SignInEvent {
+    SignInEvent {
+        at: 1_000,
+        user_id: Some(user_id.into()),
+        method: "passkey",
+        outcome: "success",
+        reason: "ok",
+        ..SignInEvent::default()
+    }
+}
+
 /// A confidential client `app`, for grants to hang off.
 async fn app_client(store: &Store) {
     store
@@ -166,20 +197,12 @@ async fn app_client(store: &Store) {
 async fn signin_commits_its_answer(store: &Store) {
     app_client(store).await;
     let u = user(store, "answering").await;
-    let session = |n: u32| SessionRecord {
-        id: format!("0190f0e0-0000-7000-8000-00000000010{n}"),
-        token_hash: format!("answer-h{n}"),
-        user_id: u.id.clone(),
-        method: "passkey".into(),
-        passkey_id: None,
-        auth_time: 1_000,
-        created_at: 1_000,
-        expires_at: 10_000_000,
-        last_seen_at: 1_000,
-        pass_one_time: 0,
-        pass_expires_at: None,
-        ip: None,
-        user_agent: None,
+    let session = |n: u32| {
+        passkey_session(
+            &format!("0190f0e0-0000-7000-8000-00000000010{n}"),
+            &format!("answer-h{n}"),
+            &u.id,
+        )
     };
     let grant = |n: u32| GrantRecord {
         id: format!("answer-grant-{n}"),
@@ -208,14 +231,7 @@ async fn signin_commits_its_answer(store: &Store) {
         id: id.into(),
         expires_at: 300_000,
     };
-    let event = SignInEvent {
-        at: 1_000,
-        user_id: Some(u.id.clone()),
-        method: "passkey",
-        outcome: "success",
-        reason: "ok",
-        ..SignInEvent::default()
-    };
+    let event = signed_in_event(&u.id);
     let (ceremony, request) = (spent("ceremony-1"), spent("request-1"));
     let signin = |n: u32, c: &SpentCeremony| {
         let (s, g, k, r) = (session(n), grant(n), code(n), request.clone());
@@ -541,29 +557,8 @@ async fn bulk_import_crosses_batches(store: &Store) {
 /// once a minute, and a touch within the minute is not written.
 async fn sessions_come_with_their_user(store: &Store) {
     let u = user(store, "sessionuser").await;
-    let s = SessionRecord {
-        id: "0190f0e0-0000-7000-8000-000000000001".into(),
-        token_hash: "h1".into(),
-        user_id: u.id.clone(),
-        method: "passkey".into(),
-        passkey_id: None,
-        auth_time: 1_000,
-        created_at: 1_000,
-        expires_at: 10_000_000,
-        last_seen_at: 1_000,
-        pass_one_time: 0,
-        pass_expires_at: None,
-        ip: None,
-        user_agent: None,
-    };
-    let event = SignInEvent {
-        at: 1_000,
-        user_id: Some(u.id.clone()),
-        method: "passkey",
-        outcome: "success",
-        reason: "ok",
-        ..SignInEvent::default()
-    };
+    let s = passkey_session("0190f0e0-0000-7000-8000-000000000001", "h1", &u.id);
+    let event = signed_in_event(&u.id);
     let r = store.record_signin(&s, &event, None, None).await.unwrap();
     assert_eq!(r, Recorded::SignedIn);
     let (read, owner) = store.session_with_user("h1").await.unwrap().unwrap();
