@@ -476,7 +476,15 @@ async fn signin_answers_its_waiting_request(db: Db) {
     );
     let stranger = client();
     let request = waiting_request(&h, &stranger, &app, &pk).await;
-    let r = passkey_signin_for(&h, &stranger, &mut authn, &request).await;
+    let begin = h.signin_begin(&stranger, None).await;
+    let finish = json!({
+        "ceremonyId": begin["ceremonyId"],
+        "credential": authn.get(&begin, &h.base).unwrap(),
+        "request": request,
+    });
+    let r = h
+        .post(&stranger, "/api/signin/passkey/finish", &finish)
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.set_cookie);
     let loc = r.body["redirect"].as_str().unwrap().to_string();
@@ -484,6 +492,12 @@ async fn signin_answers_its_waiting_request(db: Db) {
     let (status, body) = exchange(&query(&loc, "code").unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(claims(&body)["amr"], json!(["swk", "user", "mfa"]));
+    // The same finish replayed: refused, no session, nothing answered.
+    let r = h
+        .post(&client(), "/api/signin/passkey/finish", &finish)
+        .await;
+    assert_eq!((r.status, r.code()), (400, "challenge_invalid"));
+    assert!(!r.set_cookie && r.body.get("redirect").is_none());
 
     // Answered once: a second sign-in carrying the same request answers nothing.
     signin_answers_nothing(&h, &client(), &mut authn, &request).await;
@@ -505,6 +519,24 @@ async fn signin_answers_its_waiting_request(db: Db) {
     ] {
         signin_answers_nothing(&h, &fresh, &mut authn, &forged).await;
     }
+    // A refused sign-in (an assertion made for another ceremony) answers nothing either.
+    let (one, other) = (
+        h.signin_begin(&fresh, None).await,
+        h.signin_begin(&fresh, None).await,
+    );
+    let r = h
+        .post(
+            &fresh,
+            "/api/signin/passkey/finish",
+            &json!({
+                "ceremonyId": other["ceremonyId"],
+                "credential": authn.get(&one, &h.base).unwrap(),
+                "request": genuine,
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(!r.set_cookie && r.body.get("redirect").is_none());
     // The genuine one is still waiting, and the session the forgeries left answers it.
     let (_, loc) = h
         .location(

@@ -40,19 +40,10 @@ const INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, before, 
 
 /// Writes an audit row on the given connection (usually inside the change's transaction).
 pub(crate) async fn write(conn: &mut AnyConnection, ev: &AuditEvent) -> Result<()> {
-    sqlx::query(INSERT)
-        .bind(ev.at)
-        .bind(&ev.actor)
-        .bind(ev.action)
-        .bind(ev.target.as_deref())
-        .bind(ev.before.as_ref().map(|v| v.to_string()))
-        .bind(ev.after.as_ref().map(|v| v.to_string()))
-        .execute(conn)
-        .await?;
-    Ok(())
+    write_with(conn, ev).await
 }
 
-/// [`write`] on any [`Exec`]: the same row, for transactions written against it.
+/// The audit row on any [`Exec`]: a sqlx connection, or a rusqlite one in a bulk import.
 pub(crate) async fn write_with<E: Exec>(e: &mut E, ev: &AuditEvent) -> Result<()> {
     let before = ev.before.as_ref().map(|v| v.to_string());
     let after = ev.after.as_ref().map(|v| v.to_string());

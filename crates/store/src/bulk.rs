@@ -22,18 +22,13 @@ pub(crate) struct BulkConn(Mutex<Option<rusqlite::Connection>>);
 const CACHE_KIB: i64 = 128 * 1024;
 
 impl Store {
-    /// The database file, when bulk writes can take the rusqlite path.
-    pub(crate) fn bulk_file(&self) -> Option<Arc<str>> {
-        self.sqlite_file.clone()
-    }
-
     /// Drops the bulk connection and its cache.
     pub(crate) fn close_bulk(&self) {
         *self.bulk.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// Runs `f` in one write transaction on a rusqlite connection to `file`: committed
-    /// when it returns `Ok`, rolled back otherwise.
+    /// Runs `f` in one write transaction on a rusqlite connection to `file` (the store's
+    /// `sqlite_file`): committed when it returns `Ok`, rolled back otherwise.
     pub(crate) async fn bulk_sqlite<T, F>(&self, file: Arc<str>, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -52,18 +47,7 @@ impl Store {
                     kept.insert(c)
                 }
             };
-            conn.execute_batch("BEGIN IMMEDIATE")?;
-            let ended = match f(&mut SqliteConn(conn)) {
-                Ok(v) => conn
-                    .execute_batch("COMMIT")
-                    .map(|()| v)
-                    .map_err(StoreError::from),
-                Err(e) => Err(e),
-            };
-            if ended.is_err() && !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            ended
+            crate::group_commit::immediate(conn, f)
         })
         .await
         .map_err(|e| StoreError::Corrupt(format!("a bulk write stopped: {e}")))?

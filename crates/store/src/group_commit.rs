@@ -146,16 +146,21 @@ async fn commit_loop(
 
 /// Runs `batch` in one transaction: all committed, or none.
 fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> Result<()> {
+    immediate(conn, |w| batch.iter_mut().try_for_each(|q| (q.body)(w)))
+}
+
+/// Runs `f` in one `BEGIN IMMEDIATE` transaction on `conn`: committed when it returns
+/// `Ok`, rolled back otherwise (the group commit's groups, and bulk imports).
+pub(crate) fn immediate<T>(
+    conn: &mut rusqlite::Connection,
+    f: impl FnOnce(&mut SqliteConn<'_>) -> Result<T>,
+) -> Result<T> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let mut ran = Ok(());
-    for q in batch.iter_mut() {
-        ran = (q.body)(&mut SqliteConn(conn));
-        if ran.is_err() {
-            break;
-        }
-    }
-    let ended = match ran {
-        Ok(()) => conn.execute_batch("COMMIT").map_err(StoreError::from),
+    let ended = match f(&mut SqliteConn(conn)) {
+        Ok(v) => conn
+            .execute_batch("COMMIT")
+            .map(|()| v)
+            .map_err(StoreError::from),
         Err(e) => Err(e),
     };
     if ended.is_err() && !conn.is_autocommit() {

@@ -293,7 +293,7 @@ impl Store {
             format!("{} passkeys", keys.len()),
         )
         .after(serde_json::json!({ "count": keys.len() }));
-        if let Some(file) = self.bulk_file() {
+        if let Some(file) = self.sqlite_file.clone() {
             // In owner order, each batch walks the owner index once, front to back.
             let mut keys = keys.to_vec();
             keys.sort_by(|a, b| a.user_id.cmp(&b.user_id));

@@ -328,7 +328,7 @@ impl Store {
     pub async fn import_users(&self, users: &[NewUser], actor: &str, now: i64) -> Result<()> {
         let ev = AuditEvent::new(now, actor, "user.imported", format!("{} users", users.len()))
             .after(serde_json::json!({ "count": users.len(), "first": users.first().map(|u| &u.username) }));
-        if let Some(file) = self.bulk_file() {
+        if let Some(file) = self.sqlite_file.clone() {
             // In id order, each batch walks the primary-key index once, front to back.
             let mut users = users.to_vec();
             users.sort_unstable_by(|a, b| a.id.cmp(&b.id));

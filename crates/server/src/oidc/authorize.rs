@@ -2,7 +2,8 @@
 //! only, exact redirect URIs, PKCE S256 (required for public clients), prompt,
 //! max_age and acr_values. A request that needs the user to sign in (again) waits,
 //! sealed in the browser's URL, while they do; the sign-in answers it as it completes
-//! ([`answer_after_signin`]), and `/authorize/continue` answers what it left.
+//! ([`prepare_answer`], committed with the sign-in), and `/authorize/continue` answers
+//! what it left.
 
 use super::error::OAuthError;
 use super::tokens::CODE_TTL_MS;
