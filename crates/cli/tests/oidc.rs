@@ -449,6 +449,19 @@ async fn signin_answers_its_waiting_request(db: Db) {
     // A pass sign-in for a waiting request: back to the application with a code at `mfa`.
     let browser = client();
     let request = waiting_request(&h, &browser, &app, &pk).await;
+    // The pass page's way back to passkey sign-in keeps the whole sealed request (it is
+    // far longer than 64 characters); one that does not open is not carried.
+    assert!(request.len() > 64);
+    let (status, page) = h
+        .get_html(&browser, &format!("/signin/tap?request={request}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("href=\"/signin?request={request}\"")),
+        "{page}"
+    );
+    let (_, page) = h.get_html(&browser, "/signin/tap?request=abc").await;
+    assert!(page.contains("href=\"/signin\""), "{page}");
     let r = h
         .post(
             &browser,

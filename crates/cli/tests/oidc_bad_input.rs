@@ -153,6 +153,9 @@ async fn authorization_refusals(db: Db) {
         (vec![], "invalid_request", &public),
         (vec![("prompt", "none login")], "invalid_request", &app),
         (vec![("max_age", "soon")], "invalid_request", &app),
+        // No consent step exists, so none is pretended (nor advertised).
+        (vec![("prompt", "consent")], "consent_required", &app),
+        (vec![("prompt", "login consent")], "consent_required", &app),
         (vec![("request", "eyJ")], "request_not_supported", &app),
     ];
     for (extra, error, who) in cases {
@@ -218,6 +221,33 @@ async fn authorization_refusals(db: Db) {
     assert!(r.text().await.unwrap().contains("logout-confirm"));
     let (status, _) = h.get_html(&browser, "/my/security").await;
     assert_eq!(status, 200, "still signed in until confirmed");
+    // The confirmation names a registered application by its registered name, and never
+    // prints a caller's client_id as if it were one.
+    let (status, page) = h
+        .get_html(&browser, &format!("/logout?client_id={}", app.id))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("logout-confirm"));
+    let name = h.store.client(&app.id).await.unwrap().unwrap().name;
+    assert!(page.contains(&format!("{name} asks")), "{page}");
+    let spoof = "Your%20IT%20department%20(urgent%3A%20call%20555)";
+    let (status, page) = h
+        .get_html(&browser, &format!("/logout?client_id={spoof}"))
+        .await;
+    assert_eq!(status, 400);
+    assert!(!page.contains("Your IT department"), "{page}");
+    assert!(!page.contains("logout-confirm"));
+    let (status, _) = h.get_html(&browser, "/my/security").await;
+    assert_eq!(status, 200, "still signed in");
+    // Discovery advertises only what is implemented.
+    let meta: Value = reqwest::get(format!("{}/.well-known/openid-configuration", h.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["prompt_values_supported"], json!(["none", "login", "select_account"]));
+    assert!(meta.get("userinfo_signing_alg_values_supported").is_none());
 
     // A stale or made-up continuation.
     let r = browser
@@ -680,6 +710,13 @@ async fn token_refusals(db: Db) {
     )))
     .await;
     assert_eq!(status, 401, "wrong audience");
+    // An expiry past the one-hour cap is refused, however large (2^63-1 used to wrap
+    // when turned into milliseconds, and the assertion was remembered only briefly).
+    for exp in [i64::MAX, i64::MAX / 1000 + 1, now_secs() + 3_700] {
+        let a = sign_assertion_exp(&key, &svc.id, &audience, &format!("jti-exp-{exp}"), exp);
+        let (status, body) = send(form(&a)).await;
+        assert_eq!((status, err(&body)), (401, "invalid_client"), "exp {exp}");
+    }
 
     // UserInfo with no token, a garbage token, and an ID token (not an access token).
     let r = reqwest::Client::new()
@@ -760,9 +797,23 @@ fn sign_assertion(
     aud: &str,
     jti: &str,
 ) -> String {
-    let now = keyfort_server::state::now_ms() / 1000;
+    sign_assertion_exp(key, client_id, aud, jti, now_secs() + 60)
+}
+
+fn now_secs() -> i64 {
+    keyfort_server::state::now_ms() / 1000
+}
+
+fn sign_assertion_exp(
+    key: &jsonwebtoken::EncodingKey,
+    client_id: &str,
+    aud: &str,
+    jti: &str,
+    exp: i64,
+) -> String {
+    let now = now_secs();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some("k1".into());
-    let claims = json!({ "iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "iat": now, "exp": now + 60 });
+    let claims = json!({ "iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "iat": now, "exp": exp });
     jsonwebtoken::encode(&header, &claims, key).unwrap()
 }

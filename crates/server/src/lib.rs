@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod oidc;
 pub mod pages;
 pub mod passes;
@@ -83,6 +84,10 @@ pub fn router(state: AppState) -> Router {
             same_origin_writes,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            headers::Https(state.rp.secure_cookies),
+            headers::security_headers,
+        ))
         .with_state(state)
 }
 

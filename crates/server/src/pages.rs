@@ -150,14 +150,14 @@ pub async fn signin(
 
 /// Asks the person before an application signs them out without proof it may.
 pub fn logout_confirm_page(
-    client_id: Option<&str>,
+    client: Option<(&str, &str)>,
     post_logout_redirect_uri: Option<&str>,
     state: Option<&str>,
     id_token_hint: Option<&str>,
 ) -> Response {
     render(&LogoutPage {
-        client_name: client_id.map(str::to_string),
-        client_id,
+        client_name: client.map(|(_, name)| name.to_string()),
+        client_id: client.map(|(id, _)| id),
         post_logout_redirect_uri,
         state,
         id_token_hint,
@@ -174,22 +174,24 @@ pub struct TapQuery {
     request: Option<String>,
 }
 
-pub async fn tap(Query(q): Query<TapQuery>) -> Response {
+pub async fn tap(
+    State(state): State<AppState>,
+    Query(q): Query<TapQuery>,
+) -> Result<Response, ApiError> {
     let username = q.username.unwrap_or_default().chars().take(128).collect();
+    // Carry on only a waiting request that opens (it is sealed, ~540 characters): anything
+    // else would send the person back to a request Keyfort cannot answer.
     let request_query = match q.request.as_deref() {
-        Some(r)
-            if r.len() <= 64
-                && r.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            format!("?request={r}")
-        }
-        _ => String::new(),
+        Some(id) => crate::oidc::authorize::pending(&state, id, crate::state::now_ms())
+            .await?
+            .map(|_| format!("?request={id}"))
+            .unwrap_or_default(),
+        None => String::new(),
     };
-    render(&TapPage {
+    Ok(render(&TapPage {
         username,
         request_query,
-    })
+    }))
 }
 
 pub async fn security(

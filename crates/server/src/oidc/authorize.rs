@@ -274,7 +274,17 @@ fn validate(client: &ClientRecord, p: &AuthorizeParams, now: i64) -> Result<Pend
             Some(c.to_string())
         }
     };
-    parse_prompt(p.prompt.as_deref()).map_err(OAuthError::invalid_request)?;
+    let prompt = parse_prompt(p.prompt.as_deref()).map_err(OAuthError::invalid_request)?;
+    if prompt.contains(&keyfort_core::oidc::Prompt::Consent) {
+        // OpenID Connect Core §3.1.2.1: an OP that cannot ask for consent answers
+        // consent_required. Applications are approved by registering them; there is no
+        // consent step, so none is advertised either.
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "consent_required",
+            "Keyfort does not ask for consent: applications are approved by the administrator who registers them.",
+        ));
+    }
     let max_age =
         match p.max_age.as_deref() {
             None | Some("") => None,

@@ -176,12 +176,15 @@ async fn private_key_jwt(
         .map_err(|_| invalid())?
         .claims;
     let jti = claims.jti.ok_or_else(invalid)?;
-    if jti.is_empty() || jti.len() > 256 || claims.exp * 1000 > now + 60 * 60 * 1000 {
+    let Some(remember_until) = assertion_memory_until(claims.exp, now) else {
+        return Err(invalid());
+    };
+    if jti.is_empty() || jti.len() > 256 {
         return Err(invalid());
     }
     if !state
         .store
-        .remember_client_assertion(&jti, &id, claims.exp * 1000 + 60_000)
+        .remember_client_assertion(&jti, &id, remember_until)
         .await?
     {
         return Err(OAuthError::invalid_client(
@@ -189,4 +192,33 @@ async fn private_key_jwt(
         ));
     }
     Ok(client)
+}
+
+/// An assertion may live at most an hour from now (compared in seconds, so no request
+/// value is ever multiplied). Returns how long its `jti` must be remembered (its expiry
+/// plus the validation leeway, in milliseconds), or `None` when `exp` is too far ahead.
+fn assertion_memory_until(exp_secs: i64, now_ms: i64) -> Option<i64> {
+    const MAX_LIFETIME_SECS: i64 = 60 * 60;
+    if exp_secs > now_ms / 1000 + MAX_LIFETIME_SECS {
+        return None;
+    }
+    exp_secs.checked_mul(1000)?.checked_add(60_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assertion_memory_until;
+
+    #[test]
+    fn assertion_expiry_is_capped_without_overflow() {
+        let now = 1_700_000_000_000;
+        let exp = now / 1000 + 300;
+        assert_eq!(assertion_memory_until(exp, now), Some(exp * 1000 + 60_000));
+        assert_eq!(assertion_memory_until(now / 1000 + 3600, now).map(|_| ()), Some(()));
+        assert_eq!(assertion_memory_until(now / 1000 + 3601, now), None);
+        // 2^63-1 seconds used to wrap when multiplied into milliseconds.
+        assert_eq!(assertion_memory_until(i64::MAX, now), None);
+        assert_eq!(assertion_memory_until(i64::MAX / 1000 + 1, now), None);
+        assert_eq!(assertion_memory_until(i64::MIN, now), None);
+    }
 }

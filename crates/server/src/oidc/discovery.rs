@@ -27,7 +27,6 @@ pub fn document(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
@@ -38,7 +37,7 @@ pub fn document(issuer: &str) -> Value {
             "name", "given_name", "family_name", "preferred_username", "email", "groups"],
         // Keyfort's authentication strengths: multi-factor, passwordless, phishing-resistant.
         "acr_values_supported": [ACR_MFA, ACR_PASSWORDLESS, ACR_PHISHING_RESISTANT],
-        "prompt_values_supported": ["none", "login", "select_account", "consent"],
+        "prompt_values_supported": ["none", "login", "select_account"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

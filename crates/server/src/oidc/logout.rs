@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::extract::{CurrentSession, clear_session_cookie};
+use crate::headers::csp_allowing_form_target;
 use crate::pages::{error_page, logout_confirm_page};
 use crate::state::{AppState, now_ms};
 use axum::extract::{Query, RawForm, State};
@@ -102,16 +103,19 @@ async fn logout(state: &AppState, headers: &HeaderMap, p: LogoutParams, posted: 
         return bad("client_id does not match the id_token_hint.");
     }
     let client_id = hinted_client.or(p.client_id.clone());
+    // The application is named only as registered: an unknown client_id is refused, never
+    // printed (it is the caller's text, not Keyfort's).
+    let client = match &client_id {
+        Some(id) => match state.store.client(id).await {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => return bad("client_id is not an application registered with Keyfort."),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => None,
+    };
     let redirect = match &p.post_logout_redirect_uri {
         Some(uri) => {
-            let client = match &client_id {
-                Some(id) => match state.store.client(id).await {
-                    Ok(c) => c,
-                    Err(e) => return ApiError::from(e).into_response(),
-                },
-                None => None,
-            };
-            match client {
+            match &client {
                 // Exact match against the client's registered list; never a redirect to an unregistered URI.
                 Some(c) if c.post_logout_uri_list().iter().any(|u| u == uri) => Some(uri.clone()),
                 _ => {
@@ -132,12 +136,21 @@ async fn logout(state: &AppState, headers: &HeaderMap, p: LogoutParams, posted: 
         });
         let confirmed = posted && p.confirm.as_deref() == Some("yes");
         if !proven && !confirmed {
-            return logout_confirm_page(
-                client_id.as_deref(),
+            let mut page = logout_confirm_page(
+                client.as_ref().map(|c| (c.id.as_str(), c.name.as_str())),
                 p.post_logout_redirect_uri.as_deref(),
                 p.state.as_deref(),
                 p.id_token_hint.as_deref(),
             );
+            // The confirmed sign-out redirects to the registered URI: the page's
+            // form-action must allow that origin, and only that one.
+            let target = redirect.as_deref().and_then(|r| Url::parse(r).ok());
+            if let Some(csp) =
+                target.and_then(|u| csp_allowing_form_target(&u.origin().ascii_serialization()))
+            {
+                page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+            }
+            return page;
         }
         if let Err(e) = end_session(state, current).await {
             return e.into_response();
