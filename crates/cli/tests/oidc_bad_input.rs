@@ -246,7 +246,10 @@ async fn authorization_refusals(db: Db) {
         .json()
         .await
         .unwrap();
-    assert_eq!(meta["prompt_values_supported"], json!(["none", "login", "select_account"]));
+    assert_eq!(
+        meta["prompt_values_supported"],
+        json!(["none", "login", "select_account"])
+    );
     assert!(meta.get("userinfo_signing_alg_values_supported").is_none());
 
     // A stale or made-up continuation.

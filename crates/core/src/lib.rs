@@ -11,6 +11,7 @@ pub mod relying_party;
 pub mod session;
 pub mod strength;
 pub mod tap;
+pub mod throttle;
 pub mod time;
 pub mod username;
 

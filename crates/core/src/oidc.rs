@@ -113,7 +113,9 @@ pub fn reauthentication_needed(
     if login_forced && fresh_since.is_none_or(|t| s.auth_time < t) {
         return Some(Reauthenticate::PromptLogin);
     }
-    if max_age_secs.is_some_and(|max| now.saturating_sub(s.auth_time) > max.max(0).saturating_mul(SECOND_MS)) {
+    if max_age_secs
+        .is_some_and(|max| now.saturating_sub(s.auth_time) > max.max(0).saturating_mul(SECOND_MS))
+    {
         return Some(Reauthenticate::MaxAgeExceeded);
     }
     if select_acr(acr_values, &s.methods).is_err() {

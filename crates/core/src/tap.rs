@@ -12,8 +12,6 @@ pub const MIN_LIFETIME_MINUTES: i64 = 10;
 pub const MAX_LIFETIME_MINUTES: i64 = 43_200;
 pub const DEFAULT_LIFETIME_MINUTES: i64 = 60;
 pub const DEFAULT_LENGTH: usize = 8;
-/// After this many wrong codes a pass stops working; the administrator issues a new one.
-pub const MAX_FAILED_ATTEMPTS: i64 = 10;
 /// A one-time pass used to start registration leaves this long to finish.
 pub const ONE_TIME_REGISTRATION_WINDOW_MS: Millis = 10 * MINUTE_MS;
 
@@ -27,8 +25,6 @@ pub enum Usability {
     Expired,
     NotYetValid,
     OneTimeUsed,
-    /// Too many wrong codes were tried against this pass.
-    Locked,
 }
 
 impl Usability {
@@ -36,14 +32,15 @@ impl Usability {
         self == Usability::EnabledByPolicy
     }
 
-    /// REFERENCE.md `methodUsabilityReason` (plus Keyfort's `locked`).
+    /// The `methodUsabilityReason` of the Temporary Access Pass method. Wrong codes never
+    /// lock a pass (anyone could lock anyone's): they are throttled with a growing delay
+    /// (`throttle`).
     pub fn as_str(self) -> &'static str {
         match self {
             Usability::EnabledByPolicy => "enabledByPolicy",
             Usability::Expired => "expired",
             Usability::NotYetValid => "notYetValid",
             Usability::OneTimeUsed => "oneTimeUsed",
-            Usability::Locked => "locked",
         }
     }
 }
@@ -64,9 +61,7 @@ impl PassState {
     }
 
     pub fn usability(&self, now: Millis) -> Usability {
-        if self.failed_attempts >= MAX_FAILED_ATTEMPTS {
-            Usability::Locked
-        } else if self.one_time && self.used_at.is_some() {
+        if self.one_time && self.used_at.is_some() {
             Usability::OneTimeUsed
         } else if now < self.start_at {
             Usability::NotYetValid
@@ -151,12 +146,10 @@ mod tests {
     }
 
     #[test]
-    fn too_many_failures_lock_the_pass() {
+    fn wrong_codes_never_lock_a_pass() {
         let mut p = pass(false);
-        p.failed_attempts = MAX_FAILED_ATTEMPTS - 1;
+        p.failed_attempts = 1_000;
         assert!(p.usability(1_000_001).is_usable());
-        p.failed_attempts = MAX_FAILED_ATTEMPTS;
-        assert_eq!(p.usability(1_000_001), Usability::Locked);
     }
 
     #[test]

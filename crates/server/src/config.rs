@@ -18,6 +18,11 @@ struct FileConfig {
     session_lifetime_minutes: Option<i64>,
     session_idle_minutes: Option<i64>,
     signout_revokes_tokens: Option<bool>,
+    signin_log_retention_days: Option<i64>,
+    trusted_proxies: Option<Vec<String>>,
+    throttle_pass_per_ip_per_minute: Option<u32>,
+    throttle_signin_per_ip_per_minute: Option<u32>,
+    throttle_registrations_per_session_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +39,10 @@ pub struct Config {
     pub signout_revokes_tokens: bool,
     /// `KEYFORT_MAINTENANCE_INTERVAL_SECONDS`: purge of expired state and re-reading of signing keys.
     pub maintenance_interval_secs: u64,
+    /// `KEYFORT_SIGNIN_LOG_RETENTION_DAYS`: sign-in log rows older than this are purged.
+    pub signin_log_retention_days: i64,
+    /// Per-address, per-session limits and the proxies whose `X-Forwarded-For` counts.
+    pub throttle: crate::throttle::ThrottleConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +57,30 @@ fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
         setting,
         message: message.into(),
     }
+}
+
+/// A whole number from the environment (first) or the file, within `range`.
+fn number(
+    name: &'static str,
+    env: Option<String>,
+    file: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    let n = match env {
+        Some(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| err(name, format!("`{s}` is not a whole number")))?,
+        None => file.unwrap_or(default),
+    };
+    if !range.contains(&n) {
+        return Err(err(
+            name,
+            format!("{n} is outside {}..={}", range.start(), range.end()),
+        ));
+    }
+    Ok(n)
 }
 
 /// Where configuration values come from: a file and an environment lookup
@@ -178,7 +211,66 @@ impl Config {
                 })?,
             None => 60,
         };
+        let signin_log_retention_days = number(
+            "KEYFORT_SIGNIN_LOG_RETENTION_DAYS",
+            env("KEYFORT_SIGNIN_LOG_RETENTION_DAYS"),
+            file.signin_log_retention_days,
+            90,
+            1..=3650,
+        )?;
+        let defaults = crate::throttle::ThrottleConfig::default();
+        let limit = |name: &'static str, f: Option<u32>, default: u32| {
+            number(
+                name,
+                env(name),
+                f.map(i64::from),
+                i64::from(default),
+                0..=1_000_000,
+            )
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let proxies: Vec<String> = match env("KEYFORT_TRUSTED_PROXIES") {
+            Some(v) => v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        err(
+                            "KEYFORT_TRUSTED_PROXIES",
+                            format!("`{p}` is not an IP address or CIDR range"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let throttle = crate::throttle::ThrottleConfig {
+            pass_per_ip_per_minute: limit(
+                "KEYFORT_THROTTLE_PASS_PER_IP_PER_MINUTE",
+                file.throttle_pass_per_ip_per_minute,
+                defaults.pass_per_ip_per_minute,
+            )?,
+            signin_per_ip_per_minute: limit(
+                "KEYFORT_THROTTLE_SIGNIN_PER_IP_PER_MINUTE",
+                file.throttle_signin_per_ip_per_minute,
+                defaults.signin_per_ip_per_minute,
+            )?,
+            registrations_per_session_per_hour: limit(
+                "KEYFORT_THROTTLE_REGISTRATIONS_PER_SESSION_PER_HOUR",
+                file.throttle_registrations_per_session_per_hour,
+                defaults.registrations_per_session_per_hour,
+            )?,
+            trusted_proxies,
+        };
         Ok(Config {
+            signin_log_retention_days,
+            throttle,
             maintenance_interval_secs,
             master_key: env("KEYFORT_MASTER_KEY"),
             signout_revokes_tokens,
@@ -235,6 +327,25 @@ mod tests {
     }
 
     #[test]
+    fn throttling_and_retention_settings() {
+        let c = load(&[], None).unwrap();
+        assert_eq!(c.throttle, crate::throttle::ThrottleConfig::default());
+        assert_eq!(c.signin_log_retention_days, 90);
+        let c = load(
+            &[
+                ("KEYFORT_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+                ("KEYFORT_THROTTLE_PASS_PER_IP_PER_MINUTE", "0"),
+                ("KEYFORT_SIGNIN_LOG_RETENTION_DAYS", "7"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.throttle.trusted_proxies.len(), 2);
+        assert_eq!(c.throttle.pass_per_ip_per_minute, 0);
+        assert_eq!(c.signin_log_retention_days, 7);
+    }
+
+    #[test]
     fn environment_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyfort.toml");
@@ -280,6 +391,14 @@ mod tests {
                 .setting,
             "KEYFORT_SESSION_IDLE_MINUTES"
         );
+        for (name, value) in [
+            ("KEYFORT_TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip"),
+            ("KEYFORT_THROTTLE_PASS_PER_IP_PER_MINUTE", "-1"),
+            ("KEYFORT_THROTTLE_SIGNIN_PER_IP_PER_MINUTE", "lots"),
+            ("KEYFORT_SIGNIN_LOG_RETENTION_DAYS", "0"),
+        ] {
+            assert_eq!(load(&[(name, value)], None).unwrap_err().setting, name);
+        }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyfort.toml");
         std::fs::write(&path, "lisen = 1").unwrap();

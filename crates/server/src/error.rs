@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// For a throttled request: the `Retry-After` seconds.
+    pub retry_after_secs: Option<i64>,
 }
 
 impl ApiError {
@@ -19,6 +21,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -40,6 +43,14 @@ impl ApiError {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 429 with `Retry-After` (RFC 6585 §4).
+    pub fn too_many_attempts(retry_after_secs: i64, message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
+        }
     }
 
     pub fn internal() -> Self {
@@ -77,10 +88,17 @@ impl From<keyfort_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({ "error": self.code, "message": self.message })),
-        )
-            .into_response()
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let Some(secs) = self.retry_after_secs {
+            body["retryAfterSeconds"] = json!(secs);
+        }
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        r
     }
 }

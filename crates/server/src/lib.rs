@@ -13,6 +13,7 @@ pub mod passes;
 pub mod passkeys;
 pub mod signin;
 pub mod state;
+pub mod throttle;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
@@ -145,9 +146,15 @@ pub async fn serve(
         ));
         loop {
             tick.tick().await;
-            if let Err(e) = purge_state.store.purge_expired(state::now_ms()).await {
+            let now = state::now_ms();
+            if let Err(e) = purge_state.store.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired state failed");
             }
+            let before = now.saturating_sub(purge_state.signin_log_retention_ms);
+            if let Err(e) = purge_state.store.purge_signin_log(before).await {
+                tracing::warn!(error = %e, "purging the sign-in log failed");
+            }
+            purge_state.throttles.forget_idle();
             // Keys rotated on any node (or by the CLI) reach this one within a minute.
             if let Err(e) = purge_state.reload_keys().await {
                 tracing::warn!(error = %e, "reloading signing keys failed");

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
 use crate::state::{AppState, now_ms};
+use crate::throttle::{self, Action, PASS_BACKOFF};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -75,6 +76,16 @@ pub struct PassSignIn {
 
 const METHOD: &str = "temporary_access_pass";
 
+/// The throttle key of pass attempts for a username.
+fn attempt_key(username: &str) -> String {
+    let name: String = username
+        .chars()
+        .take(128)
+        .flat_map(char::to_lowercase)
+        .collect();
+    format!("tap:{name}")
+}
+
 /// Argon2 takes tens of milliseconds of CPU: run it off the async workers so a burst of
 /// pass sign-ins cannot stall every other request.
 async fn code_matches(typed: &str, hash: &str) -> bool {
@@ -102,8 +113,26 @@ pub async fn sign_in(
         Ok(b) => b,
         Err(e) => return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await),
     };
+    if let Err(e) = state
+        .throttles
+        .check_ip(Action::PassSignIn, client.ip.as_deref())
+    {
+        return Err(
+            signin::refused(&state, &client, METHOD, None, Some(&body.username), now, e).await,
+        );
+    }
     let typed = tap::normalize_typed_code(&body.code);
     let username = keyfort_core::username::normalize(&body.username).ok();
+    // Reserve the attempt before checking anything: however many race, the count cannot
+    // pass the limit. Keyed by the name typed, known or not, so a delay says nothing
+    // about which usernames exist.
+    let key = attempt_key(username.as_deref().unwrap_or(&body.username));
+    let reservation = state.store.reserve_attempt(&key, PASS_BACKOFF, now).await?;
+    if let Err(e) = throttle::refused(reservation) {
+        return Err(
+            signin::refused(&state, &client, METHOD, None, Some(&body.username), now, e).await,
+        );
+    }
     let user = match &username {
         Some(u) => state.store.user_by_username(u).await?,
         None => None,
@@ -144,10 +173,7 @@ pub async fn sign_in(
             tap::Usability::NotYetValid => {
                 ApiError::unauthorized("pass_not_yet_valid", "This pass is not valid yet.")
             }
-            _ => ApiError::unauthorized(
-                "pass_locked",
-                "Too many wrong codes: ask an administrator for a new pass.",
-            ),
+            tap::Usability::EnabledByPolicy => ApiError::internal(),
         };
         // Only the holder of the right code learns why; everyone else sees the generic refusal.
         let e = if right_code { e } else { invalid() };
@@ -159,6 +185,8 @@ pub async fn sign_in(
             signin::refused(&state, &client, METHOD, Some(&user), None, now, invalid()).await,
         );
     }
+    // The right code: earlier wrong ones are forgiven.
+    state.store.clear_attempts(&key).await?;
     if !user.enabled {
         let e = ApiError::forbidden(
             "user_disabled",

@@ -28,6 +28,9 @@ pub struct Inner {
     pub signout_revokes_tokens: bool,
     /// How often expired state is purged and signing keys are re-read.
     pub maintenance_interval_secs: u64,
+    /// Sign-in log rows older than this go at the next purge.
+    pub signin_log_retention_ms: i64,
+    pub throttles: crate::throttle::Throttles,
 }
 
 impl Inner {
@@ -106,6 +109,10 @@ impl AppState {
             keys: std::sync::RwLock::new(Arc::new(ring)),
             signout_revokes_tokens: config.signout_revokes_tokens,
             maintenance_interval_secs: config.maintenance_interval_secs,
+            signin_log_retention_ms: config
+                .signin_log_retention_days
+                .saturating_mul(24 * 60 * keyfort_core::MINUTE_MS),
+            throttles: crate::throttle::Throttles::new(&config.throttle),
         })))
     }
 }

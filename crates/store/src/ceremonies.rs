@@ -164,6 +164,10 @@ impl Store {
              (SELECT id FROM spent_ceremonies WHERE expires_at <= $1 LIMIT $2)",
             "DELETE FROM sessions WHERE id IN \
              (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+            // Throttles whose delay is over and untouched for a day (every policy has forgotten them).
+            "DELETE FROM attempt_throttles WHERE key IN \
+             (SELECT key FROM attempt_throttles WHERE updated_at <= $1 - 86400000 \
+              AND blocked_until <= $1 LIMIT $2)",
         ] {
             n += self.purge_in_chunks(sql, now).await?;
         }

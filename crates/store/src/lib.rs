@@ -23,6 +23,7 @@ mod pool;
 mod readers;
 mod secrets;
 mod sessions;
+mod throttles;
 mod users;
 
 pub use audit::AuditEvent;

@@ -29,6 +29,10 @@ pub struct SignInRow {
     pub reason: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Identical refusals from one address within a minute collapse into one row.
+    pub attempts: i64,
+    /// The last of those attempts (`None` for a row of one).
+    pub last_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
@@ -61,11 +65,22 @@ impl Store {
     /// The newest `limit` sign-in rows, newest first.
     pub async fn signin_log(&self, limit: i64) -> Result<Vec<SignInRow>> {
         Ok(sqlx::query_as(
-            "SELECT id, at, user_id, username, method, outcome, reason, ip, user_agent FROM signin_log ORDER BY id DESC LIMIT $1",
+            "SELECT id, at, user_id, username, method, outcome, reason, ip, user_agent, attempts, last_at \
+             FROM signin_log ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Removes sign-in log rows older than `before` (the retention setting), in chunks.
+    pub async fn purge_signin_log(&self, before: i64) -> Result<u64> {
+        self.purge_in_chunks(
+            "DELETE FROM signin_log WHERE id IN \
+             (SELECT id FROM signin_log WHERE at < $1 LIMIT $2)",
+            before,
+        )
+        .await
     }
 
     /// The newest `limit` audit rows, newest first.
@@ -94,7 +109,35 @@ impl Body for LogSignin {
     }
 }
 
+/// A refusal identical in everything but time to the last row from its address, within
+/// this window of that row's first attempt, is counted on that row instead of writing one.
+pub const COLLAPSE_WINDOW_MS: i64 = 60_000;
+
 pub(crate) async fn insert_signin<E: Exec>(e: &mut E, ev: &SignInEvent) -> Result<()> {
+    if ev.outcome == "failure" && ev.ip.is_some() {
+        let collapsed = e
+            .exec(
+                "UPDATE signin_log SET attempts = attempts + 1, last_at = $1 WHERE id = (\
+                 SELECT id FROM signin_log WHERE ip = $2 ORDER BY id DESC LIMIT 1) \
+                 AND at >= $4 AND outcome = 'failure' AND reason = $3 AND method = $5 \
+                 AND user_id IS NOT DISTINCT FROM $6 AND username IS NOT DISTINCT FROM $7 \
+                 AND user_agent IS NOT DISTINCT FROM $8",
+                &[
+                    Arg::Int(ev.at),
+                    Arg::OptText(ev.ip.as_deref()),
+                    Arg::Text(ev.reason),
+                    Arg::Int(ev.at.saturating_sub(COLLAPSE_WINDOW_MS)),
+                    Arg::Text(ev.method),
+                    Arg::OptText(ev.user_id.as_deref()),
+                    Arg::OptText(ev.username.as_deref()),
+                    Arg::OptText(ev.user_agent.as_deref()),
+                ],
+            )
+            .await?;
+        if collapsed > 0 {
+            return Ok(());
+        }
+    }
     e.exec(
         "INSERT INTO signin_log (at, user_id, username, method, outcome, reason, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

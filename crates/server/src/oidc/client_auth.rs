@@ -67,11 +67,16 @@ struct AssertionClaims {
 
 /// Authenticates the calling client from headers and form. `allow_public`: whether a
 /// public client may call this endpoint with its id alone.
+///
+/// Failed authentications are counted per client and address in the store
+/// (`throttle::CLIENT_BACKOFF`): past the free ones, that client is refused from that
+/// address with a 429 before any credential is checked, until the delay has passed.
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
     allow_public: bool,
+    ip: Option<&str>,
     now: i64,
 ) -> Result<ClientRecord, OAuthError> {
     let basic = basic_credentials(headers).transpose()?;
@@ -86,23 +91,29 @@ pub async fn authenticate(
         ));
     }
     if let Some((id, secret)) = basic {
-        let client = state.store.client(&id).await?.ok_or_else(invalid)?;
-        if client.auth_method != "client_secret_basic"
-            || !secret_matches(&secret, client.secret_hash.as_deref())
-        {
-            return Err(invalid());
-        }
-        return Ok(client);
+        return throttled(state, &id, ip, now, async {
+            let client = state.store.client(&id).await?.ok_or_else(invalid)?;
+            if client.auth_method != "client_secret_basic"
+                || !secret_matches(&secret, client.secret_hash.as_deref())
+            {
+                return Err(invalid());
+            }
+            Ok(client)
+        })
+        .await;
     }
     if let Some(secret) = form.get("client_secret") {
         let id = form.get("client_id").ok_or_else(invalid)?;
-        let client = state.store.client(id).await?.ok_or_else(invalid)?;
-        if client.auth_method != "client_secret_post"
-            || !secret_matches(secret, client.secret_hash.as_deref())
-        {
-            return Err(invalid());
-        }
-        return Ok(client);
+        return throttled(state, id, ip, now, async {
+            let client = state.store.client(id).await?.ok_or_else(invalid)?;
+            if client.auth_method != "client_secret_post"
+                || !secret_matches(secret, client.secret_hash.as_deref())
+            {
+                return Err(invalid());
+            }
+            Ok(client)
+        })
+        .await;
     }
     if let Some(assertion) = assertion {
         if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
@@ -110,7 +121,18 @@ pub async fn authenticate(
                 "client_assertion_type must be jwt-bearer.",
             ));
         }
-        return private_key_jwt(state, assertion, form.get("client_id"), now).await;
+        let id = assertion_issuer(assertion)?;
+        if form.get("client_id").is_some_and(|c| *c != id) {
+            return Err(invalid());
+        }
+        return throttled(
+            state,
+            &id,
+            ip,
+            now,
+            private_key_jwt(state, assertion, &id, now),
+        )
+        .await;
     }
     let id = form.get("client_id").ok_or_else(invalid)?;
     let client = state.store.client(id).await?.ok_or_else(invalid)?;
@@ -125,23 +147,11 @@ pub async fn authenticate(
 async fn private_key_jwt(
     state: &AppState,
     assertion: &str,
-    claimed_id: Option<&String>,
+    id: &str,
     now: i64,
 ) -> Result<ClientRecord, OAuthError> {
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| invalid())?;
-    let unverified: serde_json::Value =
-        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
-            .map(|d| d.claims)
-            .map_err(|_| invalid())?;
-    let id = unverified
-        .get("iss")
-        .and_then(|v| v.as_str())
-        .ok_or_else(invalid)?
-        .to_string();
-    if claimed_id.is_some_and(|c| *c != id) {
-        return Err(invalid());
-    }
-    let client = state.store.client(&id).await?.ok_or_else(invalid)?;
+    let client = state.store.client(id).await?.ok_or_else(invalid)?;
     if client.auth_method != "private_key_jwt" {
         return Err(invalid());
     }
@@ -166,8 +176,8 @@ async fn private_key_jwt(
         return Err(invalid());
     }
     let mut v = Validation::new(header.alg);
-    v.set_issuer(&[&id]);
-    v.sub = Some(id.clone());
+    v.set_issuer(&[id]);
+    v.sub = Some(id.to_string());
     let token_endpoint = format!("{}/token", state.issuer);
     v.set_audience(&[token_endpoint.as_str(), state.issuer.as_str()]);
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
@@ -184,7 +194,7 @@ async fn private_key_jwt(
     }
     if !state
         .store
-        .remember_client_assertion(&jti, &id, remember_until)
+        .remember_client_assertion(&jti, id, remember_until)
         .await?
     {
         return Err(OAuthError::invalid_client(
@@ -192,6 +202,58 @@ async fn private_key_jwt(
         ));
     }
     Ok(client)
+}
+
+/// The client an assertion claims to come from (`iss`), read before its signature is
+/// checked: it only chooses the key to check it with, and the throttle to count against.
+fn assertion_issuer(assertion: &str) -> Result<String, OAuthError> {
+    let unverified: serde_json::Value =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
+            .map(|d| d.claims)
+            .map_err(|_| invalid())?;
+    unverified
+        .get("iss")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .map(str::to_string)
+        .ok_or_else(invalid)
+}
+
+/// Runs a credential check for client `id` under its throttle for this address.
+async fn throttled(
+    state: &AppState,
+    id: &str,
+    ip: Option<&str>,
+    now: i64,
+    check: impl std::future::Future<Output = Result<ClientRecord, OAuthError>>,
+) -> Result<ClientRecord, OAuthError> {
+    let id: String = id.chars().take(256).collect();
+    let key = format!("client:{id}:{}", ip.unwrap_or("-"));
+    let prior = state.store.attempt_state(&key).await?;
+    if let Some(p) = prior
+        && p.blocked_until > now
+    {
+        return Err(OAuthError::too_many_attempts(p.blocked_until - now));
+    }
+    match check.await {
+        Ok(client) => {
+            if prior.is_some() {
+                state.store.clear_attempts(&key).await?;
+            }
+            Ok(client)
+        }
+        Err(e) if e.error == "invalid_client" => {
+            if let keyfort_core::throttle::Reservation::Refused { retry_after_ms } = state
+                .store
+                .reserve_attempt(&key, crate::throttle::CLIENT_BACKOFF, now)
+                .await?
+            {
+                return Err(OAuthError::too_many_attempts(retry_after_ms));
+            }
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// An assertion may live at most an hour from now (compared in seconds, so no request
@@ -214,7 +276,10 @@ mod tests {
         let now = 1_700_000_000_000;
         let exp = now / 1000 + 300;
         assert_eq!(assertion_memory_until(exp, now), Some(exp * 1000 + 60_000));
-        assert_eq!(assertion_memory_until(now / 1000 + 3600, now).map(|_| ()), Some(()));
+        assert_eq!(
+            assertion_memory_until(now / 1000 + 3600, now).map(|_| ()),
+            Some(())
+        );
         assert_eq!(assertion_memory_until(now / 1000 + 3601, now), None);
         // 2^63-1 seconds used to wrap when multiplied into milliseconds.
         assert_eq!(assertion_memory_until(i64::MAX, now), None);

@@ -11,6 +11,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
+    /// For a throttled client: the `Retry-After` seconds.
+    pub retry_after_secs: Option<i64>,
 }
 
 impl OAuthError {
@@ -19,6 +21,19 @@ impl OAuthError {
             status,
             error,
             description: description.into(),
+            retry_after_secs: None,
+        }
+    }
+    /// 429 with `Retry-After`: too many failed authentications by this client from here.
+    pub fn too_many_attempts(retry_after_ms: i64) -> Self {
+        let secs = keyfort_core::throttle::retry_after_secs(retry_after_ms);
+        OAuthError {
+            retry_after_secs: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many failed client authentications. Try again in {secs} s."),
+            )
         }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -96,6 +111,9 @@ impl IntoResponse for OAuthError {
             .into_response();
         let headers = r.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             let challenge = if self.error == "invalid_token" {
                 format!(

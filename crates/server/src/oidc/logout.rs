@@ -148,7 +148,8 @@ async fn logout(state: &AppState, headers: &HeaderMap, p: LogoutParams, posted: 
             if let Some(csp) =
                 target.and_then(|u| csp_allowing_form_target(&u.origin().ascii_serialization()))
             {
-                page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+                page.headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, csp);
             }
             return page;
         }

@@ -3,6 +3,7 @@
 use super::client_auth;
 use super::error::OAuthError;
 use super::tokens;
+use crate::extract::ClientInfo;
 use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::body::Bytes;
@@ -22,12 +23,14 @@ fn token_param(f: &HashMap<String, String>) -> Result<&str, OAuthError> {
 /// whether or not the token was valid (RFC 7009 §2.2).
 pub async fn revoke(
     State(state): State<AppState>,
+    info: ClientInfo,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let now = now_ms();
     let f = super::token::parse_form(&headers, &body)?;
-    let client = client_auth::authenticate(&state, &headers, &f, true, now).await?;
+    let client =
+        client_auth::authenticate(&state, &headers, &f, true, info.ip.as_deref(), now).await?;
     let token = token_param(&f)?;
     if let Some(r) = state
         .store
@@ -51,12 +54,14 @@ pub async fn revoke(
 /// `POST /introspect`: confidential clients, about their own tokens.
 pub async fn introspect(
     State(state): State<AppState>,
+    info: ClientInfo,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, OAuthError> {
     let now = now_ms();
     let f = super::token::parse_form(&headers, &body)?;
-    let client = client_auth::authenticate(&state, &headers, &f, false, now).await?;
+    let client =
+        client_auth::authenticate(&state, &headers, &f, false, info.ip.as_deref(), now).await?;
     let token = token_param(&f)?;
     let inactive = Json(json!({ "active": false }));
     if let Some(r) = state

@@ -153,6 +153,12 @@ pub async fn finish(
         let spent = spent.cloned();
         async move { signin::logged(state.store.log_signin(&event, spent.as_ref()).await, e) }
     };
+    if let Err(e) = state
+        .throttles
+        .check_ip(crate::throttle::Action::PasskeySignIn, client.ip.as_deref())
+    {
+        return Err(refuse(None, None, None, e).await);
+    }
     let body = match body {
         Ok(ApiJson(b)) => b,
         Err(e) => return Err(refuse(None, None, None, e).await),

@@ -46,6 +46,8 @@ pub async fn begin(
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
     check_may_register(&current, now)?;
+    // Each begin stores a ceremony: a session may not create them without bound.
+    state.throttles.check_registration(&current.session.id)?;
     let existing = state.store.passkeys_of_user(&current.user.id).await?;
     if existing.len() >= MAX_PASSKEYS_PER_USER {
         return Err(ApiError::conflict(

@@ -141,8 +141,15 @@ async fn handle(
                 grant_type.chars().take(64).collect::<String>()
             ))
         })?;
-    let client =
-        client_auth::authenticate(state, headers, &form, handler.public_clients(), now).await?;
+    let client = client_auth::authenticate(
+        state,
+        headers,
+        &form,
+        handler.public_clients(),
+        info.ip.as_deref(),
+        now,
+    )
+    .await?;
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!(
             "This client may not use the {grant_type} grant."

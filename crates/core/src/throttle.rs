@@ -1,0 +1,167 @@
+//! Attempts against a guessable secret (a pass code, a client secret, later a password or
+//! a one-time code) are throttled per account by a growing delay, never a permanent lock:
+//! a lock an attacker can trigger for someone else would be a denial of service.
+//!
+//! An attempt is *reserved* before the secret is checked (the store applies [`reserve`]
+//! with a compare-and-swap), and the reservation counts as a failure until the check
+//! succeeds and clears it. However many attempts race, no more than `free_failures`
+//! are checked before the delay starts, and after that one per delay.
+
+use crate::time::{Millis, SECOND_MS};
+use serde::Serialize;
+
+/// How attempts against one account's secret are spaced out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures allowed back to back before any delay.
+    pub free_failures: i64,
+    /// The delay after the first failure past the free ones; it doubles with each one after.
+    pub first_delay_ms: Millis,
+    /// The delay never grows past this.
+    pub max_delay_ms: Millis,
+    /// A quiet spell this long (no attempt at all) forgets earlier failures.
+    pub forget_after_ms: Millis,
+}
+
+impl Backoff {
+    /// Secrets a person types: five tries, then 1 s, 2 s, 4 s … up to 15 minutes; an hour
+    /// of quiet forgets. At the cap that is four guesses an hour.
+    pub const TYPED_SECRET: Backoff = Backoff {
+        free_failures: 5,
+        first_delay_ms: SECOND_MS,
+        max_delay_ms: 15 * 60 * SECOND_MS,
+        forget_after_ms: 60 * 60 * SECOND_MS,
+    };
+
+    /// The delay after `failures` failures in a row (0 while they are free).
+    pub fn delay_after(&self, failures: i64) -> Millis {
+        let past_free = failures.saturating_sub(self.free_failures);
+        if past_free <= 0 {
+            return 0;
+        }
+        // Doubling from first_delay: 2^(past_free-1), saturating well before overflow.
+        let shift = u32::try_from(past_free.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(40);
+        self.first_delay_ms
+            .saturating_mul(1i64 << shift)
+            .min(self.max_delay_ms)
+    }
+}
+
+/// What the store keeps per throttled key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptState {
+    /// Failures (and attempts still being checked) in a row.
+    pub failures: i64,
+    /// No attempt is checked before this time.
+    pub blocked_until: Millis,
+    /// The last attempt.
+    pub updated_at: Millis,
+}
+
+/// The answer to "may one more attempt be checked now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Check the attempt; store `next` first (the attempt counts as a failure until cleared).
+    Granted { next: AttemptState },
+    /// Too many failures: try again after this many milliseconds.
+    Refused { retry_after_ms: Millis },
+}
+
+/// Decides whether an attempt may be checked now, from the stored state (none: no
+/// attempt yet).
+pub fn reserve(policy: &Backoff, state: Option<AttemptState>, now: Millis) -> Reservation {
+    let state = state.unwrap_or_default();
+    if now < state.blocked_until {
+        return Reservation::Refused {
+            retry_after_ms: state.blocked_until.saturating_sub(now),
+        };
+    }
+    let forgotten = now.saturating_sub(state.updated_at) >= policy.forget_after_ms;
+    let previous = if forgotten { 0 } else { state.failures.max(0) };
+    let failures = previous.saturating_add(1);
+    Reservation::Granted {
+        next: AttemptState {
+            failures,
+            blocked_until: now.saturating_add(policy.delay_after(failures)),
+            updated_at: now,
+        },
+    }
+}
+
+/// Whole seconds to put in `Retry-After` (RFC 9110 §10.2.3), at least one.
+pub fn retry_after_secs(retry_after_ms: Millis) -> i64 {
+    retry_after_ms
+        .saturating_add(SECOND_MS - 1)
+        .div_euclid(SECOND_MS)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: Backoff = Backoff::TYPED_SECRET;
+
+    fn granted(r: Reservation) -> AttemptState {
+        match r {
+            Reservation::Granted { next } => next,
+            Reservation::Refused { retry_after_ms } => panic!("refused for {retry_after_ms} ms"),
+        }
+    }
+
+    #[test]
+    fn free_failures_then_a_doubling_delay_up_to_the_cap() {
+        assert_eq!(P.delay_after(0), 0);
+        assert_eq!(P.delay_after(5), 0);
+        assert_eq!(P.delay_after(6), 1_000);
+        assert_eq!(P.delay_after(7), 2_000);
+        assert_eq!(P.delay_after(10), 16_000);
+        assert_eq!(P.delay_after(16), 900_000);
+        assert_eq!(P.delay_after(i64::MAX), 900_000);
+    }
+
+    #[test]
+    fn racing_attempts_are_refused_once_the_delay_starts() {
+        // However many arrive at the same instant, only the free ones and one more are checked.
+        let mut state = None;
+        let mut checked = 0;
+        for _ in 0..100 {
+            match reserve(&P, state, 1_000_000) {
+                Reservation::Granted { next } => {
+                    checked += 1;
+                    state = Some(next);
+                }
+                Reservation::Refused { retry_after_ms } => assert_eq!(retry_after_ms, 1_000),
+            }
+        }
+        assert_eq!(checked, 6);
+    }
+
+    #[test]
+    fn the_delay_passes_and_a_quiet_hour_forgets() {
+        let mut s = None;
+        for _ in 0..6 {
+            s = Some(granted(reserve(&P, s, 0)));
+        }
+        assert!(matches!(
+            reserve(&P, s, 999),
+            Reservation::Refused { retry_after_ms: 1 }
+        ));
+        let after = granted(reserve(&P, s, 1_000));
+        assert_eq!((after.failures, after.blocked_until), (7, 3_000));
+        let later = granted(reserve(&P, Some(after), 3_000 + 60 * 60 * 1000));
+        assert_eq!((later.failures, later.blocked_until), (1, later.updated_at));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(1), 1);
+        assert_eq!(retry_after_secs(1_000), 1);
+        assert_eq!(retry_after_secs(1_001), 2);
+        assert_eq!(retry_after_secs(0), 1);
+        assert_eq!(retry_after_secs(i64::MAX), i64::MAX / 1000 + 1);
+    }
+}
