@@ -12,11 +12,25 @@ pub async fn open_store(config: &Config) -> Result<Store, CliError> {
         .map_err(CliError::Store)
 }
 
+/// The log filter: `KEYFORT_LOG`, or Keyfort's own events at info and others' warnings.
+/// webauthn-rs-core logs whole attacker-sent inputs at ERROR (a 45 KB authenticator
+/// data became ~225 KB of log), so it stays silent unless a filter names it.
+fn log_filter(configured: Option<String>) -> String {
+    let base = configured
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "keyfort=info,warn".into());
+    if base.contains("webauthn_rs_core") {
+        base
+    } else {
+        format!("{base},webauthn_rs_core=off")
+    }
+}
+
 pub async fn run() -> Result<(), CliError> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYFORT_LOG")
-                .unwrap_or_else(|_| "keyfort=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_new(log_filter(std::env::var("KEYFORT_LOG").ok()))
+                .unwrap_or_else(|_| log_filter(None).into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -76,4 +90,23 @@ pub async fn run() -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(e.to_string()))?;
     state.store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_webauthn_verifier_is_silent_unless_named() {
+        assert_eq!(
+            super::log_filter(None),
+            "keyfort=info,warn,webauthn_rs_core=off"
+        );
+        assert_eq!(
+            super::log_filter(Some("debug".into())),
+            "debug,webauthn_rs_core=off"
+        );
+        assert_eq!(
+            super::log_filter(Some("webauthn_rs_core=debug".into())),
+            "webauthn_rs_core=debug"
+        );
+    }
 }

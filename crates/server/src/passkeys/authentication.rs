@@ -166,6 +166,11 @@ pub async fn finish(
     let Some(opened) = state.sealer.open::<SignInCeremony>(KIND, &body.ceremony_id) else {
         return Err(refuse(None, None, None, ceremony_unknown()).await);
     };
+    // Malformed shapes are refused before the ceremony is spent: an honest retry with the
+    // same ceremony still works, and nothing oversized reaches a parser.
+    if let Err(e) = super::shape::check_assertion(&body.credential) {
+        return Err(refuse(None, opened.body.username, None, e).await);
+    }
     if now >= opened.exp {
         return Err(refuse(None, None, None, ceremony_expired()).await);
     }

@@ -10,6 +10,7 @@ pub mod authentication;
 pub mod manage;
 pub mod registration;
 pub mod sealed;
+pub mod shape;
 
 use crate::error::ApiError;
 use crate::state::{AppState, CEREMONY_TTL_MS};

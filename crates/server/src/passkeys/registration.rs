@@ -141,9 +141,11 @@ pub fn verify(
     display_name: String,
     now: i64,
 ) -> Result<PasskeyRecord, ApiError> {
+    super::shape::check_registration(response)?;
     let cred: Credential = webauthn
         .register_credential(response, reg_state, None)
         .map_err(|e| webauthn_refusal(&e))?;
+    super::shape::check_attested_id(response, cred.cred_id.as_slice())?;
     let summary = authenticator_data(&response.response.attestation_object).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_webauthn_response",
