@@ -17,8 +17,6 @@ pub struct Inner {
     /// SHA-256 of the RP ID, as authenticator data carries it.
     pub rp_id_hash: [u8; 32],
     pub session: SessionLimits,
-    /// Key for the decoy credential ids given for unknown usernames.
-    pub decoy_key: Vec<u8>,
     /// The OpenID Connect issuer identifier (the public URL).
     pub issuer: String,
     pub master_key: MasterKey,
@@ -84,13 +82,6 @@ impl AppState {
             Some(false),
             Some(false),
         );
-        let decoy = store
-            .server_secret(
-                "decoy_credential_key",
-                crate::crypto::random_token,
-                now_ms(),
-            )
-            .await?;
         Ok(AppState(Arc::new(Inner {
             store,
             rp: config.rp.clone(),
@@ -100,7 +91,6 @@ impl AppState {
                 sha2::Sha256::digest(config.rp.id.as_bytes()).into()
             },
             session: config.session,
-            decoy_key: decoy.into_bytes(),
             issuer: config.rp.base.clone(),
             sealer: crate::passkeys::sealed::CeremonySealer::new(
                 master_key.derive(crate::passkeys::sealed::KEY_LABEL),

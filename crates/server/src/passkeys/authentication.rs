@@ -14,14 +14,12 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac};
 use keyfort_store::{PasskeyUse, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
-    AllowCredentials, AuthenticationState, Credential, PublicKeyCredential, UserVerificationPolicy,
+    AuthenticationState, Credential, PublicKeyCredential, UserVerificationPolicy,
 };
 
 pub const KIND: &str = "authentication";
@@ -45,15 +43,6 @@ struct SignInCeremony {
     username: Option<String>,
 }
 
-/// Decoy credential ids for a username that does not exist, stable per username,
-/// so the response does not reveal whether it exists.
-fn decoy_credential(key: &[u8], username: &str) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(b"keyfort decoy credential\0");
-    mac.update(username.as_bytes());
-    mac.finalize().into_bytes().to_vec()
-}
-
 /// `POST /api/signin/passkey/begin`
 pub async fn begin(
     State(state): State<AppState>,
@@ -64,10 +53,15 @@ pub async fn begin(
         .webauthn
         .new_challenge_authenticate_builder(Vec::new(), Some(UserVerificationPolicy::Required))
         .map_err(|e| webauthn_refusal(&e))?;
-    let (mut options, auth_state) = state
+    let (options, auth_state) = state
         .webauthn
         .generate_challenge_authenticate(builder)
         .map_err(|e| webauthn_refusal(&e))?;
+    // Username first names whom the passkey must belong to, and nothing else: every
+    // Keyfort passkey is a discoverable credential, so the browser needs no
+    // allowCredentials, and an empty list is the same for every name — known or not, with
+    // one passkey or twenty (ARCHITECTURE.md, "No response reveals whether a username
+    // exists"). The owner is checked at finish.
     let mut expected_user = None;
     let mut username = None;
     if let Some(raw) = body.username.as_deref() {
@@ -77,31 +71,8 @@ pub async fn begin(
             Ok(u) => state.store.user_by_username(&u).await?,
             Err(_) => None,
         };
-        let ids: Vec<Vec<u8>> = match &user {
-            Some(u) => state
-                .store
-                .passkeys_of_user(&u.id)
-                .await?
-                .iter()
-                .filter_map(|p| B64.decode(&p.credential_id).ok())
-                .collect(),
-            None => Vec::new(),
-        };
-        let ids = if ids.is_empty() {
-            vec![decoy_credential(&state.decoy_key, &normalized)]
-        } else {
-            ids
-        };
-        options.public_key.allow_credentials = ids
-            .into_iter()
-            .map(|id| AllowCredentials {
-                type_: "public-key".into(),
-                id,
-                transports: None,
-            })
-            .collect();
         expected_user = Some(user.map(|u| u.id).unwrap_or_default());
-        username = Some(normalized);
+        username = Some(normalized.chars().take(128).collect());
     }
     let ceremony = Envelope {
         id: crate::crypto::ordered_id(),
