@@ -263,25 +263,3 @@ fn presented_counter(c: &PublicKeyCredential) -> Option<i64> {
         .ok()
         .map(|s| i64::from(s.sign_count))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decoys_are_stable_per_username_and_key() {
-        assert_eq!(
-            decoy_credential(b"k", "alice"),
-            decoy_credential(b"k", "alice")
-        );
-        assert_ne!(
-            decoy_credential(b"k", "alice"),
-            decoy_credential(b"k", "bob")
-        );
-        assert_ne!(
-            decoy_credential(b"k", "alice"),
-            decoy_credential(b"j", "alice")
-        );
-        assert_eq!(decoy_credential(b"k", "alice").len(), 32);
-    }
-}
