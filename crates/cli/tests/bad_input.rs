@@ -449,6 +449,23 @@ async fn request_refusals(db: Db) {
     assert_eq!(r.status(), 403);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "cross_origin_request");
+    // A browser's own word decides: cross-site (whatever Origin says) is refused, and a
+    // same-origin form post whose Origin is `null` (no-referrer) is let through.
+    for (site, origin, status) in [
+        ("cross-site", h.base.as_str(), 403),
+        ("same-site", h.base.as_str(), 403),
+        ("same-origin", "null", 200),
+    ] {
+        let r = c
+            .post(h.url("/api/signin/passkey/begin"))
+            .header("sec-fetch-site", site)
+            .header("origin", origin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{site} {origin}");
+    }
     // Unknown field in begin, unknown endpoint.
     let r = h
         .post(

@@ -199,3 +199,26 @@ mod tests {
         assert_eq!(normalize_passkey_name("a\u{7}b"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::AuthenticatorDataSummary;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes at all: parsed or refused, never a panic; a parse reads the counter
+        /// and flags from where WebAuthn L3 §6.1 puts them.
+        #[test]
+        fn authenticator_data_parse_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(s) = AuthenticatorDataSummary::parse(&bytes) {
+                prop_assert!(bytes.len() >= 37);
+                let count = u32::from_be_bytes([bytes[33], bytes[34], bytes[35], bytes[36]]);
+                prop_assert_eq!(s.sign_count, count);
+                prop_assert_eq!(s.user_present, bytes[32] & 0x01 != 0);
+                prop_assert_eq!(s.aaguid.is_some(), bytes[32] & 0x40 != 0);
+            } else {
+                prop_assert!(bytes.len() < 53);
+            }
+        }
+    }
+}

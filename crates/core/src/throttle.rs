@@ -165,3 +165,47 @@ mod tests {
         assert_eq!(retry_after_secs(i64::MAX), i64::MAX / 1000 + 1);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the stored state and the clock say, deciding never panics or
+        /// overflows, a refusal always names a positive wait, and a grant never stores
+        /// fewer failures than it counted.
+        #[test]
+        fn reserve_is_total(failures in any::<i64>(), blocked in any::<i64>(),
+                            updated in any::<i64>(), now in any::<i64>()) {
+            let state = AttemptState { failures, blocked_until: blocked, updated_at: updated };
+            match reserve(&Backoff::TYPED_SECRET, Some(state), now) {
+                Reservation::Refused { retry_after_ms } => prop_assert!(retry_after_ms > 0),
+                Reservation::Granted { next } => {
+                    prop_assert!(next.failures >= 1);
+                    prop_assert!(next.blocked_until >= now);
+                    prop_assert_eq!(next.updated_at, now);
+                }
+            }
+        }
+
+        /// However many attempts arrive within one instant, at most the free ones and one
+        /// more are granted; the delay never shrinks as failures grow.
+        #[test]
+        fn bursts_never_pass_the_limit(n in 1usize..500, start in 0i64..1_000_000_000_000) {
+            let p = Backoff::TYPED_SECRET;
+            let mut state = None;
+            let mut granted = 0i64;
+            for _ in 0..n {
+                if let Reservation::Granted { next } = reserve(&p, state, start) {
+                    granted += 1;
+                    state = Some(next);
+                }
+            }
+            prop_assert!(granted <= p.free_failures + 1);
+            for f in 0..64 {
+                prop_assert!(p.delay_after(f) <= p.delay_after(f + 1));
+            }
+        }
+    }
+}

@@ -119,10 +119,17 @@ async fn same_origin_writes(State(state): State<AppState>, req: Request, next: N
     let cookie_authenticated = path.starts_with("/api/") || path == "/signout" || path == "/logout";
     let writes = cookie_authenticated
         && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if writes
-        && let Some(origin) = req.headers().get(header::ORIGIN)
-        && origin.as_bytes() != state.rp.origin_str().as_bytes()
-    {
+    // Browsers say where a request comes from in Sec-Fetch-Site; under
+    // `Referrer-Policy: no-referrer` their form posts carry `Origin: null`, so Origin is
+    // only the fallback for browsers that send no Sec-Fetch-Site.
+    let cross_site = match req.headers().get("sec-fetch-site") {
+        Some(site) => site.as_bytes() != b"same-origin",
+        None => req
+            .headers()
+            .get(header::ORIGIN)
+            .is_some_and(|origin| origin.as_bytes() != state.rp.origin_str().as_bytes()),
+    };
+    if writes && cross_site {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_origin_request",

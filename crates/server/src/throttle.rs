@@ -225,3 +225,24 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::client_ip;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any header at all: the answer is the peer or an address from the header, and an
+        /// untrusted peer's header never counts.
+        #[test]
+        fn forwarded_for_parsing_is_total(header in ".{0,200}", trusted_peer in any::<bool>()) {
+            let peer: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+            let trusted = if trusted_peer { vec!["10.0.0.0/8".parse().unwrap()] } else { vec![] };
+            let ip = client_ip(Some(peer), Some(&header), &trusted);
+            prop_assert!(ip.is_some());
+            if !trusted_peer {
+                prop_assert_eq!(ip, Some(peer));
+            }
+        }
+    }
+}

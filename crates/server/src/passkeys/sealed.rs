@@ -134,3 +134,19 @@ mod tests {
         assert_eq!(s.open::<String>("authentication", &huge), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::CeremonySealer;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Nothing but what the sealer sealed opens: any other string, of any shape, is
+        /// refused without a panic.
+        #[test]
+        fn only_sealed_text_opens(text in "[A-Za-z0-9_-]{0,300}|.{0,100}") {
+            let s = CeremonySealer::new([9; 32]);
+            prop_assert!(s.open::<serde_json::Value>("authentication", &text).is_none());
+        }
+    }
+}
