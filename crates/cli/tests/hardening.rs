@@ -74,6 +74,27 @@ async fn concurrent_pass_guesses_never_pass_the_limit(db: Db) {
         pass.state().usability(now()).is_usable(),
         "never locked: a growing delay instead"
     );
+
+    // One multi-use pass does not mint sessions without bound: ten, then a wait.
+    h.store.clear_attempts("tap:admin").await.unwrap();
+    let issued = keyfort_server::passes::issue(&h.store, &admin, None, false, "test", now())
+        .await
+        .unwrap();
+    let uses = keyfort_server::throttle::PASS_USE_BACKOFF.free_failures;
+    for i in 0..uses {
+        let r = h.tap_signin(&client(), "admin", &issued.code).await;
+        assert_eq!(r.status, 200, "sign-in {i}: {:?}", r.body);
+    }
+    let r = h.tap_signin(&client(), "admin", &issued.code).await;
+    assert_eq!(r.status, 200, "the one that starts the delay");
+    let r = h.tap_signin(&client(), "admin", &issued.code).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "too_many_attempts"),
+        "{:?}",
+        r.body
+    );
+    assert!(!r.set_cookie);
 }
 
 async fn per_address_and_per_session_limits(db: Db) {

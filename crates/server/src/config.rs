@@ -105,24 +105,35 @@ impl Config {
     }
 
     pub fn load(src: Sources<'_>) -> Result<Config, ConfigError> {
-        let file: FileConfig = match src.file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = match src.file {
+            Some(path) => Some((
+                path,
+                std::fs::read_to_string(path).map_err(|e| {
                     err(
                         "KEYFORT_CONFIG",
                         format!("cannot read {}: {e}", path.display()),
                     )
-                })?;
-                toml::from_str(&text).map_err(|e| {
-                    err(
-                        "KEYFORT_CONFIG",
-                        format!("{} is not valid: {}", path.display(), e.message()),
-                    )
-                })?
-            }
+                })?,
+            )),
+            None => None,
+        };
+        Config::load_text(text.as_ref().map(|(p, t)| (*p, t.as_str())), src.env)
+    }
+
+    /// [`Config::load`] from the file's text (named `path` in errors) and the environment.
+    pub fn load_text(
+        file: Option<(&Path, &str)>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file: FileConfig = match file {
+            Some((path, text)) => toml::from_str(text).map_err(|e| {
+                err(
+                    "KEYFORT_CONFIG",
+                    format!("{} is not valid: {}", path.display(), e.message()),
+                )
+            })?,
             None => FileConfig::default(),
         };
-        let env = src.env;
         let listen_raw = env("KEYFORT_LISTEN")
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:8080".into());

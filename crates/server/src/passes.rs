@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
 use crate::state::{AppState, now_ms};
-use crate::throttle::{self, Action, PASS_BACKOFF};
+use crate::throttle::{self, Action, PASS_BACKOFF, PASS_USE_BACKOFF};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -193,6 +193,17 @@ pub async fn sign_in(
             "This account is disabled. Contact your administrator.",
         );
         return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+    }
+    // A multi-use pass is for setting up a few devices, not for minting sessions.
+    if pass.one_time == 0 {
+        let uses = format!("tap-use:{}", pass.id);
+        let reservation = state
+            .store
+            .reserve_attempt(&uses, PASS_USE_BACKOFF, now)
+            .await?;
+        if let Err(e) = throttle::refused(reservation) {
+            return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+        }
     }
     if !state.store.consume_pass(&pass.id, now).await? {
         let e = ApiError::unauthorized(

@@ -5,7 +5,7 @@
 //! - per browser session, in memory: registration ceremonies begun;
 //! - per account or client, in the store so every node sees it
 //!   (`keyfort_core::throttle`, a growing delay, never a lock): pass codes per username,
-//!   client authentication per client and address.
+//!   sign-ins per multi-use pass, client authentication per client and address.
 //!
 //! Every refusal is a 429 with `Retry-After` and the stable code `too_many_attempts`.
 
@@ -44,6 +44,15 @@ impl Default for ThrottleConfig {
 
 /// Attempts at a pass code, per username (known or not, so the answer never says which).
 pub const PASS_BACKOFF: Backoff = Backoff::TYPED_SECRET;
+
+/// Sign-ins with one multi-use pass: ten back to back, then a growing delay (a minute,
+/// doubling to 15 minutes) until an hour passes without one.
+pub const PASS_USE_BACKOFF: Backoff = Backoff {
+    free_failures: 10,
+    first_delay_ms: 60 * SECOND_MS,
+    max_delay_ms: 15 * 60 * SECOND_MS,
+    forget_after_ms: 60 * 60 * SECOND_MS,
+};
 
 /// Failed client authentications, per client and address. Client secrets are 256-bit
 /// and cannot be guessed; the delay bounds the work an address can make Keyfort do, and

@@ -184,7 +184,11 @@ async fn authorize(state: &AppState, headers: &HeaderMap, p: AuthorizeParams) ->
     }
 }
 
-fn validate(client: &ClientRecord, p: &AuthorizeParams, now: i64) -> Result<Pending, OAuthError> {
+pub fn validate(
+    client: &ClientRecord,
+    p: &AuthorizeParams,
+    now: i64,
+) -> Result<Pending, OAuthError> {
     if too_long(p) {
         return Err(OAuthError::invalid_request("A parameter is too long."));
     }

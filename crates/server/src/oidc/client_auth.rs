@@ -206,7 +206,7 @@ async fn private_key_jwt(
 
 /// The client an assertion claims to come from (`iss`), read before its signature is
 /// checked: it only chooses the key to check it with, and the throttle to count against.
-fn assertion_issuer(assertion: &str) -> Result<String, OAuthError> {
+pub fn assertion_issuer(assertion: &str) -> Result<String, OAuthError> {
     let unverified: serde_json::Value =
         jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
             .map(|d| d.claims)

@@ -96,7 +96,7 @@ fn format_name(f: AttestationFormat) -> &'static str {
 
 /// Reads the authenticator data out of the attestation object (CBOR, WebAuthn L3 §6.5.4):
 /// the AAGUID is there even when the attestation statement is `none`.
-fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorDataSummary> {
+pub fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorDataSummary> {
     let v: ciborium::Value = ciborium::from_reader(attestation_object).ok()?;
     let auth = v
         .as_map()?
