@@ -89,6 +89,16 @@ impl ServerProcess {
         port: u16,
         extra_env: &[(&str, &str)],
     ) -> ServerProcess {
+        ServerProcess::start_logging(data_dir, port, extra_env, Stdio::inherit())
+    }
+
+    /// [`ServerProcess::start_in`] with the server's log (stderr) sent to `stderr`.
+    pub fn start_logging(
+        data_dir: &std::path::Path,
+        port: u16,
+        extra_env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> ServerProcess {
         let base = format!("http://localhost:{port}");
         let mut cmd = Command::new(KEYFORT);
         cmd.arg("serve")
@@ -98,7 +108,7 @@ impl ServerProcess {
             .env("KEYFORT_DATA_DIR", data_dir)
             .current_dir(data_dir)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
