@@ -20,6 +20,24 @@ fn now() -> i64 {
     keyfort_server::state::now_ms()
 }
 
+/// A directory user without any passkey.
+async fn add_member(h: &Harness, username: &str) {
+    h.store
+        .create_user(
+            &keyfort_store::NewUser {
+                id: keyfort_server::crypto::uuid_v4(),
+                username: username.into(),
+                display_name: username.into(),
+                user_type: "member".into(),
+                ..Default::default()
+            },
+            "test",
+            now(),
+        )
+        .await
+        .unwrap();
+}
+
 /// State that a refused sign-in must leave alone.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
@@ -234,20 +252,7 @@ async fn assertion_refusals(db: Db) {
     refused(&h, &r, 401, "unknown_credential", before).await;
 
     // Username first with someone else's passkey.
-    h.store
-        .create_user(
-            &keyfort_store::NewUser {
-                id: keyfort_server::crypto::uuid_v4(),
-                username: "bob".into(),
-                display_name: "Bob".into(),
-                user_type: "member".into(),
-                ..Default::default()
-            },
-            "test",
-            now(),
-        )
-        .await
-        .unwrap();
+    add_member(&h, "bob").await;
     // Username first for bob, answered with admin's passkey: refused at finish.
     let begin = h.signin_begin(&c, Some("bob")).await;
     let cred = a.get(&begin, &h.base).unwrap();
@@ -496,20 +501,7 @@ async fn request_refusals(db: Db) {
         v
     };
     let known = shape(h.signin_begin(&c, Some("admin")).await);
-    h.store
-        .create_user(
-            &keyfort_store::NewUser {
-                id: keyfort_server::crypto::uuid_v4(),
-                username: "carol".into(),
-                display_name: "Carol".into(),
-                user_type: "member".into(),
-                ..Default::default()
-            },
-            "test",
-            now(),
-        )
-        .await
-        .unwrap();
+    add_member(&h, "carol").await;
     let without_passkey = shape(h.signin_begin(&c, Some("carol")).await);
     let unknown = shape(h.signin_begin(&c, Some("mallory")).await);
     assert_eq!(known, unknown);

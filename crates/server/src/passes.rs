@@ -109,18 +109,17 @@ pub async fn sign_in(
     body: Result<ApiJson<PassSignIn>, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = now_ms();
-    let ApiJson(body) = match body {
-        Ok(b) => b,
-        Err(e) => return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await),
-    };
+    // Malformed attempts count against the address too.
     if let Err(e) = state
         .throttles
         .check_ip(Action::PassSignIn, client.ip.as_deref())
     {
-        return Err(
-            signin::refused(&state, &client, METHOD, None, Some(&body.username), now, e).await,
-        );
+        return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await);
     }
+    let ApiJson(body) = match body {
+        Ok(b) => b,
+        Err(e) => return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await),
+    };
     let typed = tap::normalize_typed_code(&body.code);
     let username = keyfort_core::username::normalize(&body.username).ok();
     // Reserve the attempt before checking anything: however many race, the count cannot
