@@ -224,6 +224,24 @@ async fn client_authentication_is_throttled(db: Db) {
     // The right secret forgave the failures.
     let key = format!("client:{}:127.0.0.1", app.id);
     assert_eq!(h.store.attempt_state(&key).await.unwrap(), None);
+    // A made-up client id is refused and writes nothing: no row per guessed id.
+    for _ in 0..20 {
+        let r = reqwest::Client::new()
+            .post(h.url("/token"))
+            .basic_auth("made-up-client", Some("guess"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(
+        h.store
+            .attempt_state("client:made-up-client:127.0.0.1")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn signin_log_collapses_and_is_retained(db: Db) {

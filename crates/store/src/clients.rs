@@ -57,30 +57,75 @@ impl Body for ClientById {
     type Out = Option<ClientRecord>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<ClientRecord>> {
-        use Kind::{Int, OptInt, OptText, Text};
         let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = $1");
-        let kinds = [
-            Text, Text, OptText, Int, Text, Text, Text, Text, OptText, Text, Int, Int, OptInt,
-        ];
-        fetch_map(e, sql, &[Arg::Text(&self.0)], &kinds, |c| {
-            Ok(ClientRecord {
-                id: c.text()?,
-                name: c.text()?,
-                secret_hash: c.opt_text()?,
-                public_client: c.int()?,
-                redirect_uris: c.text()?,
-                post_logout_redirect_uris: c.text()?,
-                grant_types: c.text()?,
-                auth_method: c.text()?,
-                jwks: c.opt_text()?,
-                id_token_alg: c.text()?,
-                groups_claim: c.int()?,
-                created_at: c.int()?,
-                secret_rotated_at: c.opt_int()?,
-            })
-        })
+        fetch_map(e, sql, &[Arg::Text(&self.0)], &CLIENT_KINDS, client_from).await
+    }
+}
+
+use Kind::{Int, OptInt, OptText, Text};
+const CLIENT_KINDS: [Kind; 13] = [
+    Text, Text, OptText, Int, Text, Text, Text, Text, OptText, Text, Int, Int, OptInt,
+];
+
+/// A client with the throttle state of one key (its failed authentications from one
+/// address), in one read: the throttle check costs no round trip of its own.
+struct ClientWithAttempts {
+    id: String,
+    key: String,
+}
+
+impl Body for ClientWithAttempts {
+    type Out = Option<(ClientRecord, Option<keyfort_core::throttle::AttemptState>)>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        let sql = concat!(
+            "SELECT ",
+            client_columns!(),
+            ", t.failures, t.blocked_until, t.updated_at FROM clients \
+             LEFT JOIN attempt_throttles t ON t.key = $2 WHERE id = $1"
+        );
+        let mut kinds = [OptInt; 16];
+        kinds[..13].copy_from_slice(&CLIENT_KINDS);
+        fetch_map(
+            e,
+            sql,
+            &[Arg::Text(&self.id), Arg::Text(&self.key)],
+            &kinds,
+            |c| {
+                let client = client_from(c)?;
+                let attempts = match (c.opt_int()?, c.opt_int()?, c.opt_int()?) {
+                    (Some(failures), Some(blocked_until), Some(updated_at)) => {
+                        Some(keyfort_core::throttle::AttemptState {
+                            failures,
+                            blocked_until,
+                            updated_at,
+                        })
+                    }
+                    _ => None,
+                };
+                Ok((client, attempts))
+            },
+        )
         .await
     }
+}
+
+fn client_from(c: &mut crate::exec::Cols) -> Result<ClientRecord> {
+    Ok(ClientRecord {
+        id: c.text()?,
+        name: c.text()?,
+        secret_hash: c.opt_text()?,
+        public_client: c.int()?,
+        redirect_uris: c.text()?,
+        post_logout_redirect_uris: c.text()?,
+        grant_types: c.text()?,
+        auth_method: c.text()?,
+        jwks: c.opt_text()?,
+        id_token_alg: c.text()?,
+        groups_claim: c.int()?,
+        created_at: c.int()?,
+        secret_rotated_at: c.opt_int()?,
+    })
 }
 
 fn summary(c: &ClientRecord) -> serde_json::Value {
@@ -125,6 +170,19 @@ impl Store {
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
         self.read(ClientById(id.to_string())).await
+    }
+
+    /// A client and the state of the attempt throttle `key`, in one read.
+    pub async fn client_with_attempts(
+        &self,
+        id: &str,
+        key: &str,
+    ) -> Result<Option<(ClientRecord, Option<keyfort_core::throttle::AttemptState>)>> {
+        self.read(ClientWithAttempts {
+            id: id.to_string(),
+            key: key.to_string(),
+        })
+        .await
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {

@@ -91,8 +91,7 @@ pub async fn authenticate(
         ));
     }
     if let Some((id, secret)) = basic {
-        return throttled(state, &id, ip, now, async {
-            let client = state.store.client(&id).await?.ok_or_else(invalid)?;
+        return throttled(state, &id, ip, now, async |client: ClientRecord| {
             if client.auth_method != "client_secret_basic"
                 || !secret_matches(&secret, client.secret_hash.as_deref())
             {
@@ -104,8 +103,7 @@ pub async fn authenticate(
     }
     if let Some(secret) = form.get("client_secret") {
         let id = form.get("client_id").ok_or_else(invalid)?;
-        return throttled(state, id, ip, now, async {
-            let client = state.store.client(id).await?.ok_or_else(invalid)?;
+        return throttled(state, id, ip, now, async |client: ClientRecord| {
             if client.auth_method != "client_secret_post"
                 || !secret_matches(secret, client.secret_hash.as_deref())
             {
@@ -125,13 +123,9 @@ pub async fn authenticate(
         if form.get("client_id").is_some_and(|c| *c != id) {
             return Err(invalid());
         }
-        return throttled(
-            state,
-            &id,
-            ip,
-            now,
-            private_key_jwt(state, assertion, &id, now),
-        )
+        return throttled(state, &id, ip, now, async |client: ClientRecord| {
+            private_key_jwt(state, assertion, client, now).await
+        })
         .await;
     }
     let id = form.get("client_id").ok_or_else(invalid)?;
@@ -147,11 +141,11 @@ pub async fn authenticate(
 async fn private_key_jwt(
     state: &AppState,
     assertion: &str,
-    id: &str,
+    client: ClientRecord,
     now: i64,
 ) -> Result<ClientRecord, OAuthError> {
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| invalid())?;
-    let client = state.store.client(id).await?.ok_or_else(invalid)?;
+    let id = client.id.as_str();
     if client.auth_method != "private_key_jwt" {
         return Err(invalid());
     }
@@ -219,23 +213,27 @@ pub fn assertion_issuer(assertion: &str) -> Result<String, OAuthError> {
         .ok_or_else(invalid)
 }
 
-/// Runs a credential check for client `id` under its throttle for this address.
+/// Runs a credential check for client `id` under its throttle for this address. The
+/// client and the throttle's state come in one read; failures are only counted for a
+/// client that exists (a made-up id writes nothing, so it cannot fill the store).
 async fn throttled(
     state: &AppState,
     id: &str,
     ip: Option<&str>,
     now: i64,
-    check: impl std::future::Future<Output = Result<ClientRecord, OAuthError>>,
+    check: impl AsyncFnOnce(ClientRecord) -> Result<ClientRecord, OAuthError>,
 ) -> Result<ClientRecord, OAuthError> {
     let id: String = id.chars().take(256).collect();
     let key = format!("client:{id}:{}", ip.unwrap_or("-"));
-    let prior = state.store.attempt_state(&key).await?;
+    let Some((client, prior)) = state.store.client_with_attempts(&id, &key).await? else {
+        return Err(invalid());
+    };
     if let Some(p) = prior
         && p.blocked_until > now
     {
         return Err(OAuthError::too_many_attempts(p.blocked_until - now));
     }
-    match check.await {
+    match check(client).await {
         Ok(client) => {
             if prior.is_some() {
                 state.store.clear_attempts(&key).await?;
