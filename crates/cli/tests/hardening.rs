@@ -224,6 +224,16 @@ async fn client_authentication_is_throttled(db: Db) {
     // The right secret forgave the failures.
     let key = format!("client:{}:127.0.0.1", app.id);
     assert_eq!(h.store.attempt_state(&key).await.unwrap(), None);
+    // An over-long id is refused as it is, never looked up cut short to a real one.
+    let long = format!("{}{}", app.id, "x".repeat(300));
+    let r = reqwest::Client::new()
+        .post(h.url("/token"))
+        .basic_auth(&long, app.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     // A made-up client id is refused and writes nothing: no row per guessed id.
     for _ in 0..20 {
         let r = reqwest::Client::new()

@@ -230,6 +230,26 @@ async fn authorization_refusals(db: Db) {
     assert!(page.contains("logout-confirm"));
     let name = h.store.client(&app.id).await.unwrap().unwrap().name;
     assert!(page.contains(&format!("{name} asks")), "{page}");
+    // Confirming ends in a redirect to the registered URI: the page's form-action allows
+    // that origin, and only that one.
+    let r = browser
+        .get(format!(
+            "{}/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out",
+            h.base, app.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action 'self' http://localhost:9;")
+            && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     let spoof = "Your%20IT%20department%20(urgent%3A%20call%20555)";
     let (status, page) = h
         .get_html(&browser, &format!("/logout?client_id={spoof}"))

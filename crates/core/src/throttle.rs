@@ -70,15 +70,19 @@ pub enum Reservation {
     Refused { retry_after_ms: Millis },
 }
 
+/// How long until an attempt may be checked again, if the key is in its delay now.
+pub fn blocked_for(state: Option<AttemptState>, now: Millis) -> Option<Millis> {
+    let until = state?.blocked_until;
+    (now < until).then(|| until.saturating_sub(now))
+}
+
 /// Decides whether an attempt may be checked now, from the stored state (none: no
 /// attempt yet).
 pub fn reserve(policy: &Backoff, state: Option<AttemptState>, now: Millis) -> Reservation {
-    let state = state.unwrap_or_default();
-    if now < state.blocked_until {
-        return Reservation::Refused {
-            retry_after_ms: state.blocked_until.saturating_sub(now),
-        };
+    if let Some(retry_after_ms) = blocked_for(state, now) {
+        return Reservation::Refused { retry_after_ms };
     }
+    let state = state.unwrap_or_default();
     let forgotten = now.saturating_sub(state.updated_at) >= policy.forget_after_ms;
     let previous = if forgotten { 0 } else { state.failures.max(0) };
     let failures = previous.saturating_add(1);
@@ -154,6 +158,19 @@ mod tests {
         assert_eq!((after.failures, after.blocked_until), (7, 3_000));
         let later = granted(reserve(&P, Some(after), 3_000 + 60 * 60 * 1000));
         assert_eq!((later.failures, later.blocked_until), (1, later.updated_at));
+    }
+
+    #[test]
+    fn blocked_only_inside_the_delay() {
+        let s = AttemptState {
+            failures: 6,
+            blocked_until: 5_000,
+            updated_at: 4_000,
+        };
+        assert_eq!(blocked_for(None, 0), None);
+        assert_eq!(blocked_for(Some(s), 4_000), Some(1_000));
+        assert_eq!(blocked_for(Some(s), 5_000), None);
+        assert_eq!(blocked_for(Some(s), i64::MIN), Some(i64::MAX));
     }
 
     #[test]

@@ -45,11 +45,16 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, code, message)
     }
 
-    /// 429 with `Retry-After` (RFC 6585 §4).
-    pub fn too_many_attempts(retry_after_secs: i64, message: impl Into<String>) -> Self {
+    /// 429 with `Retry-After` (RFC 6585 §4), for a wait of `retry_after_ms`.
+    pub fn too_many_attempts(retry_after_ms: i64) -> Self {
+        let secs = keyfort_core::throttle::retry_after_secs(retry_after_ms);
         ApiError {
-            retry_after_secs: Some(retry_after_secs),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
+            retry_after_secs: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("Too many attempts. Try again in {secs} s."),
+            )
         }
     }
 

@@ -59,6 +59,9 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
 /// Who is on the other end, for the logs.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
+    /// The client's address (see `throttle::client_ip`), for the per-address limits.
+    pub addr: Option<std::net::IpAddr>,
+    /// The same, as the logs keep it.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -78,14 +81,18 @@ impl FromRequestParts<AppState> for ClientInfo {
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        let ip = crate::throttle::client_ip(peer, forwarded, &state.throttles.trusted_proxies)
-            .map(|ip| ip.to_string());
+        let addr = crate::throttle::client_ip(peer, forwarded, &state.throttles.trusted_proxies);
+        let ip = addr.map(|a| a.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
-        Ok(ClientInfo { ip, user_agent })
+        Ok(ClientInfo {
+            addr,
+            ip,
+            user_agent,
+        })
     }
 }
 

@@ -110,10 +110,7 @@ pub async fn sign_in(
 ) -> Result<impl IntoResponse, ApiError> {
     let now = now_ms();
     // Malformed attempts count against the address too.
-    if let Err(e) = state
-        .throttles
-        .check_ip(Action::PassSignIn, client.ip.as_deref())
-    {
+    if let Err(e) = state.throttles.check_ip(Action::PassSignIn, client.addr) {
         return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await);
     }
     let ApiJson(body) = match body {

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
-use keyfort_core::throttle::{Backoff, Reservation, retry_after_secs};
+use keyfort_core::throttle::{Backoff, Reservation};
 use keyfort_core::time::SECOND_MS;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -94,31 +94,23 @@ impl Throttles {
     }
 
     /// One `action` from `ip` (unknown: not throttled by address; the store's limits still apply).
-    pub fn check_ip(&self, action: Action, ip: Option<&str>) -> Result<(), ApiError> {
+    pub fn check_ip(&self, action: Action, ip: Option<IpAddr>) -> Result<(), ApiError> {
         let limiter = match action {
             Action::PassSignIn => &self.pass,
             Action::PasskeySignIn => &self.signin,
         };
-        let (Some(limiter), Some(ip)) = (limiter, ip.and_then(|s| s.parse::<IpAddr>().ok())) else {
-            return Ok(());
-        };
-        limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            too_many(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
-        })
+        match (limiter, ip) {
+            (Some(limiter), Some(ip)) => limiter.check_key(&ip).map_err(refusal),
+            _ => Ok(()),
+        }
     }
 
     /// One registration ceremony begun by the browser session `session_id`.
     pub fn check_registration(&self, session_id: &str) -> Result<(), ApiError> {
-        let Some(limiter) = &self.registrations else {
-            return Ok(());
-        };
-        limiter
-            .check_key(&session_id.to_string())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                too_many(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
-            })
+        match &self.registrations {
+            Some(limiter) => limiter.check_key(&session_id.to_string()).map_err(refusal),
+            None => Ok(()),
+        }
     }
 
     /// Forgets addresses and sessions whose limits are full again (bounded memory).
@@ -134,17 +126,17 @@ impl Throttles {
     }
 }
 
-/// The refusal for a throttled request.
-pub fn too_many(retry_after_ms: i64) -> ApiError {
-    let secs = retry_after_secs(retry_after_ms);
-    ApiError::too_many_attempts(secs, format!("Too many attempts. Try again in {secs} s."))
+/// The refusal when an address or session limit is spent.
+fn refusal(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> ApiError {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    ApiError::too_many_attempts(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The refusal when the store's throttle for an account refuses an attempt.
 pub fn refused(r: Reservation) -> Result<(), ApiError> {
     match r {
         Reservation::Granted { .. } => Ok(()),
-        Reservation::Refused { retry_after_ms } => Err(too_many(retry_after_ms)),
+        Reservation::Refused { retry_after_ms } => Err(ApiError::too_many_attempts(retry_after_ms)),
     }
 }
 
@@ -183,6 +175,10 @@ pub fn client_ip(
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> Option<IpAddr> {
+        s.parse().ok()
+    }
+
     fn nets(s: &[&str]) -> Vec<IpNet> {
         s.iter().map(|n| n.parse().unwrap()).collect()
     }
@@ -213,24 +209,21 @@ mod tests {
             ..ThrottleConfig::default()
         });
         for _ in 0..3 {
-            t.check_ip(Action::PassSignIn, Some("192.0.2.1")).unwrap();
+            t.check_ip(Action::PassSignIn, ip("192.0.2.1")).unwrap();
         }
-        let e = t
-            .check_ip(Action::PassSignIn, Some("192.0.2.1"))
-            .unwrap_err();
+        let e = t.check_ip(Action::PassSignIn, ip("192.0.2.1")).unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (429, "too_many_attempts"));
         assert!(e.retry_after_secs.is_some_and(|s| (1..=20).contains(&s)));
         // Another address, and another action, have their own budgets.
-        t.check_ip(Action::PassSignIn, Some("192.0.2.2")).unwrap();
-        t.check_ip(Action::PasskeySignIn, Some("192.0.2.1"))
-            .unwrap();
+        t.check_ip(Action::PassSignIn, ip("192.0.2.2")).unwrap();
+        t.check_ip(Action::PasskeySignIn, ip("192.0.2.1")).unwrap();
         // Off when set to 0.
         let off = Throttles::new(&ThrottleConfig {
             pass_per_ip_per_minute: 0,
             ..ThrottleConfig::default()
         });
         for _ in 0..100 {
-            off.check_ip(Action::PassSignIn, Some("192.0.2.1")).unwrap();
+            off.check_ip(Action::PassSignIn, ip("192.0.2.1")).unwrap();
         }
     }
 }

@@ -223,15 +223,16 @@ async fn throttled(
     now: i64,
     check: impl AsyncFnOnce(ClientRecord) -> Result<ClientRecord, OAuthError>,
 ) -> Result<ClientRecord, OAuthError> {
-    let id: String = id.chars().take(256).collect();
+    // Client ids are Keyfort's own, far shorter: a longer one names no client.
+    if id.is_empty() || id.len() > 256 {
+        return Err(invalid());
+    }
     let key = format!("client:{id}:{}", ip.unwrap_or("-"));
-    let Some((client, prior)) = state.store.client_with_attempts(&id, &key).await? else {
+    let Some((client, prior)) = state.store.client_with_attempts(id, &key).await? else {
         return Err(invalid());
     };
-    if let Some(p) = prior
-        && p.blocked_until > now
-    {
-        return Err(OAuthError::too_many_attempts(p.blocked_until - now));
+    if let Some(wait) = keyfort_core::throttle::blocked_for(prior, now) {
+        return Err(OAuthError::too_many_attempts(wait));
     }
     match check(client).await {
         Ok(client) => {

@@ -126,7 +126,7 @@ pub async fn finish(
     };
     if let Err(e) = state
         .throttles
-        .check_ip(crate::throttle::Action::PasskeySignIn, client.ip.as_deref())
+        .check_ip(crate::throttle::Action::PasskeySignIn, client.addr)
     {
         return Err(refuse(None, None, None, e).await);
     }
