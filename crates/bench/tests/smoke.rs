@@ -1,5 +1,6 @@
 //! A short run of every scenario (a few hundred operations, no timing
 //! assertions) that fails if any operation errors, so the harness cannot rot.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 use keyfort_bench::scenarios::{self, Budget, Scenario};
 use keyfort_bench::{floor, provision, target};

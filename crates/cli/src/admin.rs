@@ -401,6 +401,7 @@ pub async fn tap(cmd: TapCommand, as_json: bool) -> Result<(), CliError> {
                     CliError::Usage(format!("--lifetime-minutes: {l}"))
                 }
                 keyfort_server::passes::IssueError::Store(s) => failed(s),
+                keyfort_server::passes::IssueError::Hash(h) => CliError::Failed(h.to_string()),
             })?;
     let r = &issued.record;
     if as_json {

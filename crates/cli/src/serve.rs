@@ -54,6 +54,7 @@ pub async fn run() -> Result<(), CliError> {
         StartError::Store(e) => CliError::Store(e),
         StartError::Config(e) => CliError::Config(e),
         StartError::Keys(e) => CliError::Failed(format!("signing keys: {e}")),
+        StartError::Cipher(e) => CliError::Failed(format!("master key: {e}")),
     })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

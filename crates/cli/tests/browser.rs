@@ -8,6 +8,7 @@
 //!
 //! How Chromium behaves under a virtual authenticator, and how the test tells
 //! autofill (conditional) from modal passkey requests: see `support/browser.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 #[path = "support/browser.rs"]
 mod browser;

@@ -19,6 +19,7 @@
 //! through the DevTools protocol makes conditional mediation look unavailable
 //! on Keyfort's origin, and records each `navigator.credentials.get` call in
 //! `sessionStorage`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 #[path = "support/browser.rs"]
 mod browser;

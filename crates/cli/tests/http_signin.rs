@@ -1,5 +1,6 @@
 //! Onboarding by pass, passkey registration and the three passkey sign-ins,
 //! over HTTP against a server on an ephemeral port — on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 mod support;
 

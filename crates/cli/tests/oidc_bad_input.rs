@@ -1,5 +1,6 @@
 //! Broken and hostile OpenID Connect requests: each refused with the standard
 //! error, nothing issued, and never a redirect to a URI that is not registered.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 mod support;
 
@@ -320,12 +321,12 @@ async fn authorization_refusals(db: Db) {
         assert!(!page.contains("to continue to"), "no application named");
     }
     // An expired one (resealed with the server's key, its expiry in the past) likewise.
-    let sealer = h.sealer();
-    let mut envelope: keyfort_server::passkeys::sealed::Envelope<serde_json::Value> = sealer
+    let sealer = h.request_sealer();
+    let mut envelope: keyfort_server::sealed::Envelope<serde_json::Value> = sealer
         .open("authorize", &request)
         .expect("a sealed request");
     envelope.exp = keyfort_server::state::now_ms() - 1;
-    let expired = sealer.seal("authorize", &envelope);
+    let expired = sealer.seal("authorize", &envelope).unwrap();
     let (status, page) = h
         .get_html(&browser, &format!("/authorize/continue?request={expired}"))
         .await;

@@ -112,7 +112,7 @@ pub fn format_aaguid(a: &[u8; 16]) -> String {
     )
 }
 
-/// Recommended ceiling of passkeys per user (REFERENCE.md: 20).
+/// Recommended ceiling of passkeys per user (docs/semantics.md: 20).
 pub const MAX_PASSKEYS_PER_USER: usize = 20;
 
 /// Longest display name a user may give a passkey.

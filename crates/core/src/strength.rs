@@ -1,4 +1,4 @@
-//! Authentication strengths (REFERENCE.md "Authentication strengths") and how a
+//! Authentication strengths (docs/semantics.md, "Authentication strengths") and how a
 //! sign-in's methods map to the `acr` and `amr` an application receives.
 
 use serde::Serialize;
@@ -44,7 +44,7 @@ impl Strength {
     }
 }
 
-/// The built-in strengths, weakest first (immutable, as in REFERENCE.md).
+/// The built-in strengths, weakest first (immutable; docs/semantics.md).
 pub fn built_in() -> Vec<Strength> {
     use Method::*;
     vec![
@@ -153,7 +153,7 @@ impl SignInEvidence {
             SignInEvidence::Passkey {
                 hardware_attested: false,
             } => vec!["swk", "user", "mfa"],
-            // A Temporary Access Pass counts as multi-factor (REFERENCE.md).
+            // A Temporary Access Pass counts as multi-factor (docs/semantics.md).
             SignInEvidence::TemporaryAccessPass { .. } => vec!["otp", "mfa"],
         }
     }

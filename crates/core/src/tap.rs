@@ -1,6 +1,6 @@
 //! Temporary Access Pass: lifetimes, usability and the pass alphabet.
 //!
-//! Semantics mirror REFERENCE.md ("Temporary Access Pass"). The pass policy
+//! Semantics as in docs/semantics.md ("Temporary Access Pass"). The pass policy
 //! (ranges per tenant, targets) arrives with the policy engine; until then the
 //! built-in defaults below apply.
 

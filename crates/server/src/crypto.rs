@@ -8,13 +8,32 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
+/// Fills `buf` from the operating system's CSPRNG.
+///
+/// Without a working random source no token, nonce or key Keyfort makes would be secret,
+/// so the process stops rather than go on: the one place Keyfort panics on purpose.
+#[expect(
+    clippy::expect_used,
+    reason = "fail closed: nothing may be issued without a working CSPRNG"
+)]
+fn fill_random(buf: &mut [u8]) {
+    OsRng
+        .try_fill_bytes(buf)
+        .expect("the operating system's random source failed");
+}
+
 /// `n` bytes from the operating system's CSPRNG.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
-    OsRng
-        .try_fill_bytes(&mut v)
-        .expect("the operating system's random source failed");
+    fill_random(&mut v);
     v
+}
+
+/// `N` bytes from the operating system's CSPRNG.
+pub fn random_array<const N: usize>() -> [u8; N] {
+    let mut a = [0u8; N];
+    fill_random(&mut a);
+    a
 }
 
 /// A 256-bit random token, base64url.
@@ -31,13 +50,17 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("the password hash could not be computed")]
+pub struct HashError;
+
 /// Low-entropy secrets a person types (pass codes) are stored as Argon2id.
-pub fn hash_code(code: &str) -> String {
-    let salt = SaltString::encode_b64(&random_bytes(16)).expect("16 bytes is a valid salt length");
-    Argon2::default()
+pub fn hash_code(code: &str) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(&random_array::<16>()).map_err(|_| HashError)?;
+    Ok(Argon2::default()
         .hash_password(code.as_bytes(), &salt)
-        .expect("argon2 with default parameters cannot fail")
-        .to_string()
+        .map_err(|_| HashError)?
+        .to_string())
 }
 
 pub fn verify_code(code: &str, stored: &str) -> bool {
@@ -53,8 +76,12 @@ pub fn verify_code(code: &str, stored: &str) -> bool {
 /// much time as a wrong code and timing does not reveal which usernames exist.
 pub fn dummy_code_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_code("keyfort-dummy-pass"))
+    DUMMY.get_or_init(|| hash_code("keyfort-dummy-pass").unwrap_or_else(|_| DUMMY_HASH.into()))
 }
+
+/// An Argon2id hash with the parameters `hash_code` uses, for when hashing fails at start.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$a2V5Zm9ydC1kdW1teQ$Pu8QlNR1u+O7o1wYIhpH3iR3L0qO3i2nBq6zVJ6pRwE";
 
 /// A random (version 4) UUID as text.
 pub fn uuid_v4() -> String {
@@ -75,9 +102,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_fallback_dummy_costs_what_a_real_hash_costs() {
+        let real = hash_code("x").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert!(!verify_code("keyfort-dummy-pass", DUMMY_HASH));
+    }
+
+    #[test]
     fn code_hashes_verify_and_differ() {
-        let a = hash_code("abcd2345");
-        let b = hash_code("abcd2345");
+        let a = hash_code("abcd2345").unwrap();
+        let b = hash_code("abcd2345").unwrap();
         assert_ne!(a, b, "salted");
         assert!(verify_code("abcd2345", &a));
         assert!(!verify_code("abcd2346", &a));

@@ -1,6 +1,7 @@
 //! Keyfort's HTTP layer: thin axum handlers that parse, call `keyfort-core`
 //! for decisions and `keyfort-store` for state, and render.
 
+pub mod aead;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;
@@ -11,6 +12,7 @@ pub mod oidc;
 pub mod pages;
 pub mod passes;
 pub mod passkeys;
+pub mod sealed;
 pub mod signin;
 pub mod state;
 pub mod throttle;

@@ -29,6 +29,8 @@ pub enum IssueError {
     Lifetime(#[from] tap::LifetimeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] crate::crypto::HashError),
 }
 
 /// Issues a pass for `user`, replacing any previous one. Stored as an Argon2id hash.
@@ -49,7 +51,7 @@ pub async fn issue(
     let record = PassRecord {
         id: uuid::Uuid::new_v4().to_string(),
         user_id: user.id.clone(),
-        code_hash: hash_code(&code),
+        code_hash: hash_code(&code)?,
         created_at: now,
         start_at: now,
         lifetime_minutes: lifetime,

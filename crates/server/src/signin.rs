@@ -178,7 +178,7 @@ pub async fn establish(
 fn sealed_request(request: Option<&str>) -> Option<&str> {
     request.filter(|id| {
         !id.is_empty()
-            && id.len() <= crate::passkeys::sealed::MAX_SEALED_LEN
+            && id.len() <= crate::sealed::MAX_SEALED_LEN
             && id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')

@@ -1,3 +1,4 @@
+use crate::aead::Purpose;
 use crate::config::Config;
 use crate::oidc::keyring::{KeyError, KeyRing, MasterKey};
 use keyfort_core::relying_party::RelyingParty;
@@ -20,8 +21,10 @@ pub struct Inner {
     /// The OpenID Connect issuer identifier (the public URL).
     pub issuer: String,
     pub master_key: MasterKey,
-    /// Seals sign-in ceremonies (`passkeys::sealed`), with a key derived from the master key.
-    pub sealer: crate::passkeys::sealed::CeremonySealer,
+    /// Seals passkey sign-in ceremonies (`sealed`), under their own subkey.
+    pub ceremonies: crate::sealed::Sealer,
+    /// Seals authorization requests waiting for a sign-in, under their own subkey.
+    pub requests: crate::sealed::Sealer,
     keys: std::sync::RwLock<Arc<KeyRing>>,
     pub signout_revokes_tokens: bool,
     /// How often expired state is purged and signing keys are re-read.
@@ -53,6 +56,8 @@ pub enum StartError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Cipher(#[from] crate::aead::CipherError),
 }
 
 #[derive(Clone)]
@@ -92,9 +97,8 @@ impl AppState {
             },
             session: config.session,
             issuer: config.rp.base.clone(),
-            sealer: crate::passkeys::sealed::CeremonySealer::new(
-                master_key.derive(crate::passkeys::sealed::KEY_LABEL),
-            ),
+            ceremonies: crate::sealed::Sealer::new(master_key.cipher(Purpose::SealedCeremonies)?),
+            requests: crate::sealed::Sealer::new(master_key.cipher(Purpose::SealedRequests)?),
             master_key,
             keys: std::sync::RwLock::new(Arc::new(ring)),
             signout_revokes_tokens: config.signout_revokes_tokens,

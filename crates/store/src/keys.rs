@@ -13,7 +13,56 @@ pub struct SigningKeyRecord {
     pub retired_at: Option<i64>,
 }
 
+/// One signing key sealed again: `old` is the stored text it replaces.
+#[derive(Debug, Clone)]
+pub struct Reseal {
+    pub kid: String,
+    pub old: String,
+    pub new: String,
+}
+
 impl Store {
+    /// Every stored signing key's id and sealed private key, published or not.
+    pub async fn sealed_signing_keys(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT kid, private_key FROM signing_keys ORDER BY kid")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Replaces sealed private keys in one transaction, each with its audit row. A key
+    /// another node sealed again first (its text is no longer `old`) is left alone.
+    /// Returns how many were replaced.
+    pub async fn reseal_signing_keys(
+        &self,
+        keys: &[Reseal],
+        actor: &str,
+        now: i64,
+    ) -> Result<usize> {
+        let mut tx = self.writer.begin().await?;
+        let mut done = 0usize;
+        for k in keys {
+            let changed = sqlx::query(
+                "UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3",
+            )
+            .bind(&k.new)
+            .bind(&k.kid)
+            .bind(&k.old)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                done += 1;
+                let ev = AuditEvent::new(now, actor, "signing_key.resealed", &k.kid)
+                    .after(serde_json::json!({ "sealedUnder": "signing-keys-at-rest subkey" }));
+                audit::write(&mut tx, &ev).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
     pub async fn add_signing_key(&self, k: &SigningKeyRecord, actor: &str) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         // The newest key of an algorithm signs; older ones are retired but still published.

@@ -1,5 +1,6 @@
 //! The store's guarantees under concurrency, on SQLite (and PostgreSQL when
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 use keyfort_store::{
     CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Issuance, NewUser, PassRecord,

@@ -140,13 +140,21 @@ impl Harness {
         self._tmp.path()
     }
 
-    /// The server's sealer for ceremonies and waiting requests, from its master key.
+    /// The sealer of passkey sign-in ceremonies, as the server derives it.
     #[allow(dead_code)] // not every test binary reseals
-    pub fn sealer(&self) -> keyfort_server::passkeys::sealed::CeremonySealer {
-        let master = keyfort_server::oidc::keyring::MasterKey::load(None, self.data_dir()).unwrap();
-        keyfort_server::passkeys::sealed::CeremonySealer::new(
-            master.derive(keyfort_server::passkeys::sealed::KEY_LABEL),
-        )
+    pub fn sealer(&self) -> keyfort_server::sealed::Sealer {
+        self.sealer_for(keyfort_server::aead::Purpose::SealedCeremonies)
+    }
+
+    /// The sealer of waiting authorization requests, as the server derives it.
+    #[allow(dead_code)]
+    pub fn request_sealer(&self) -> keyfort_server::sealed::Sealer {
+        self.sealer_for(keyfort_server::aead::Purpose::SealedRequests)
+    }
+
+    fn sealer_for(&self, purpose: keyfort_server::aead::Purpose) -> keyfort_server::sealed::Sealer {
+        let master = keyfort_server::aead::MasterKey::load(None, self.data_dir()).unwrap();
+        keyfort_server::sealed::Sealer::new(master.cipher(purpose).unwrap())
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -10,7 +10,7 @@ use super::tokens::CODE_TTL_MS;
 use crate::error::ApiError;
 use crate::extract::CurrentSession;
 use crate::pages::error_page;
-use crate::passkeys::sealed::Envelope;
+use crate::sealed::Envelope;
 use crate::state::{AppState, now_ms};
 use axum::extract::{Query, RawForm, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -570,14 +570,17 @@ async fn try_decide(
     }
     let id = match waiting {
         Some(w) => w.sealed.clone(),
-        None => state.sealer.seal(
-            PENDING_KIND,
-            &Envelope {
-                id: crate::crypto::ordered_id(),
-                exp: now + PENDING_TTL_MS,
-                body: &pending,
-            },
-        ),
+        None => state
+            .requests
+            .seal(
+                PENDING_KIND,
+                &Envelope {
+                    id: crate::crypto::ordered_id(),
+                    exp: now + PENDING_TTL_MS,
+                    body: &pending,
+                },
+            )
+            .map_err(|_| ApiError::internal())?,
     };
     Ok(Answer::Redirect(format!("/signin?request={id}")))
 }
@@ -655,7 +658,7 @@ pub async fn pending(
     sealed: &str,
     now: i64,
 ) -> Result<Option<(Pending, Waiting)>, ApiError> {
-    let Some(opened) = state.sealer.open::<Pending>(PENDING_KIND, sealed) else {
+    let Some(opened) = state.requests.open::<Pending>(PENDING_KIND, sealed) else {
         return Ok(None);
     };
     if now >= opened.exp || state.store.ceremony_spent(&opened.id).await? {

@@ -1,8 +1,8 @@
 //! Token signing keys: generated at first start, stored encrypted (AES-256-GCM)
 //! under the master key, published in the JWKS until every token they signed expired.
 
-use crate::config::ConfigError;
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+pub use crate::aead::MasterKey;
+use crate::aead::{Cipher, CipherError, Purpose};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
@@ -10,8 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use keyfort_store::{SigningKeyRecord, Store, StoreError};
-use std::path::Path;
+use keyfort_store::{Reseal, SigningKeyRecord, Store, StoreError};
 
 /// The algorithms Keyfort signs with; the first is the default.
 pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256];
@@ -43,132 +42,56 @@ pub enum KeyError {
     Corrupt(String),
     #[error("key generation failed")]
     Generation,
+    #[error("the key cipher failed")]
+    Cipher(#[from] CipherError),
 }
 
-/// The key that encrypts signing keys at rest.
-#[derive(Clone)]
-pub struct MasterKey([u8; 32]);
+/// Sealed signing keys carry this prefix. Rows without it were sealed under the master key
+/// itself, before every purpose had its own subkey, and are sealed again at start
+/// (`reseal_legacy`).
+const SEALED_PREFIX: &str = "v2:";
 
-impl MasterKey {
-    /// `KEYFORT_MASTER_KEY` (base64url, 32 bytes) when given, else `master.key` in the
-    /// data directory, created on first start readable only by its owner.
-    pub fn load(from_env: Option<&str>, data_dir: &Path) -> Result<MasterKey, ConfigError> {
-        let err = |setting: &'static str, message: String| ConfigError { setting, message };
-        let decode = |setting: &'static str, text: &str| -> Result<MasterKey, ConfigError> {
-            let bytes = B64.decode(text.trim()).map_err(|_| {
-                err(
-                    setting,
-                    "the master key must be 32 bytes, base64url without padding".into(),
-                )
-            })?;
-            let arr: [u8; 32] = bytes.try_into().map_err(|_| {
-                err(
-                    setting,
-                    "the master key must be 32 bytes, base64url without padding".into(),
-                )
-            })?;
-            Ok(MasterKey(arr))
+fn seal_private(cipher: &Cipher, kid: &str, pkcs8: &[u8]) -> Result<String, KeyError> {
+    Ok(format!(
+        "{SEALED_PREFIX}{}",
+        B64.encode(cipher.seal(kid.as_bytes(), pkcs8)?)
+    ))
+}
+
+fn open_private(cipher: &Cipher, kid: &str, stored: &str) -> Option<Vec<u8>> {
+    let raw = B64.decode(stored.strip_prefix(SEALED_PREFIX)?).ok()?;
+    cipher.open(kid.as_bytes(), &raw)
+}
+
+/// Seals every signing key still stored under the master key itself again, under the
+/// signing-key subkey, in one transaction with an audit row per key. Rows that do not
+/// open are left as they are (`KeyRing::load` names the published ones).
+pub async fn reseal_legacy(store: &Store, master: &MasterKey, now: i64) -> Result<usize, KeyError> {
+    let legacy = master.legacy_cipher()?;
+    let current = master.cipher(Purpose::SigningKeysAtRest)?;
+    let mut updates = Vec::new();
+    for (kid, stored) in store.sealed_signing_keys().await? {
+        if stored.starts_with(SEALED_PREFIX) {
+            continue;
+        }
+        let Some(pkcs8) = B64
+            .decode(&stored)
+            .ok()
+            .and_then(|raw| legacy.open(kid.as_bytes(), &raw))
+        else {
+            continue;
         };
-        if let Some(v) = from_env {
-            return decode("KEYFORT_MASTER_KEY", v);
-        }
-        let path = data_dir.join("master.key");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => decode("KEYFORT_DATA_DIR", &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(|e| {
-                    err(
-                        "KEYFORT_DATA_DIR",
-                        format!("cannot create {}: {e}", data_dir.display()),
-                    )
-                })?;
-                let key: [u8; 32] = crate::crypto::random_bytes(32)
-                    .try_into()
-                    .expect("32 bytes");
-                write_private(&path, &B64.encode(key)).map_err(|e| {
-                    err(
-                        "KEYFORT_DATA_DIR",
-                        format!("cannot write {}: {e}", path.display()),
-                    )
-                })?;
-                Ok(MasterKey(key))
-            }
-            Err(e) => Err(err(
-                "KEYFORT_DATA_DIR",
-                format!("cannot read {}: {e}", path.display()),
-            )),
-        }
+        let new = seal_private(&current, &kid, &pkcs8)?;
+        updates.push(Reseal {
+            kid,
+            old: stored,
+            new,
+        });
     }
-
-    pub fn from_bytes(key: [u8; 32]) -> MasterKey {
-        MasterKey(key)
+    if updates.is_empty() {
+        return Ok(0);
     }
-
-    /// A key for one purpose, derived from the master key (HMAC-SHA256 over a label), so
-    /// every node that shares the master key derives the same one.
-    pub fn derive(&self, label: &str) -> [u8; 32] {
-        use hmac::{Hmac, Mac};
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
-        mac.update(b"keyfort derived key\0");
-        mac.update(label.as_bytes());
-        mac.finalize().into_bytes().into()
-    }
-
-    fn aead(&self) -> LessSafeKey {
-        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("a 32-byte AES-256 key"))
-    }
-
-    /// nonce ‖ ciphertext ‖ tag, base64url; the key id is bound as associated data.
-    fn seal(&self, kid: &str, plaintext: &[u8]) -> String {
-        let nonce_bytes: [u8; NONCE_LEN] = crate::crypto::random_bytes(NONCE_LEN)
-            .try_into()
-            .expect("nonce length");
-        let mut buf = plaintext.to_vec();
-        self.aead()
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::from(kid.as_bytes()),
-                &mut buf,
-            )
-            .expect("AES-GCM sealing cannot fail for small inputs");
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&buf);
-        B64.encode(out)
-    }
-
-    fn open(&self, kid: &str, sealed: &str) -> Option<Vec<u8>> {
-        let raw = B64.decode(sealed).ok()?;
-        if raw.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, rest) = raw.split_at(NONCE_LEN);
-        let mut buf = rest.to_vec();
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let plain = self
-            .aead()
-            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
-            .ok()?;
-        Some(plain.to_vec())
-    }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+    Ok(store.reseal_signing_keys(&updates, "system", now).await?)
 }
 
 /// A usable signing key.
@@ -235,7 +158,7 @@ pub async fn add_key(
     let record = SigningKeyRecord {
         kid: kid.clone(),
         alg: alg_name(alg).into(),
-        private_key: master.seal(&kid, &pkcs8),
+        private_key: seal_private(&master.cipher(Purpose::SigningKeysAtRest)?, &kid, &pkcs8)?,
         public_jwk: serde_json::to_string(&jwk).map_err(|_| KeyError::Generation)?,
         created_at: now,
         retired_at: None,
@@ -247,6 +170,11 @@ pub async fn add_key(
 impl KeyRing {
     /// Loads the published keys, generating any algorithm that has no active key yet.
     pub async fn load(store: &Store, master: &MasterKey, now: i64) -> Result<KeyRing, KeyError> {
+        let resealed = reseal_legacy(store, master, now).await?;
+        if resealed > 0 {
+            tracing::info!(resealed, "signing keys sealed again under their own subkey");
+        }
+        let cipher = master.cipher(Purpose::SigningKeysAtRest)?;
         let mut records = store.signing_keys(now - MAX_JWT_LIFETIME_MS).await?;
         let missing: Vec<Algorithm> = ALGORITHMS
             .into_iter()
@@ -267,8 +195,7 @@ impl KeyRing {
             let Some(alg) = parse_alg(&r.alg) else {
                 continue;
             };
-            let pkcs8 = master
-                .open(&r.kid, &r.private_key)
+            let pkcs8 = open_private(&cipher, &r.kid, &r.private_key)
                 .ok_or_else(|| KeyError::WrongMasterKey(r.kid.clone()))?;
             let encoding =
                 encoding_key(alg, &pkcs8).ok_or_else(|| KeyError::Corrupt(r.kid.clone()))?;
@@ -313,23 +240,92 @@ mod tests {
 
     #[test]
     fn sealing_binds_the_key_id() {
-        let m = MasterKey::from_bytes([7; 32]);
-        let sealed = m.seal("kid-1", b"secret key");
+        let c = MasterKey::from_bytes([7; 32])
+            .cipher(Purpose::SigningKeysAtRest)
+            .unwrap();
+        let sealed = seal_private(&c, "kid-1", b"secret key").unwrap();
+        assert!(sealed.starts_with(SEALED_PREFIX));
         assert_eq!(
-            m.open("kid-1", &sealed).as_deref(),
+            open_private(&c, "kid-1", &sealed).as_deref(),
             Some(&b"secret key"[..])
         );
-        assert_eq!(m.open("kid-2", &sealed), None, "moved to another key id");
         assert_eq!(
-            MasterKey::from_bytes([8; 32]).open("kid-1", &sealed),
+            open_private(&c, "kid-2", &sealed),
+            None,
+            "moved to another key id"
+        );
+        let other = MasterKey::from_bytes([8; 32])
+            .cipher(Purpose::SigningKeysAtRest)
+            .unwrap();
+        assert_eq!(
+            open_private(&other, "kid-1", &sealed),
             None,
             "another master key"
         );
-        assert_ne!(
-            m.seal("kid-1", b"secret key"),
-            sealed,
-            "fresh nonce each time"
+        assert_eq!(
+            open_private(&c, "kid-1", sealed.trim_start_matches(SEALED_PREFIX)),
+            None,
+            "an unprefixed value is never opened with the subkey"
         );
+    }
+
+    /// A key sealed the old way (under the master key itself) is sealed again under the
+    /// subkey at load, audited, and still signs; a second load changes nothing.
+    #[tokio::test]
+    async fn legacy_keys_are_sealed_again_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let master = MasterKey::from_bytes([7; 32]);
+        let pkcs8 = generate_pkcs8(Algorithm::ES256).unwrap();
+        let enc = encoding_key(Algorithm::ES256, &pkcs8).unwrap();
+        let mut jwk = Jwk::from_encoding_key(&enc, Algorithm::ES256).unwrap();
+        jwk.common.key_id = Some("old-kid".into());
+        let legacy = B64.encode(
+            master
+                .legacy_cipher()
+                .unwrap()
+                .seal(b"old-kid", &pkcs8)
+                .unwrap(),
+        );
+        let record = SigningKeyRecord {
+            kid: "old-kid".into(),
+            alg: "ES256".into(),
+            private_key: legacy.clone(),
+            public_jwk: serde_json::to_string(&jwk).unwrap(),
+            created_at: 1_000,
+            retired_at: None,
+        };
+        store.add_signing_key(&record, "test").await.unwrap();
+
+        let ring = KeyRing::load(&store, &master, 2_000).await.unwrap();
+        assert!(
+            ring.by_kid("old-kid").is_some(),
+            "the old key is still published"
+        );
+        let stored: Vec<(String, String)> = store.sealed_signing_keys().await.unwrap();
+        assert!(stored.iter().all(|(_, t)| t.starts_with(SEALED_PREFIX)));
+        let (_, now_sealed) = stored.iter().find(|(k, _)| k == "old-kid").unwrap();
+        let cipher = master.cipher(Purpose::SigningKeysAtRest).unwrap();
+        assert_eq!(
+            open_private(&cipher, "old-kid", now_sealed).as_deref(),
+            Some(&pkcs8[..])
+        );
+        let audited = store.audit_log(50).await.unwrap();
+        assert_eq!(
+            audited
+                .iter()
+                .filter(|r| r.action == "signing_key.resealed")
+                .count(),
+            1
+        );
+        assert_eq!(reseal_legacy(&store, &master, 3_000).await.unwrap(), 0);
+        // Another master key opens nothing: the load names the key it cannot read.
+        let wrong = MasterKey::from_bytes([8; 32]);
+        assert!(matches!(
+            KeyRing::load(&store, &wrong, 4_000).await,
+            Err(KeyError::WrongMasterKey(_))
+        ));
     }
 
     #[test]
@@ -352,34 +348,5 @@ mod tests {
                 "{alg:?}"
             );
         }
-    }
-
-    #[test]
-    fn master_key_file_is_created_once_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = MasterKey::load(None, dir.path()).unwrap();
-        let b = MasterKey::load(None, dir.path()).unwrap();
-        assert_eq!(a.0, b.0);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("master.key"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let env = B64.encode([1u8; 32]);
-        assert_eq!(
-            MasterKey::load(Some(&env), dir.path()).unwrap().0,
-            [1u8; 32]
-        );
-        assert_eq!(
-            MasterKey::load(Some("short"), dir.path())
-                .err()
-                .unwrap()
-                .setting,
-            "KEYFORT_MASTER_KEY"
-        );
     }
 }

@@ -2,10 +2,10 @@
 //! passkey" button, and username first. Every finish writes a sign-in log row.
 
 use super::assertion::{Asserted, Expect, verify_es256};
-use super::sealed::Envelope;
 use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
+use crate::sealed::Envelope;
 use crate::signin;
 use crate::state::{AppState, CEREMONY_TTL_MS, now_ms};
 use axum::Json;
@@ -85,7 +85,7 @@ pub async fn begin(
         },
     };
     Ok(Json(json!({
-        "ceremonyId": state.sealer.seal(KIND, &ceremony),
+        "ceremonyId": state.ceremonies.seal(KIND, &ceremony).map_err(|_| ApiError::internal())?,
         "publicKey": options.public_key,
     })))
 }
@@ -134,7 +134,10 @@ pub async fn finish(
         Ok(ApiJson(b)) => b,
         Err(e) => return Err(refuse(None, None, None, e).await),
     };
-    let Some(opened) = state.sealer.open::<SignInCeremony>(KIND, &body.ceremony_id) else {
+    let Some(opened) = state
+        .ceremonies
+        .open::<SignInCeremony>(KIND, &body.ceremony_id)
+    else {
         return Err(refuse(None, None, None, ceremony_unknown()).await);
     };
     // Malformed shapes are refused before the ceremony is spent: an honest retry with the

@@ -9,7 +9,6 @@ pub mod assertion;
 pub mod authentication;
 pub mod manage;
 pub mod registration;
-pub mod sealed;
 pub mod shape;
 
 use crate::error::ApiError;
