@@ -180,14 +180,61 @@ async fn relying_party_round_trip(db: Db) {
     assert!(intro.active());
     assert_eq!(intro.client_id().map(|c| c.as_str()), Some(app.id.as_str()));
 
+    // A refresh may narrow the scope (RFC 6749 §6): the new tokens carry only what was
+    // asked for, and the refresh token keeps the grant's.
+    let sorted = |v: Option<&Vec<Scope>>| {
+        let mut v: Vec<String> = v.unwrap().iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    let narrowed = rp
+        .exchange_refresh_token(tokens.refresh_token().unwrap())
+        .unwrap()
+        .add_scope(Scope::new("openid".into()))
+        .add_scope(Scope::new("offline_access".into()))
+        .request_async(&http)
+        .await
+        .expect("a narrower refresh");
+    assert_eq!(sorted(narrowed.scopes()), ["offline_access", "openid"]);
+    let intro = rp
+        .introspect(narrowed.access_token())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(sorted(intro.scopes()), ["offline_access", "openid"]);
+    let info: openidconnect::core::CoreUserInfoClaims = rp
+        .user_info(narrowed.access_token().clone(), None)
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.preferred_username(), None, "profile was not asked for");
+    let narrowed_claims = narrowed
+        .id_token()
+        .unwrap()
+        .claims(&verifier, &nonce)
+        .expect("the refreshed ID token verifies");
+    assert_eq!(narrowed_claims.preferred_username(), None);
+    let widened = rp
+        .exchange_refresh_token(narrowed.refresh_token().unwrap())
+        .unwrap()
+        .add_scope(Scope::new("reports.read".into()))
+        .request_async(&http)
+        .await;
+    assert!(widened.is_err(), "a refresh cannot widen the grant");
+
     // Refresh with rotation; reuse revokes the family.
-    let first_refresh = tokens.refresh_token().unwrap().clone();
+    let first_refresh = narrowed.refresh_token().unwrap().clone();
     let refreshed = rp
         .exchange_refresh_token(&first_refresh)
         .unwrap()
         .request_async(&http)
         .await
         .expect("refresh");
+    assert!(
+        sorted(refreshed.scopes()).contains(&"profile".to_string()),
+        "without a scope a refresh issues the whole grant again"
+    );
     let second_refresh = refreshed.refresh_token().unwrap().clone();
     assert_ne!(first_refresh.secret(), second_refresh.secret(), "rotated");
     let reuse = rp

@@ -79,6 +79,37 @@ pub fn parse_scopes(raw: &str) -> Vec<String> {
     v
 }
 
+/// A refresh asked for a scope the grant does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeWidened {
+    /// The first requested scope the grant lacks.
+    pub scope: String,
+}
+
+/// The scope a refresh issues (RFC 6749 §6): the requested one, which may only narrow the
+/// granted one, or the granted one when none is requested. The refresh token itself keeps
+/// the granted scope, so a later refresh can ask for more again, up to the grant.
+pub fn refreshed_scope(granted: &str, requested: Option<&str>) -> Result<String, ScopeWidened> {
+    let Some(requested) = requested else {
+        return Ok(parse_scopes(granted).join(" "));
+    };
+    let granted = parse_scopes(granted);
+    let mut issued: Vec<String> = Vec::new();
+    for s in parse_scopes(requested) {
+        if !granted.contains(&s) {
+            return Err(ScopeWidened { scope: s });
+        }
+        if !issued.contains(&s) {
+            issued.push(s);
+        }
+    }
+    if issued.is_empty() {
+        // `scope=` with nothing in it asks for nothing narrower: treated as omitted.
+        return Ok(granted.join(" "));
+    }
+    Ok(issued.join(" "))
+}
+
 /// The current session as authorization cares about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionView {
@@ -126,6 +157,24 @@ pub fn reauthentication_needed(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refresh_issues_the_requested_scope_never_more() {
+        let g = "openid profile email";
+        assert_eq!(refreshed_scope(g, None).unwrap(), g);
+        assert_eq!(refreshed_scope(g, Some("openid")).unwrap(), "openid");
+        assert_eq!(
+            refreshed_scope(g, Some("email  openid email")).unwrap(),
+            "email openid"
+        );
+        assert_eq!(refreshed_scope(g, Some("")).unwrap(), g);
+        assert_eq!(
+            refreshed_scope(g, Some("openid groups")),
+            Err(ScopeWidened {
+                scope: "groups".into()
+            })
+        );
+    }
+
     use super::*;
     use crate::strength::{ACR_MFA, ACR_PHISHING_RESISTANT};
 

@@ -30,20 +30,20 @@ fn sign(ring: &KeyRing, alg: Algorithm, typ: &str, claims: &Value) -> Result<Str
     })
 }
 
-pub fn scopes(grant: &GrantRecord) -> Vec<&str> {
-    grant.scope.split(' ').filter(|s| !s.is_empty()).collect()
+pub fn scopes(scope: &str) -> Vec<&str> {
+    scope.split(' ').filter(|s| !s.is_empty()).collect()
 }
 
-/// Standard claims for the granted scopes (OpenID Connect Core §5.4).
+/// Standard claims for the scopes a token carries (OpenID Connect Core §5.4).
 pub async fn user_claims(
     state: &AppState,
     client: &ClientRecord,
-    grant: &GrantRecord,
+    scope: &str,
     user: &User,
 ) -> Result<Map<String, Value>, OAuthError> {
     let mut c = Map::new();
     c.insert("sub".into(), json!(user.id));
-    let s = scopes(grant);
+    let s = scopes(scope);
     if s.contains(&"profile") {
         c.insert("name".into(), json!(user.display_name));
         c.insert("preferred_username".into(), json!(user.username));
@@ -72,17 +72,19 @@ pub fn amr(grant: &GrantRecord) -> Value {
     serde_json::from_str(&grant.amr).unwrap_or_else(|_| json!([]))
 }
 
-/// The ID token for a user grant.
+/// The ID token for a user grant, with the claims of `scope` (the grant's, or a
+/// refresh's narrower one).
 pub async fn id_token(
     state: &AppState,
     client: &ClientRecord,
     grant: &GrantRecord,
+    scope: &str,
     user: &User,
     access_token: Option<&str>,
     now: i64,
 ) -> Result<String, OAuthError> {
     let alg = super::keyring::parse_alg(&client.id_token_alg).unwrap_or(Algorithm::ES256);
-    let mut claims = user_claims(state, client, grant, user).await?;
+    let mut claims = user_claims(state, client, scope, user).await?;
     let exp = capped(grant, now + ID_TOKEN_TTL_MS);
     claims.insert("iss".into(), json!(state.issuer));
     claims.insert("aud".into(), json!(client.id));
@@ -146,10 +148,11 @@ pub struct PreparedAccess {
     pub expires_at: i64,
 }
 
-/// Prepares an access token for the grant (no I/O).
+/// Prepares an access token for the grant, carrying `scope` (no I/O).
 pub fn prepare_access(
     state: &AppState,
     grant: &GrantRecord,
+    scope: &str,
     now: i64,
 ) -> Result<PreparedAccess, OAuthError> {
     let expires_at = capped(grant, now + ACCESS_TOKEN_TTL_MS);
@@ -167,7 +170,7 @@ pub fn prepare_access(
         iat: now / 1000,
         exp: expires_at / 1000,
         jti: crate::crypto::ordered_id(),
-        scope: grant.scope.clone(),
+        scope: scope.to_string(),
         auth_time: grant.auth_time.map(|t| t / 1000),
         acr: grant.acr.clone(),
         amr: serde_json::from_str(&grant.amr).unwrap_or_default(),

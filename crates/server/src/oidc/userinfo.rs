@@ -33,7 +33,8 @@ pub async fn userinfo(
         .access_token_active(&claims.jti, now)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("The access token was revoked or has expired."))?;
-    if !tokens::scopes(&grant).contains(&"openid") {
+    // The token's own (signed) scope: a refresh may have narrowed it below the grant's.
+    if !tokens::scopes(&claims.scope).contains(&"openid") {
         return Err(OAuthError::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
@@ -56,6 +57,6 @@ pub async fn userinfo(
         .await?
         .ok_or_else(|| OAuthError::invalid_token("Unknown client."))?;
     Ok(Json(Value::Object(
-        tokens::user_claims(&state, &client, &grant, &user).await?,
+        tokens::user_claims(&state, &client, &claims.scope, &user).await?,
     )))
 }

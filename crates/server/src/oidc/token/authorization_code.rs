@@ -98,8 +98,8 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         .await?
         .filter(|u| u.enabled)
         .ok_or_else(invalid)?;
-    let access = tokens::prepare_access(state, &grant, now)?;
-    let refresh = (tokens::scopes(&grant).contains(&"offline_access")
+    let access = tokens::prepare_access(state, &grant, &grant.scope, now)?;
+    let refresh = (tokens::scopes(&grant.scope).contains(&"offline_access")
         && client.allows_grant("refresh_token"))
     .then(|| tokens::prepare_refresh(&grant, now));
     // One commit: the code is spent and the new tokens recorded together.
@@ -118,7 +118,16 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         return Err(invalid());
     }
     let (access_token, expires_in) = access.sign(state, now)?;
-    let id_token = tokens::id_token(state, client, &grant, &user, Some(&access_token), now).await?;
+    let id_token = tokens::id_token(
+        state,
+        client,
+        &grant,
+        &grant.scope,
+        &user,
+        Some(&access_token),
+        now,
+    )
+    .await?;
     let mut out = json!({
         "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "id_token": id_token, "scope": grant.scope,
     });

@@ -75,7 +75,7 @@ async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         created_at: now,
         revoked_at: None,
     };
-    let access = tokens::prepare_access(state, &grant, now)?;
+    let access = tokens::prepare_access(state, &grant, &grant.scope, now)?;
     // One commit: the grant and its access token.
     state
         .store

@@ -47,23 +47,22 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     {
         return Err(invalid());
     }
-    if let Some(requested) = req.form.get("scope") {
-        let granted = tokens::scopes(&grant);
-        if !requested
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .all(|s| granted.contains(&s))
-        {
-            return Err(OAuthError::invalid_scope(
-                "A refresh cannot widen the granted scope.",
-            ));
-        }
-    }
+    // RFC 6749 §6: the tokens carry the requested scope, never more than the grant's.
+    let scope = keyfort_core::oidc::refreshed_scope(
+        &grant.scope,
+        req.form.get("scope").map(String::as_str),
+    )
+    .map_err(|w| {
+        OAuthError::invalid_scope(format!(
+            "A refresh cannot widen the granted scope (\"{}\" was not granted).",
+            w.scope
+        ))
+    })?;
     if !user.enabled {
         state.store.revoke_grant(&grant.id, now).await?;
         return Err(invalid());
     }
-    let access = tokens::prepare_access(state, &grant, now)?;
+    let access = tokens::prepare_access(state, &grant, &scope, now)?;
     let (next, next_record) = tokens::prepare_refresh(&grant, now);
     // One commit: the presented token is spent and its successor recorded together.
     let issued = state
@@ -80,11 +79,18 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         return Err(reuse(state, &grant, now).await?);
     }
     let (access, expires_in) = access.sign(state, now)?;
-    let id_token = tokens::id_token(state, client, &grant, &user, Some(&access), now).await?;
-    Ok(json!({
+    let mut answer = json!({
         "access_token": access, "token_type": "Bearer", "expires_in": expires_in, "refresh_token": next,
-        "id_token": id_token, "scope": grant.scope,
-    }))
+        "scope": scope,
+    });
+    // An ID token only for a scope that still asks for one (OpenID Connect Core §12.2).
+    if tokens::scopes(&scope).contains(&"openid") {
+        answer["id_token"] =
+            tokens::id_token(state, client, &grant, &scope, &user, Some(&access), now)
+                .await?
+                .into();
+    }
+    Ok(answer)
 }
 
 /// A refresh token presented twice: the whole family is revoked (and audited once).
