@@ -483,6 +483,15 @@ async fn token_refusals(db: Db) {
         401,
         "the access token from a replayed code is revoked"
     );
+    let audit = h.store.audit_log(20).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == "grant.revoked_code_replay")
+            .count(),
+        1,
+        "the revocation is audited, once"
+    );
     let (_, body, _) = post_token(
         &h,
         auth,

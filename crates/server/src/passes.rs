@@ -178,10 +178,13 @@ pub async fn sign_in(
         return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
     }
     if !right_code {
-        state.store.record_pass_failure(&pass.id).await?;
-        return Err(
-            signin::refused(&state, &client, METHOD, Some(&user), None, now, invalid()).await,
-        );
+        // The wrong code counts against the pass in the commit of its log row.
+        let e = invalid();
+        let event = signin::refusal_event(&client, METHOD, Some(&user), None, now, &e);
+        return Err(signin::logged(
+            state.store.log_pass_failure(&event, &pass.id).await,
+            e,
+        ));
     }
     // The right code: earlier wrong ones are forgiven.
     state.store.clear_attempts(&key).await?;
@@ -203,14 +206,9 @@ pub async fn sign_in(
             return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
         }
     }
-    if !state.store.consume_pass(&pass.id, now).await? {
-        let e = ApiError::unauthorized(
-            "pass_used",
-            "This Temporary Access Pass was for one use and has been used.",
-        );
-        return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
-    }
-    let signin::Established::SignedIn { cookie, redirect } = signin::establish(
+    // The pass is spent in the sign-in's own commit: a crash cannot burn it without a
+    // session, and of racing sign-ins with a one-time pass exactly one gets through.
+    let established = signin::establish(
         &state,
         &client,
         &user,
@@ -218,10 +216,20 @@ pub async fn sign_in(
         (body.request.as_deref(), None),
         now,
     )
-    .await?
-    else {
+    .await?;
+    let (cookie, redirect) = match established {
+        signin::Established::SignedIn { cookie, redirect } => (cookie, redirect),
+        signin::Established::PassSpent => {
+            let e = ApiError::unauthorized(
+                "pass_used",
+                "This Temporary Access Pass was for one use and has been used.",
+            );
+            return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+        }
         // Only passkey sign-ins spend a ceremony or move a counter.
-        return Err(ApiError::internal());
+        signin::Established::Replayed | signin::Established::CounterRaced => {
+            return Err(ApiError::internal());
+        }
     };
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),

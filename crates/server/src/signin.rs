@@ -6,8 +6,8 @@ use crate::extract::{ClientInfo, session_cookie};
 use crate::state::AppState;
 use keyfort_core::session::{SignInMethod, session_expiry};
 use keyfort_store::{
-    PassRecord, PasskeyRecord, PasskeyUse, Recorded, SessionRecord, SignInEvent, SpentCeremony,
-    User,
+    PassRecord, PasskeyRecord, PasskeyUse, Recorded, SessionRecord, SignInEvent, SignInWrite,
+    SpentCeremony, User,
 };
 
 /// The sign-in log row for a refused attempt.
@@ -77,10 +77,12 @@ pub enum Established {
     Replayed,
     /// A concurrent sign-in with this passkey moved its counter past ours.
     CounterRaced,
+    /// The one-time pass was spent by another sign-in first: nothing written.
+    PassSpent,
 }
 
 /// Creates the session for a successful sign-in and logs it, in one commit with the
-/// passkey's counter and the ceremony's spending — and, when the sign-in was started for
+/// passkey's counter and the ceremony's spending (or the pass's) — and, when the sign-in was started for
 /// a waiting authorization request (`request`, as the sign-in page passes it on), with the
 /// grant and code that answer it (`oidc::authorize::prepare_answer`), so the browser goes
 /// straight back to the application. `passkey`: the passkey just used, if any.
@@ -137,20 +139,21 @@ pub async fn establish(
         }
         None => None,
     };
+    let write = SignInWrite {
+        session: &record,
+        event: &event,
+        passkey,
+        ceremony,
+        pass: pass.map(|p| p.id.as_str()),
+    };
     let (recorded, answered) = match prepared.as_ref().and_then(|p| p.write.as_ref()) {
         Some((grant, code, spent)) => {
             state
                 .store
-                .record_signin_answering(&record, &event, passkey, ceremony, (grant, code, spent))
+                .record_signin_answering(write, (grant, code, spent))
                 .await?
         }
-        None => (
-            state
-                .store
-                .record_signin(&record, &event, passkey, ceremony)
-                .await?,
-            false,
-        ),
+        None => (state.store.record_signin(write).await?, false),
     };
     let redirect = match prepared {
         // Answered now, or answered without a code (an error for the application, or the
@@ -170,6 +173,7 @@ pub async fn establish(
         },
         Recorded::Replayed => Established::Replayed,
         Recorded::CounterRaced => Established::CounterRaced,
+        Recorded::PassSpent => Established::PassSpent,
     })
 }
 

@@ -205,30 +205,6 @@ impl Store {
         self.read(GrantById(id.to_string())).await
     }
 
-    /// Revokes a grant: every code, refresh token and access token issued from it stops working.
-    pub async fn revoke_grant(&self, id: &str, now: i64) -> Result<bool> {
-        let n =
-            sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
-        Ok(n == 1)
-    }
-
-    /// Revokes every grant bound to a browser session (sign-out).
-    pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> Result<u64> {
-        Ok(sqlx::query(
-            "UPDATE grants SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(session_id)
-        .execute(&self.writer)
-        .await?
-        .rows_affected())
-    }
-
     pub async fn code(&self, code_hash: &str) -> Result<Option<CodeRecord>> {
         self.read(CodeByHash(code_hash.to_string())).await
     }
@@ -240,17 +216,6 @@ impl Store {
     /// Whether an access token is still good: known, unexpired, neither it nor its grant revoked.
     pub async fn access_token_active(&self, jti: &str, now: i64) -> Result<Option<GrantRecord>> {
         self.read(ActiveAccessToken(jti.to_string(), now)).await
-    }
-
-    pub async fn revoke_access_token(&self, jti: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(jti)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
     }
 
     /// Records a client assertion's `jti`; `false` when it was seen before (a replay).

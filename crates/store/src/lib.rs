@@ -21,6 +21,7 @@ mod passes;
 mod passkeys;
 mod pool;
 mod readers;
+mod revocations;
 mod secrets;
 mod sessions;
 mod throttles;
@@ -37,7 +38,8 @@ pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use passes::PassRecord;
 pub use passkeys::PasskeyRecord;
 pub use pool::{Backend, Store};
-pub use sessions::{PasskeyUse, Recorded, SessionRecord};
+pub use revocations::RevokeReason;
+pub use sessions::{PasskeyUse, Recorded, SessionRecord, SignInWrite};
 pub use users::{NewUser, User};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

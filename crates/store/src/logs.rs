@@ -58,6 +58,18 @@ impl Store {
         self.transact(LogSignin {
             event: e.clone(),
             spent: spent.cloned(),
+            pass_failure: None,
+        })
+        .await
+    }
+
+    /// A refused pass sign-in's log row and, in the same commit, the wrong code counted
+    /// against the pass.
+    pub async fn log_pass_failure(&self, e: &SignInEvent, pass_id: &str) -> Result<()> {
+        self.transact(LogSignin {
+            event: e.clone(),
+            spent: None,
+            pass_failure: Some(pass_id.to_string()),
         })
         .await
     }
@@ -92,10 +104,12 @@ impl Store {
     }
 }
 
-/// A sign-in log row, with the sealed ceremony it spent (a refused finish).
+/// A sign-in log row, with the sealed ceremony it spent (a refused finish) or the pass
+/// a wrong code counts against.
 struct LogSignin {
     event: SignInEvent,
     spent: Option<crate::SpentCeremony>,
+    pass_failure: Option<String>,
 }
 
 impl Body for LogSignin {
@@ -104,6 +118,9 @@ impl Body for LogSignin {
     async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
         if let Some(c) = &self.spent {
             crate::ceremonies::spend(e, c).await?;
+        }
+        if let Some(pass) = &self.pass_failure {
+            crate::passes::count_failure(e, pass).await?;
         }
         insert_signin(e, &self.event).await
     }

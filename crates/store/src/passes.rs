@@ -1,4 +1,5 @@
 use crate::audit::{self, AuditEvent};
+use crate::exec::{Arg, Exec};
 use crate::{Result, Store, flag};
 use keyfort_core::tap::PassState;
 use serde::Serialize;
@@ -83,27 +84,27 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?)
     }
+}
 
-    /// Marks a pass used. For a one-time pass only the first caller wins (returns
-    /// false for every later one), so a pass cannot be spent twice by racing requests.
-    pub async fn consume_pass(&self, pass_id: &str, now: i64) -> Result<bool> {
-        let n = sqlx::query("UPDATE temporary_access_passes SET used_at = $1 WHERE id = $2 AND (one_time = 0 OR used_at IS NULL)")
-            .bind(now)
-            .bind(pass_id)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
-    /// Counts a wrong code against the pass (rate limit on a guessable secret).
-    pub async fn record_pass_failure(&self, pass_id: &str) -> Result<i64> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "UPDATE temporary_access_passes SET failed_attempts = failed_attempts + 1 WHERE id = $1 RETURNING failed_attempts",
+/// Marks a pass used, in the sign-in's own commit. For a one-time pass only the first
+/// caller wins (`false` for every later one), so a pass cannot be spent twice by racing
+/// requests.
+pub(crate) async fn spend<E: Exec>(e: &mut E, pass_id: &str, now: i64) -> Result<bool> {
+    let n = e
+        .exec(
+            "UPDATE temporary_access_passes SET used_at = $1 WHERE id = $2 AND (one_time = 0 OR used_at IS NULL)",
+            &[Arg::Int(now), Arg::Text(pass_id)],
         )
-        .bind(pass_id)
-        .fetch_optional(&self.writer)
         .await?;
-        Ok(row.map(|r| r.0).unwrap_or(0))
-    }
+    Ok(n == 1)
+}
+
+/// Counts a wrong code against the pass, in the commit of the refusal's log row.
+pub(crate) async fn count_failure<E: Exec>(e: &mut E, pass_id: &str) -> Result<()> {
+    e.exec(
+        "UPDATE temporary_access_passes SET failed_attempts = failed_attempts + 1 WHERE id = $1",
+        &[Arg::Text(pass_id)],
+    )
+    .await?;
+    Ok(())
 }

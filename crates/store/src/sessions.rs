@@ -47,44 +47,26 @@ macro_rules! session_columns {
 
 impl Store {
     /// Everything a successful sign-in writes, committed together (one durable write):
-    /// the sealed ceremony's id spent, the passkey's new counter (only if it still moves
-    /// forward), the session, the user's last-sign-in time and the sign-in log row.
-    pub async fn record_signin(
-        &self,
-        s: &SessionRecord,
-        event: &SignInEvent,
-        passkey: Option<PasskeyUse<'_>>,
-        ceremony: Option<&SpentCeremony>,
-    ) -> Result<Recorded> {
-        self.transact(RecordSignin {
-            session: s.clone(),
-            event: event.clone(),
-            passkey: passkey.map(OwnedUse::from),
-            ceremony: ceremony.cloned(),
-        })
-        .await
+    /// the sealed ceremony's id spent, the pass spent, the passkey's new counter (only if
+    /// it still moves forward), the session, the user's last-sign-in time and the sign-in
+    /// log row. Nothing is written when the ceremony or a one-time pass was spent before.
+    pub async fn record_signin(&self, w: SignInWrite<'_>) -> Result<Recorded> {
+        self.transact(RecordSignin::from(w)).await
     }
 
     /// [`Store::record_signin`] and, in the same commit, the grant and code that answer the
     /// authorization request the sign-in was started for (that request spent with them).
     /// The second value says whether they were written: not when the sign-in was not
-    /// (a replay, a counter race), nor when the request had been answered before.
+    /// (a replay, a counter race, a spent pass), nor when the request had been answered
+    /// before.
     pub async fn record_signin_answering(
         &self,
-        s: &SessionRecord,
-        event: &SignInEvent,
-        passkey: Option<PasskeyUse<'_>>,
-        ceremony: Option<&SpentCeremony>,
+        w: SignInWrite<'_>,
         answer: (&crate::GrantRecord, &crate::CodeRecord, &SpentCeremony),
     ) -> Result<(Recorded, bool)> {
         let (grant, code, request) = answer;
         self.transact(RecordSigninAnswering(
-            RecordSignin {
-                session: s.clone(),
-                event: event.clone(),
-                passkey: passkey.map(OwnedUse::from),
-                ceremony: ceremony.cloned(),
-            },
+            RecordSignin::from(w),
             crate::grants::GrantWithCode(grant.clone(), code.clone(), Some(request.clone())),
         ))
         .await
@@ -120,6 +102,19 @@ impl Store {
     }
 }
 
+/// What a successful sign-in writes (see [`Store::record_signin`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SignInWrite<'a> {
+    pub session: &'a SessionRecord,
+    pub event: &'a SignInEvent,
+    /// The passkey used, and its new counter.
+    pub passkey: Option<PasskeyUse<'a>>,
+    /// The sealed ceremony the sign-in answered.
+    pub ceremony: Option<&'a SpentCeremony>,
+    /// The Temporary Access Pass signed in with (its id): spent in this commit.
+    pub pass: Option<&'a str>,
+}
+
 /// What [`Store::record_signin`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -130,6 +125,8 @@ pub enum Recorded {
     /// A concurrent use of the passkey moved its counter past this one: only the
     /// ceremony was spent.
     CounterRaced,
+    /// The one-time pass was spent by another sign-in first: nothing written.
+    PassSpent,
 }
 
 /// A successful passkey assertion's effect on the stored credential.
@@ -166,6 +163,19 @@ struct RecordSignin {
     event: SignInEvent,
     passkey: Option<OwnedUse>,
     ceremony: Option<SpentCeremony>,
+    pass: Option<String>,
+}
+
+impl From<SignInWrite<'_>> for RecordSignin {
+    fn from(w: SignInWrite<'_>) -> RecordSignin {
+        RecordSignin {
+            session: w.session.clone(),
+            event: w.event.clone(),
+            passkey: w.passkey.map(OwnedUse::from),
+            ceremony: w.ceremony.cloned(),
+            pass: w.pass.map(str::to_string),
+        }
+    }
 }
 
 impl Body for RecordSignin {
@@ -176,6 +186,11 @@ impl Body for RecordSignin {
             && !crate::ceremonies::spend(e, c).await?
         {
             return Ok(Recorded::Replayed);
+        }
+        if let Some(pass) = &self.pass
+            && !crate::passes::spend(e, pass, self.session.auth_time).await?
+        {
+            return Ok(Recorded::PassSpent);
         }
         if let Some(p) = &self.passkey
             && !crate::passkeys::record_use(e, p).await?

@@ -4,8 +4,8 @@
 
 use keyfort_store::{
     CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Issuance, NewUser, PassRecord,
-    PasskeyRecord, Recorded, RefreshRecord, SessionRecord, SignInEvent, Spend, SpentCeremony,
-    Store, StoreError, Taken,
+    PasskeyRecord, Recorded, RefreshRecord, RevokeReason, SessionRecord, SignInEvent, SignInWrite,
+    Spend, SpentCeremony, Store, StoreError, Taken,
 };
 use sqlx::Executor;
 
@@ -239,7 +239,16 @@ async fn signin_commits_its_answer(store: &Store) {
         let (event, c) = (event.clone(), c.clone());
         async move {
             store
-                .record_signin_answering(&s, &event, None, Some(&c), (&g, &k, &r))
+                .record_signin_answering(
+                    SignInWrite {
+                        session: &s,
+                        event: &event,
+                        passkey: None,
+                        ceremony: Some(&c),
+                        pass: None,
+                    },
+                    (&g, &k, &r),
+                )
                 .await
                 .unwrap()
         }
@@ -403,18 +412,59 @@ async fn one_time_pass_is_spent_once(store: &Store) {
         created_by: "test".into(),
     };
     assert!(!store.put_pass(&pass, "alice", "test").await.unwrap());
+    // A sign-in whose session cannot be written (its id is taken) fails and leaves the
+    // pass unspent: the pass is spent in the sign-in's own commit.
+    let taken = pass_session("pass-s0", "pass-h0", &u.id);
+    let event = pass_event(&u.id);
+    assert_eq!(
+        store.record_signin(bare(&taken, &event)).await.unwrap(),
+        Recorded::SignedIn
+    );
+    let clash = pass_session("pass-s0", "pass-h-other", &u.id);
+    assert!(
+        store
+            .record_signin(with_pass(&clash, &event, "p1"))
+            .await
+            .is_err()
+    );
+    let kept = store.pass_of_user(&u.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.used_at, None,
+        "a failed sign-in does not burn the pass"
+    );
+    // Racing sign-ins with the one-time pass: exactly one session, one log row.
+    let logged_before = store.signin_log(100).await.unwrap().len();
     let mut racers = Vec::new();
-    for _ in 0..8 {
+    for n in 1..=8 {
         let s = store.clone();
+        let (session, event) = (
+            pass_session(&format!("pass-s{n}"), &format!("pass-h{n}"), &u.id),
+            pass_event(&u.id),
+        );
         racers.push(tokio::spawn(async move {
-            s.consume_pass("p1", 2).await.unwrap()
+            s.record_signin(with_pass(&session, &event, "p1"))
+                .await
+                .unwrap()
         }));
     }
     let mut won = 0;
     for r in racers {
-        won += usize::from(r.await.unwrap());
+        match r.await.unwrap() {
+            Recorded::SignedIn => won += 1,
+            other => assert_eq!(other, Recorded::PassSpent),
+        }
     }
     assert_eq!(won, 1);
+    let sessions = (1..=8).map(|n| format!("pass-h{n}"));
+    let mut found = 0;
+    for h in sessions {
+        found += usize::from(store.session_with_user(&h).await.unwrap().is_some());
+    }
+    assert_eq!(found, 1, "the losers wrote no session");
+    let logged = store.signin_log(100).await.unwrap().len();
+    assert_eq!(logged, logged_before + 1, "the losers wrote no log row");
+    let spent = store.pass_of_user(&u.id).await.unwrap().unwrap();
+    assert_eq!(spent.used_at, Some(2_000));
     // A new pass replaces the old one.
     let replacement = PassRecord {
         id: "p2".into(),
@@ -422,7 +472,24 @@ async fn one_time_pass_is_spent_once(store: &Store) {
     };
     assert!(store.put_pass(&replacement, "alice", "test").await.unwrap());
     assert_eq!(store.pass_of_user(&u.id).await.unwrap().unwrap().id, "p2");
-    assert_eq!(store.record_pass_failure("p2").await.unwrap(), 1);
+    // A wrong code is counted in the commit of its refusal's log row.
+    let refused = SignInEvent {
+        outcome: "failure",
+        reason: "invalid_credentials",
+        ..pass_event(&u.id)
+    };
+    store.log_pass_failure(&refused, "p2").await.unwrap();
+    assert_eq!(
+        store
+            .pass_of_user(&u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_attempts,
+        1
+    );
+    let log = store.signin_log(1).await.unwrap();
+    assert_eq!(log[0].reason, "invalid_credentials");
     let audit = store.audit_log(10).await.unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "tap.issued").count(), 2);
     assert!(
@@ -431,6 +498,45 @@ async fn one_time_pass_is_spent_once(store: &Store) {
             .all(|a| !a.after.as_deref().unwrap_or("").contains("\"h\"")),
         "no hash in the audit log"
     );
+}
+
+/// A sign-in's write with no passkey, ceremony or pass.
+fn bare<'a>(session: &'a SessionRecord, event: &'a SignInEvent) -> SignInWrite<'a> {
+    SignInWrite {
+        session,
+        event,
+        passkey: None,
+        ceremony: None,
+        pass: None,
+    }
+}
+
+fn with_pass<'a>(
+    session: &'a SessionRecord,
+    event: &'a SignInEvent,
+    pass: &'a str,
+) -> SignInWrite<'a> {
+    SignInWrite {
+        pass: Some(pass),
+        ..bare(session, event)
+    }
+}
+
+fn pass_session(id: &str, token_hash: &str, user_id: &str) -> SessionRecord {
+    SessionRecord {
+        method: "temporary_access_pass".into(),
+        auth_time: 2_000,
+        pass_one_time: 1,
+        ..passkey_session(id, token_hash, user_id)
+    }
+}
+
+fn pass_event(user_id: &str) -> SignInEvent {
+    SignInEvent {
+        at: 2_000,
+        method: "temporary_access_pass",
+        ..signed_in_event(user_id)
+    }
 }
 
 async fn conflicts_are_named(store: &Store) {
@@ -554,13 +660,111 @@ async fn bulk_import_crosses_batches(store: &Store) {
     );
 }
 
+/// Every revocation commits with its audit row; a second one changes and audits nothing.
+async fn revocations_are_audited_with_their_change(store: &Store) {
+    app_client(store).await;
+    let u = user(store, "revoked").await;
+    let session = passkey_session("rev-session", "rev-h", &u.id);
+    let event = signed_in_event(&u.id);
+    assert_eq!(
+        store.record_signin(bare(&session, &event)).await.unwrap(),
+        Recorded::SignedIn
+    );
+    let grant = |id: &str| GrantRecord {
+        id: id.into(),
+        client_id: "app".into(),
+        user_id: Some(u.id.clone()),
+        session_id: Some("rev-session".into()),
+        scope: "openid".into(),
+        auth_time: Some(1_000),
+        acr: None,
+        amr: "[]".into(),
+        nonce: None,
+        not_after: None,
+        created_at: 1_000,
+        revoked_at: None,
+    };
+    for id in ["rev-a", "rev-b", "rev-c"] {
+        let jti = format!("jti-{id}");
+        let g = grant(id);
+        let issued = store
+            .issue(&Issuance {
+                spend: Spend::Nothing,
+                new_grant: Some(&g),
+                access: Some((&jti, id, 600_000)),
+                refresh: None,
+                now: 1_000,
+            })
+            .await
+            .unwrap();
+        assert!(issued);
+    }
+    let count = |audit: &[keyfort_store::AuditRow], action: &str| {
+        audit.iter().filter(|a| a.action == action).count()
+    };
+    assert!(
+        store
+            .revoke_grant(&grant("rev-a"), RevokeReason::CodeReplay, 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_grant(&grant("rev-a"), RevokeReason::RefreshReuse, 2_001)
+            .await
+            .unwrap(),
+        "revoked before: nothing written"
+    );
+    assert!(
+        store
+            .revoke_access_token("jti-rev-b", "app", 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_access_token("jti-rev-b", "app", 2_001)
+            .await
+            .unwrap()
+    );
+    // Sign-out revokes what is left of the session's grants (b and c, not a again).
+    assert_eq!(
+        store
+            .end_session("rev-session", &u.id, true, 3_000)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.session_with_user("rev-h").await.unwrap().is_none());
+    let audit = store.audit_log(50).await.unwrap();
+    assert_eq!(count(&audit, "grant.revoked_code_replay"), 1);
+    assert_eq!(count(&audit, "grant.revoked_refresh_reuse"), 0);
+    assert_eq!(count(&audit, "access_token.revoked_by_client"), 1);
+    let ended: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "session.ended")
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].target.as_deref(), Some("rev-session"));
+    assert!(
+        ended[0]
+            .after
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"grantsRevoked\":2")
+    );
+    for id in ["rev-a", "rev-b", "rev-c"] {
+        assert!(store.grant(id).await.unwrap().unwrap().revoked_at.is_some());
+    }
+}
+
 /// A cookie's session comes back with its user in one read; the idle timer moves at most
 /// once a minute, and a touch within the minute is not written.
 async fn sessions_come_with_their_user(store: &Store) {
     let u = user(store, "sessionuser").await;
     let s = passkey_session("0190f0e0-0000-7000-8000-000000000001", "h1", &u.id);
     let event = signed_in_event(&u.id);
-    let r = store.record_signin(&s, &event, None, None).await.unwrap();
+    let r = store.record_signin(bare(&s, &event)).await.unwrap();
     assert_eq!(r, Recorded::SignedIn);
     let (read, owner) = store.session_with_user("h1").await.unwrap().unwrap();
     assert_eq!(read, s);
@@ -614,5 +818,6 @@ on_both!(
     purge_runs_in_chunks,
     grants_go_with_their_last_token,
     sessions_come_with_their_user,
+    revocations_are_audited_with_their_change,
     signin_commits_its_answer
 );

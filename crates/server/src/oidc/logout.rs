@@ -55,13 +55,16 @@ fn verify_hint(state: &AppState, token: &str) -> Option<HintClaims> {
 
 /// Ends the browser session (and, where configured, the tokens issued in it).
 pub async fn end_session(state: &AppState, current: &CurrentSession) -> Result<(), ApiError> {
-    state.store.delete_session(&current.session.id).await?;
-    if state.signout_revokes_tokens {
-        state
-            .store
-            .revoke_session_grants(&current.session.id, now_ms())
-            .await?;
-    }
+    // One commit: the session, its grants (where configured) and the audit row.
+    state
+        .store
+        .end_session(
+            &current.session.id,
+            &current.user.id,
+            state.signout_revokes_tokens,
+            now_ms(),
+        )
+        .await?;
     Ok(())
 }
 

@@ -41,12 +41,18 @@ pub async fn revoke(
             && g.client_id == client.id
         {
             // Revoking a refresh token revokes the access tokens of its grant too (RFC 7009 §2.1).
-            state.store.revoke_grant(&g.id, now).await?;
+            state
+                .store
+                .revoke_grant(&g, keyfort_store::RevokeReason::ClientRequest, now)
+                .await?;
         }
     } else if let Ok(claims) = tokens::verify_access_token(&state, token)
         && claims.client_id == client.id
     {
-        state.store.revoke_access_token(&claims.jti, now).await?;
+        state
+            .store
+            .revoke_access_token(&claims.jti, &client.id, now)
+            .await?;
     }
     Ok(Json(json!({})))
 }

@@ -240,6 +240,8 @@ pub async fn finish(
                 let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
                 return Err(refuse(Some(user), None, spent_ref, e).await);
             }
+            // Only a pass sign-in spends a pass.
+            signin::Established::PassSpent => return Err(ApiError::internal()),
         };
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),

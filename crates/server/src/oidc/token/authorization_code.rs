@@ -5,7 +5,7 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use base64::Engine;
 use futures_util::future::BoxFuture;
-use keyfort_store::{Issuance, Spend};
+use keyfort_store::{Issuance, RevokeReason, Spend};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -53,7 +53,10 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     }
     if record.used_at.is_some() {
         // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code revokes what it issued.
-        state.store.revoke_grant(&grant.id, now).await?;
+        state
+            .store
+            .revoke_grant(&grant, RevokeReason::CodeReplay, now)
+            .await?;
         return Err(invalid());
     }
     if now >= record.expires_at || grant.revoked_at.is_some() {
@@ -114,7 +117,10 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         })
         .await?;
     if !issued {
-        state.store.revoke_grant(&grant.id, now).await?;
+        state
+            .store
+            .revoke_grant(&grant, RevokeReason::CodeReplay, now)
+            .await?;
         return Err(invalid());
     }
     let (access_token, expires_in) = access.sign(state, now)?;

@@ -5,7 +5,7 @@ use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use futures_util::future::BoxFuture;
-use keyfort_store::{AuditEvent, Issuance, Spend};
+use keyfort_store::{Issuance, RevokeReason, Spend};
 use serde_json::{Value, json};
 
 pub struct RefreshToken;
@@ -59,7 +59,10 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         ))
     })?;
     if !user.enabled {
-        state.store.revoke_grant(&grant.id, now).await?;
+        state
+            .store
+            .revoke_grant(&grant, RevokeReason::UserDisabled, now)
+            .await?;
         return Err(invalid());
     }
     let access = tokens::prepare_access(state, &grant, &scope, now)?;
@@ -93,17 +96,17 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     Ok(answer)
 }
 
-/// A refresh token presented twice: the whole family is revoked (and audited once).
+/// A refresh token presented twice: the whole family is revoked, audited in the same
+/// commit (once: a family revoked before writes nothing).
 async fn reuse(
     state: &crate::state::AppState,
     grant: &keyfort_store::GrantRecord,
     now: i64,
 ) -> Result<OAuthError, OAuthError> {
-    if state.store.revoke_grant(&grant.id, now).await? {
-        let ev = AuditEvent::new(now, "system", "grant.revoked_refresh_reuse", &grant.id)
-            .after(json!({ "clientId": grant.client_id, "userId": grant.user_id }));
-        state.store.audit(&ev).await?;
-    }
+    state
+        .store
+        .revoke_grant(grant, RevokeReason::RefreshReuse, now)
+        .await?;
     Ok(OAuthError::invalid_grant(
         "The refresh token is invalid, expired or revoked.",
     ))
