@@ -9,11 +9,13 @@ pub mod oidc;
 pub mod passkey;
 pub mod relying_party;
 pub mod session;
+pub mod signin;
 pub mod strength;
 pub mod tap;
 pub mod throttle;
 pub mod time;
 pub mod username;
+pub mod webauthn;
 
 pub use decision::{Decision, Outcome};
 pub use time::{MINUTE_MS, Millis};

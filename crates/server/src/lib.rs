@@ -12,6 +12,7 @@ pub mod oidc;
 pub mod pages;
 pub mod passes;
 pub mod passkeys;
+pub mod refusals;
 pub mod sealed;
 pub mod signin;
 pub mod state;

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
+use keyfort_core::signin::{PassFacts, SignInRefusal, assess_pass};
 use keyfort_core::tap::{self, DEFAULT_LENGTH};
 use keyfort_store::{PassRecord, Store, StoreError, User};
 use serde::Deserialize;
@@ -97,13 +98,6 @@ async fn code_matches(typed: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn invalid() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_credentials",
-        "That username and pass do not match a usable Temporary Access Pass.",
-    )
-}
-
 /// `POST /api/signin/tap`
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -139,64 +133,41 @@ pub async fn sign_in(
         Some(u) => state.store.pass_of_user(&u.id).await?,
         None => None,
     };
-    let (user, pass) = match (user, pass) {
-        (Some(u), Some(p)) => (u, p),
-        (user, _) => {
-            // Same work as a real check, so timing does not reveal which usernames exist.
-            let _ = code_matches(&typed, dummy_code_hash()).await;
-            return Err(signin::refused(
-                &state,
-                &client,
-                METHOD,
-                user.as_ref(),
-                Some(&body.username),
-                now,
-                invalid(),
-            )
-            .await);
-        }
+    // Exactly one Argon2 verification on every path, known user or not, so timing does
+    // not reveal which usernames exist.
+    let hash = pass
+        .as_ref()
+        .map_or(dummy_code_hash(), |p| p.code_hash.as_str());
+    let code_matches = code_matches(&typed, hash).await;
+    let pass_state = pass.as_ref().map(PassRecord::state);
+    let facts = PassFacts {
+        pass: pass_state
+            .as_ref()
+            .zip(user.as_ref())
+            .map(|(p, u)| (p, u.enabled)),
+        code_matches,
     };
-    let usability = pass.state().usability(now);
-    // Exactly one Argon2 verification on every path.
-    let right_code = code_matches(&typed, &pass.code_hash).await;
-    if !usability.is_usable() {
-        let e = match usability {
-            tap::Usability::Expired => {
-                ApiError::unauthorized("pass_expired", "This Temporary Access Pass has expired.")
-            }
-            tap::Usability::OneTimeUsed => ApiError::unauthorized(
-                "pass_used",
-                "This Temporary Access Pass was for one use and has been used.",
-            ),
-            tap::Usability::NotYetValid => {
-                ApiError::unauthorized("pass_not_yet_valid", "This pass is not valid yet.")
-            }
-            tap::Usability::EnabledByPolicy => ApiError::internal(),
-        };
-        // Only the holder of the right code learns why; everyone else sees the generic refusal.
-        let e = if right_code { e } else { invalid() };
-        return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
+    let verdict = assess_pass(facts, now);
+    if verdict.forgive_attempts {
+        state.store.clear_attempts(&key).await?;
     }
-    if !right_code {
-        // The wrong code counts against the pass in the commit of its log row.
-        let e = invalid();
-        let event = signin::refusal_event(&client, METHOD, Some(&user), None, now, &e);
-        return Err(signin::logged(
-            state.store.log_pass_failure(&event, &pass.id).await,
-            e,
-        ));
-    }
-    // The right code: earlier wrong ones are forgiven.
-    state.store.clear_attempts(&key).await?;
-    if !user.enabled {
-        let e = ApiError::forbidden(
-            "user_disabled",
-            "This account is disabled. Contact your administrator.",
-        );
-        return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
-    }
+    let (accepted, user, pass) = match (verdict.outcome, user, pass) {
+        (Ok(accepted), Some(user), Some(pass)) => (accepted, user, pass),
+        (Err(refusal), user, pass) => {
+            let e = ApiError::from(refusal);
+            let typed_name = user.is_none().then_some(body.username.as_str());
+            let event = signin::refusal_event(&client, METHOD, user.as_ref(), typed_name, now, &e);
+            // A wrong code counts against the pass in the commit of its log row.
+            let written = match (&pass, verdict.count_failure) {
+                (Some(p), true) => state.store.log_pass_failure(&event, &p.id).await,
+                _ => state.store.log_signin(&event, None).await,
+            };
+            return Err(signin::logged(written, e));
+        }
+        (Ok(_), _, _) => return Err(ApiError::internal()),
+    };
     // A multi-use pass is for setting up a few devices, not for minting sessions.
-    if pass.one_time == 0 {
+    if accepted.multi_use {
         let uses = format!("tap-use:{}", pass.id);
         let reservation = state
             .store
@@ -220,10 +191,7 @@ pub async fn sign_in(
     let (cookie, redirect) = match established {
         signin::Established::SignedIn { cookie, redirect } => (cookie, redirect),
         signin::Established::PassSpent => {
-            let e = ApiError::unauthorized(
-                "pass_used",
-                "This Temporary Access Pass was for one use and has been used.",
-            );
+            let e = SignInRefusal::PassUsed.into();
             return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
         }
         // Only passkey sign-ins spend a ceremony or move a counter.

@@ -230,7 +230,7 @@ mod differential {
         let reference = webauthn.authenticate_single_credential(&rsp, &state, cred);
         let code = |r: &Result<(u32, bool, bool), WebauthnError>| match r {
             Ok(v) => format!("ok {v:?}"),
-            Err(e) => webauthn_refusal(e).code.to_string(),
+            Err(e) => webauthn_refusal(e).code().to_string(),
         };
         let fast = fast.map(|a| (a.counter, a.backup_eligible, a.backup_state));
         let reference = reference.map(|a| (a.counter(), a.backup_eligible(), a.backup_state()));

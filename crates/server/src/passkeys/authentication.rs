@@ -2,7 +2,7 @@
 //! passkey" button, and username first. Every finish writes a sign-in log row.
 
 use super::assertion::{Asserted, Expect, verify_es256};
-use super::{ceremony_expired, ceremony_unknown, webauthn_refusal};
+use super::{webauthn_error, webauthn_refusal};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::sealed::Envelope;
@@ -14,10 +14,13 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use keyfort_core::signin::{
+    CredentialFacts, PasskeyFacts, PasskeyVerdict, SignInRefusal, assess_passkey,
+};
+use keyfort_core::webauthn::{WebAuthnRefusal, ceremony_live};
 use keyfort_store::{PasskeyUse, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
     AuthenticationState, Credential, PublicKeyCredential, UserVerificationPolicy,
 };
@@ -52,11 +55,11 @@ pub async fn begin(
     let builder = state
         .webauthn
         .new_challenge_authenticate_builder(Vec::new(), Some(UserVerificationPolicy::Required))
-        .map_err(|e| webauthn_refusal(&e))?;
+        .map_err(|e| webauthn_error(&e))?;
     let (options, auth_state) = state
         .webauthn
         .generate_challenge_authenticate(builder)
-        .map_err(|e| webauthn_refusal(&e))?;
+        .map_err(|e| webauthn_error(&e))?;
     // Username first names whom the passkey must belong to, and nothing else: every
     // Keyfort passkey is a discoverable credential, so the browser needs no
     // allowCredentials, and an empty list is the same for every name — known or not, with
@@ -99,13 +102,6 @@ pub struct FinishSignIn {
     request: Option<String>,
 }
 
-fn unknown_credential() -> ApiError {
-    ApiError::unauthorized(
-        "unknown_credential",
-        "This passkey is not registered with Keyfort for that account.",
-    )
-}
-
 /// `POST /api/signin/passkey/finish`
 pub async fn finish(
     State(state): State<AppState>,
@@ -138,15 +134,15 @@ pub async fn finish(
         .ceremonies
         .open::<SignInCeremony>(KIND, &body.ceremony_id)
     else {
-        return Err(refuse(None, None, None, ceremony_unknown()).await);
+        return Err(refuse(None, None, None, WebAuthnRefusal::ChallengeInvalid.into()).await);
     };
     // Malformed shapes are refused before the ceremony is spent: an honest retry with the
     // same ceremony still works, and nothing oversized reaches a parser.
     if let Err(e) = super::shape::check_assertion(&body.credential) {
         return Err(refuse(None, opened.body.username, None, e).await);
     }
-    if now >= opened.exp {
-        return Err(refuse(None, None, None, ceremony_expired()).await);
+    if let Err(r) = ceremony_live(opened.exp, now) {
+        return Err(refuse(None, None, None, r.into()).await);
     }
     let spent = SpentCeremony {
         id: opened.id,
@@ -155,69 +151,94 @@ pub async fn finish(
     let ceremony = opened.body;
     let spent_ref = Some(&spent);
     let credential_id = B64.encode(body.credential.raw_id.as_slice());
-    let Some((passkey, user)) = state.store.passkey_with_user(&credential_id).await? else {
-        return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
+    let found = state.store.passkey_with_user(&credential_id).await?;
+    let owner_handle = match &found {
+        Some((_, user)) => Some(
+            *uuid::Uuid::parse_str(&user.id)
+                .map_err(|_| ApiError::internal())?
+                .as_bytes(),
+        ),
+        None => None,
     };
-    // WebAuthn L3 §7.2 step 6: the credential must belong to the identified user.
-    if let Some(expected) = &ceremony.expected_user
-        && *expected != user.id
-    {
-        return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
-    }
-    if let Some(handle) = &body.credential.response.user_handle {
-        let owner = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
-        if handle.as_slice() != owner.as_bytes() {
-            return Err(refuse(None, ceremony.username, spent_ref, unknown_credential()).await);
-        }
-    }
-    if passkey.possibly_cloned != 0 {
-        let e = ApiError::forbidden(
-            "credential_suspended",
-            "This passkey is blocked because it may have been cloned. Contact your administrator.",
-        );
-        return Err(refuse(Some(user), None, spent_ref, e).await);
-    }
-    let cred = live_credential(&passkey)?;
+    let facts = PasskeyFacts {
+        expected_user: ceremony.expected_user.as_deref(),
+        presented_handle: body.credential.response.user_handle.as_deref(),
+        credential: found
+            .as_ref()
+            .zip(owner_handle.as_ref())
+            .map(|((passkey, user), handle)| CredentialFacts {
+                owner_id: &user.id,
+                owner_handle: handle,
+                suspended: passkey.possibly_cloned != 0,
+                owner_enabled: user.enabled,
+            }),
+    };
+    // The stored credential is parsed only once the checks before verification pass.
     let expect = Expect {
         challenge: &ceremony.challenge,
         origin: &state.rp.origin,
         rp_id_hash: &state.rp_id_hash,
     };
-    let verified = match verify_es256(&expect, &cred, &body.credential) {
-        Some(r) => r,
-        None => state
-            .webauthn
-            .authenticate_single_credential(&body.credential, &ceremony.state, &cred)
-            .map(|r| Asserted {
-                counter: r.counter(),
-                backup_eligible: r.backup_eligible(),
-                backup_state: r.backup_state(),
-            }),
-    };
-    let result = match verified {
-        Ok(r) => r,
-        Err(WebauthnError::CredentialPossibleCompromise) => {
-            let presented = presented_counter(&body.credential).unwrap_or(0);
-            let marked = state
-                .store
-                .mark_passkey_possibly_cloned(&passkey, &user.username, presented, &spent, now)
-                .await?;
-            let e = if marked {
-                webauthn_refusal(&WebauthnError::CredentialPossibleCompromise)
-            } else {
-                ceremony_unknown()
-            };
-            return Err(refuse(Some(user), None, spent_ref, e).await);
-        }
-        Err(e) => return Err(refuse(Some(user), None, spent_ref, webauthn_refusal(&e)).await),
-    };
-    if !user.enabled {
-        let e = ApiError::forbidden(
-            "user_disabled",
-            "This account is disabled. Contact your administrator.",
-        );
-        return Err(refuse(Some(user), None, spent_ref, e).await);
+    let mut broken = false;
+    let verdict = assess_passkey(facts, || {
+        let Some((passkey, _)) = &found else {
+            return Err(WebAuthnRefusal::InvalidResponse);
+        };
+        let Ok(cred) = live_credential(passkey) else {
+            broken = true;
+            return Err(WebAuthnRefusal::InvalidResponse);
+        };
+        let verified = match verify_es256(&expect, &cred, &body.credential) {
+            Some(r) => r,
+            None => state
+                .webauthn
+                .authenticate_single_credential(&body.credential, &ceremony.state, &cred)
+                .map(|r| Asserted {
+                    counter: r.counter(),
+                    backup_eligible: r.backup_eligible(),
+                    backup_state: r.backup_state(),
+                }),
+        };
+        verified.map_err(|e| webauthn_refusal(&e))
+    });
+    if broken {
+        return Err(ApiError::internal());
     }
+    let (passkey, user, result) = match (verdict, found) {
+        (PasskeyVerdict::Accept(result), Some((passkey, user))) => (passkey, user, result),
+        (
+            PasskeyVerdict::Refuse {
+                refusal,
+                identified,
+                suspend,
+            },
+            found,
+        ) => {
+            let (passkey, user) = match found {
+                Some((p, u)) if identified => (Some(p), Some(u)),
+                _ => (None, None),
+            };
+            let mut refusal = refusal;
+            if let (true, Some(passkey), Some(user)) = (suspend, &passkey, &user) {
+                let presented = presented_counter(&body.credential).unwrap_or(0);
+                let marked = state
+                    .store
+                    .mark_passkey_possibly_cloned(passkey, &user.username, presented, &spent, now)
+                    .await?;
+                if !marked {
+                    // Another finish of this ceremony got there first.
+                    refusal = SignInRefusal::WebAuthn(WebAuthnRefusal::ChallengeInvalid);
+                }
+            }
+            let username = if user.is_none() {
+                ceremony.username
+            } else {
+                None
+            };
+            return Err(refuse(user, username, spent_ref, refusal.into()).await);
+        }
+        (PasskeyVerdict::Accept(_), None) => return Err(ApiError::internal()),
+    };
     let used = PasskeyUse {
         id: &passkey.id,
         sign_count: i64::from(result.counter),
@@ -233,11 +254,12 @@ pub async fn finish(
         match signin::establish(&state, &client, &user, proof, answering, now).await? {
             signin::Established::SignedIn { cookie, redirect } => (cookie, redirect),
             signin::Established::Replayed => {
-                return Err(refuse(Some(user), None, spent_ref, ceremony_unknown()).await);
+                let e = WebAuthnRefusal::ChallengeInvalid.into();
+                return Err(refuse(Some(user), None, spent_ref, e).await);
             }
             signin::Established::CounterRaced => {
                 // A concurrent sign-in with this passkey already moved the counter past ours.
-                let e = webauthn_refusal(&WebauthnError::CredentialPossibleCompromise);
+                let e = WebAuthnRefusal::SignCountRegression.into();
                 return Err(refuse(Some(user), None, spent_ref, e).await);
             }
             // Only a pass sign-in spends a pass.

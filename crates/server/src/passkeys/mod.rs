@@ -13,6 +13,7 @@ pub mod shape;
 
 use crate::error::ApiError;
 use crate::state::{AppState, CEREMONY_TTL_MS};
+use keyfort_core::webauthn::WebAuthnRefusal;
 use keyfort_store::CeremonyRecord;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -42,82 +43,35 @@ pub async fn start_ceremony(
     Ok(json!({ "ceremonyId": id, "publicKey": options }))
 }
 
-/// Maps a verifier refusal onto a stable code (WebAuthn L3 §7.1 / §7.2 step numbers in the messages' spirit).
-pub fn webauthn_refusal(e: &WebauthnError) -> ApiError {
+/// The verifier's error as Keyfort's refusal (`refusals` turns it into HTTP).
+pub fn webauthn_refusal(e: &WebauthnError) -> WebAuthnRefusal {
     use WebauthnError::*;
     match e {
-        // §7.1 step 9 / §7.2 step 13: origin.
-        InvalidRPOrigin | CredentialCrossOrigin => ApiError::bad_request(
-            "origin_mismatch",
-            "The response was made for another website (origin mismatch).",
-        ),
-        // §7.1 step 13 / §7.2 step 15: RP ID hash.
-        InvalidRPIDHash => ApiError::bad_request(
-            "rp_id_mismatch",
-            "The authenticator signed for another relying party.",
-        ),
-        // §7.1 step 8 / §7.2 step 12: challenge.
-        MismatchedChallenge => ApiError::bad_request(
-            "challenge_mismatch",
-            "The response does not answer this challenge.",
-        ),
-        InvalidClientDataType => ApiError::bad_request(
-            "invalid_client_data",
-            "The client data is of the wrong type.",
-        ),
-        UserNotPresent => ApiError::bad_request(
-            "user_presence_required",
-            "The authenticator did not confirm user presence.",
-        ),
-        // §7.1 step 15 / §7.2 step 17: user verification is required.
-        UserNotVerified => ApiError::bad_request(
-            "user_verification_required",
-            "The authenticator did not verify the user (PIN or biometric); Keyfort requires it.",
-        ),
-        CredentialPossibleCompromise => ApiError::unauthorized(
-            "sign_count_regression",
-            "This passkey's signature counter went backwards, which suggests it was cloned. It is blocked; contact your administrator.",
-        ),
-        AuthenticationFailure => {
-            ApiError::unauthorized("invalid_signature", "The passkey's signature is not valid.")
-        }
+        InvalidRPOrigin | CredentialCrossOrigin => WebAuthnRefusal::OriginMismatch,
+        InvalidRPIDHash => WebAuthnRefusal::RpIdMismatch,
+        MismatchedChallenge => WebAuthnRefusal::ChallengeMismatch,
+        InvalidClientDataType => WebAuthnRefusal::InvalidClientData,
+        UserNotPresent => WebAuthnRefusal::UserPresenceRequired,
+        UserNotVerified => WebAuthnRefusal::UserVerificationRequired,
+        CredentialPossibleCompromise => WebAuthnRefusal::SignCountRegression,
+        AuthenticationFailure => WebAuthnRefusal::InvalidSignature,
         CredentialBackupEligibilityInconsistent | CredentialMayNotBeHardwareBound => {
-            ApiError::bad_request(
-                "inconsistent_backup_flags",
-                "The authenticator reported inconsistent backup flags.",
-            )
+            WebAuthnRefusal::InconsistentBackupFlags
         }
         CredentialAlteredAlgFromRequest | COSEKeyInvalidType | COSEKeyInvalidAlgorithm => {
-            ApiError::bad_request(
-                "unsupported_algorithm",
-                "The passkey uses an algorithm Keyfort did not offer.",
-            )
+            WebAuthnRefusal::UnsupportedAlgorithm
         }
-        AttestationNotSupported | AttestationNotVerifiable => ApiError::bad_request(
-            "attestation_unsupported",
-            "The attestation statement could not be verified.",
-        ),
+        AttestationNotSupported | AttestationNotVerifiable => {
+            WebAuthnRefusal::AttestationUnsupported
+        }
         other => {
             tracing::debug!(error = ?other, "webauthn refusal");
-            ApiError::bad_request(
-                "invalid_webauthn_response",
-                "The authenticator response could not be verified.",
-            )
+            WebAuthnRefusal::InvalidResponse
         }
     }
 }
 
-/// Ceremony errors that are not the verifier's.
-pub fn ceremony_unknown() -> ApiError {
-    ApiError::bad_request(
-        "challenge_invalid",
-        "This request was already used or never existed. Start again.",
-    )
-}
-
-pub fn ceremony_expired() -> ApiError {
-    ApiError::bad_request(
-        "challenge_expired",
-        "This request expired (after 5 minutes). Start again.",
-    )
+/// The verifier's error as the HTTP answer.
+pub fn webauthn_error(e: &WebauthnError) -> ApiError {
+    webauthn_refusal(e).into()
 }

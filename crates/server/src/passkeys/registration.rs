@@ -1,7 +1,7 @@
 //! Passkey registration: discoverable credential, user verification required,
 //! from a session that may register (a pass, or a passkey sign-in ≤ 5 minutes ago).
 
-use super::{ceremony_expired, ceremony_unknown, start_ceremony, webauthn_refusal};
+use super::{start_ceremony, webauthn_error};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentSession};
 use crate::state::{AppState, now_ms};
@@ -14,6 +14,7 @@ use keyfort_core::passkey::{
     normalize_passkey_name,
 };
 use keyfort_core::session::may_register_passkey;
+use keyfort_core::webauthn::WebAuthnRefusal;
 use keyfort_store::User;
 use keyfort_store::{PasskeyRecord, StoreError, Taken};
 use serde::Deserialize;
@@ -117,7 +118,7 @@ pub fn options(
     let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
     let builder = webauthn
         .new_challenge_register_builder(handle.as_bytes(), &user.username, &user.display_name)
-        .map_err(|e| webauthn_refusal(&e))?
+        .map_err(|e| webauthn_error(&e))?
         .attestation(AttestationConveyancePreference::None)
         .user_verification_policy(UserVerificationPolicy::Required)
         .require_resident_key(true)
@@ -129,7 +130,7 @@ pub fn options(
         .exclude_credentials(Some(exclude));
     webauthn
         .generate_challenge_register(builder)
-        .map_err(|e| webauthn_refusal(&e))
+        .map_err(|e| webauthn_error(&e))
 }
 
 /// Verifies a registration response (WebAuthn L3 §7.1) and describes the new passkey.
@@ -144,7 +145,7 @@ pub fn verify(
     super::shape::check_registration(response)?;
     let cred: Credential = webauthn
         .register_credential(response, reg_state, None)
-        .map_err(|e| webauthn_refusal(&e))?;
+        .map_err(|e| webauthn_error(&e))?;
     super::shape::check_attested_id(response, cred.cred_id.as_slice())?;
     let summary = authenticator_data(&response.response.attestation_object).ok_or_else(|| {
         ApiError::bad_request(
@@ -200,11 +201,11 @@ pub async fn finish(
         .await?
     {
         Taken::Live(c) => c,
-        Taken::Expired => return Err(ceremony_expired()),
-        Taken::Unknown => return Err(ceremony_unknown()),
+        Taken::Expired => return Err(WebAuthnRefusal::ChallengeExpired.into()),
+        Taken::Unknown => return Err(WebAuthnRefusal::ChallengeInvalid.into()),
     };
     if ceremony.session_id.as_deref() != Some(current.session.id.as_str()) {
-        return Err(ceremony_unknown());
+        return Err(WebAuthnRefusal::ChallengeInvalid.into());
     }
     check_may_register(&current, now)?;
     let display_name = match body.display_name.as_deref() {
