@@ -3,7 +3,11 @@
 //! sign-in log records.
 
 use crate::error::ApiError;
+use crate::oidc::error::OAuthError;
+use crate::pages::error_page;
 use axum::http::StatusCode;
+use axum::response::Response;
+use keyfort_core::authorize::AuthorizeRefusal;
 use keyfort_core::signin::SignInRefusal;
 use keyfort_core::webauthn::WebAuthnRefusal;
 
@@ -105,6 +109,62 @@ impl From<SignInRefusal> for ApiError {
         };
         ApiError::new(status, r.code(), message)
     }
+}
+
+/// What an authorization refusal says: to the application's redirect URI as
+/// `error_description`, or to the person on the error page.
+fn authorize_message(r: AuthorizeRefusal) -> &'static str {
+    use AuthorizeRefusal::*;
+    match r {
+        Unreadable => "The request parameters could not be read.",
+        ClientMissing => "The request names no application (client_id).",
+        UnknownClient => "This application is not registered with Keyfort.",
+        ClientGone => "This application is no longer registered.",
+        RedirectUriMissing => "The request has no redirect_uri.",
+        RedirectUriMismatch => "The redirect URI is not one registered for this application.",
+        RequestExpired => {
+            "This sign-in request expired or was already answered. Go back to the application and start again."
+        }
+        ParameterTooLong => "A parameter is too long.",
+        RequestObjectUnsupported => "Request objects are not supported.",
+        RequestUriUnsupported => "request_uri is not supported.",
+        ResponseTypeMissing => "response_type is required.",
+        UnsupportedResponseType => "Only response_type=code is supported.",
+        UnsupportedResponseMode => "Only response_mode=query is supported.",
+        CodeFlowNotAllowed => "This application may not use the authorization code flow.",
+        OpenIdScopeMissing => "The scope must include openid.",
+        PkceMethodWithoutChallenge => "code_challenge_method without code_challenge.",
+        PkceRequired => "Public clients must use PKCE (code_challenge with S256).",
+        PkcePlainRefused => "Only the S256 code_challenge_method is accepted; plain is refused.",
+        PkceMethodMissing => "code_challenge_method=S256 is required; plain is refused.",
+        PkceChallengeMalformed => "code_challenge must be a base64url SHA-256 (43 characters).",
+        PromptInvalid => "The prompt is not valid: unknown value, or none combined with others.",
+        ConsentRequired => {
+            "Keyfort does not ask for consent: applications are approved by the administrator who registers them."
+        }
+        MaxAgeInvalid => "max_age must be a number of seconds.",
+        LoginRequired => "The user is not signed in.",
+        InteractionRequired => "A stronger sign-in is needed.",
+        UnmetAuthenticationRequirements => {
+            "The user has no sign-in method that meets the requested authentication strength."
+        }
+    }
+}
+
+impl From<AuthorizeRefusal> for OAuthError {
+    fn from(r: AuthorizeRefusal) -> Self {
+        OAuthError::new(StatusCode::BAD_REQUEST, r.error(), authorize_message(r))
+    }
+}
+
+/// The page a person sees for a refusal that cannot go to the redirect URI.
+pub fn authorize_page(r: AuthorizeRefusal) -> Response {
+    let e = ApiError::bad_request(r.error(), authorize_message(r));
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This application's sign-in request is not valid",
+        &e,
+    )
 }
 
 #[cfg(test)]
