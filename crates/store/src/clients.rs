@@ -223,7 +223,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        let n = sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3 AND public_client = 0")
+        let n = sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, version = version + 1, updated_at = $2 WHERE id = $3 AND public_client = 0")
             .bind(secret_hash)
             .bind(now)
             .bind(id)

@@ -61,6 +61,12 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::conflict_or(e, "membership"))?;
+        // A membership change is a change of the group (its version is the ETag).
+        sqlx::query("UPDATE groups SET version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&group.id)
+            .execute(&mut *tx)
+            .await?;
         let ev = AuditEvent::new(now, actor, "group.member_added", &group.name)
             .after(serde_json::json!({ "member": username }));
         audit::write(&mut tx, &ev).await?;

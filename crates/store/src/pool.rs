@@ -149,19 +149,18 @@ impl Store {
         })
     }
 
+    /// Runs the migrations: those in `migrations/common`, the same SQL on both backends,
+    /// with the backend's own where its SQL must differ, in version order.
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
-        }
+        let common = sqlx::migrate!("./migrations/common");
+        let own = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        let all = common.iter().chain(own.iter()).cloned().collect();
+        sqlx::migrate::Migrator::with_migrations(all)
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 

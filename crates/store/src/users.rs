@@ -238,6 +238,20 @@ impl Store {
         Ok(n)
     }
 
+    /// A user's row version (it moves with every change: the ETag provisioning serves) and
+    /// when the user last changed (`None` until the first change after creation).
+    pub async fn user_version(&self, username: &str) -> Result<Option<RowVersion>> {
+        let row: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT version, updated_at FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(version, updated_at)| RowVersion {
+            version,
+            updated_at,
+        }))
+    }
+
     /// Enables or disables a user; disabling also ends every session of theirs.
     pub async fn set_user_enabled(
         &self,
@@ -248,13 +262,15 @@ impl Store {
     ) -> Result<User> {
         let mut tx = self.writer.begin().await?;
         let sql = concat!(
-            "UPDATE users SET enabled = $1 WHERE username = $2 RETURNING ",
+            "UPDATE users SET enabled = $1, version = version + 1, updated_at = $3 \
+             WHERE username = $2 RETURNING ",
             user_columns!(),
             ""
         );
         let row: Option<UserRow> = sqlx::query_as(sql)
             .bind(flag(enabled))
             .bind(username)
+            .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
         let user = User::try_from(row.ok_or(StoreError::NotFound("user"))?)?;
@@ -364,4 +380,11 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A row's version and last change (see [`Store::user_version`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowVersion {
+    pub version: i64,
+    pub updated_at: Option<i64>,
 }

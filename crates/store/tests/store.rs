@@ -758,6 +758,26 @@ async fn revocations_are_audited_with_their_change(store: &Store) {
     }
 }
 
+/// A change to a user moves its version and records when; reading it changes nothing.
+async fn changes_move_the_row_version(store: &Store) {
+    user(store, "versioned").await;
+    let v = store.user_version("versioned").await.unwrap().unwrap();
+    assert_eq!((v.version, v.updated_at), (1, None));
+    store
+        .set_user_enabled("versioned", false, "test", 5_000)
+        .await
+        .unwrap();
+    let v = store.user_version("versioned").await.unwrap().unwrap();
+    assert_eq!((v.version, v.updated_at), (2, Some(5_000)));
+    store
+        .set_user_enabled("versioned", true, "test", 6_000)
+        .await
+        .unwrap();
+    let v = store.user_version("versioned").await.unwrap().unwrap();
+    assert_eq!((v.version, v.updated_at), (3, Some(6_000)));
+    assert!(store.user_version("nobody").await.unwrap().is_none());
+}
+
 /// A cookie's session comes back with its user in one read; the idle timer moves at most
 /// once a minute, and a touch within the minute is not written.
 async fn sessions_come_with_their_user(store: &Store) {
@@ -819,5 +839,6 @@ on_both!(
     grants_go_with_their_last_token,
     sessions_come_with_their_user,
     revocations_are_audited_with_their_change,
+    changes_move_the_row_version,
     signin_commits_its_answer
 );
