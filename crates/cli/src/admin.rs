@@ -5,10 +5,12 @@ use crate::CliError;
 use crate::output::{self, opt, when};
 use crate::serve::open_store;
 use clap::Subcommand;
+use keyfort_core::directory::UserDraft;
+use keyfort_server::app::dto::UserDetailDto;
+use keyfort_server::app::{self, AppError, directory, directory::UserListing};
 use keyfort_server::config::Config;
 use keyfort_server::state::now_ms;
-use keyfort_store::{NewUser, Store, StoreError, User};
-use serde_json::json;
+use keyfort_store::{Store, StoreError};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -32,8 +34,24 @@ pub enum UserCommand {
         #[arg(long = "attribute", value_name = "KEY=VALUE")]
         attributes: Vec<String>,
     },
-    /// List users.
-    List,
+    /// List users, a page at a time, in username order.
+    List {
+        /// Users per page (1 to 1000; default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The cursor a previous page printed.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Only enabled users.
+        #[arg(long, conflicts_with = "disabled")]
+        enabled: bool,
+        /// Only disabled users.
+        #[arg(long)]
+        disabled: bool,
+        /// Only usernames starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
     /// Show one user, with groups and registered methods.
     Show { username: String },
     /// Disable a user (ends their sessions).
@@ -96,45 +114,39 @@ async fn store() -> Result<Store, CliError> {
 }
 
 fn failed(e: StoreError) -> CliError {
+    app_failed(AppError::from(e))
+}
+
+/// An operation's refusal as the command's: the caller's input (exit 64) or the state.
+fn app_failed(e: AppError) -> CliError {
     match e {
-        StoreError::Conflict(what) => CliError::Failed(format!("that {what} already exists")),
-        StoreError::NotFound(what) => CliError::Failed(format!("no such {what}")),
+        AppError::Refused(r) => CliError::Usage(r.to_string()),
+        AppError::Lifetime(l) => CliError::Usage(format!("--lifetime-minutes: {l}")),
         other => CliError::Failed(other.to_string()),
     }
 }
 
-fn username(raw: &str) -> Result<String, CliError> {
-    keyfort_core::username::normalize(raw)
-        .map_err(|e| CliError::Usage(format!("invalid username `{raw}`: {e}")))
-}
-
-async fn find_user(store: &Store, raw: &str) -> Result<User, CliError> {
-    let u = username(raw)?;
-    store
-        .user_by_username(&u)
-        .await
-        .map_err(failed)?
-        .ok_or_else(|| CliError::Failed(format!("no user `{u}`")))
-}
-
-fn clean(field: &'static str, v: Option<String>) -> Result<Option<String>, CliError> {
-    match v {
-        Some(s) if s.chars().count() > 256 || s.chars().any(char::is_control) => {
-            Err(CliError::Usage(format!(
-                "--{field} must be at most 256 characters without control characters"
-            )))
-        }
-        Some(s) if s.trim().is_empty() => Ok(None),
-        other => Ok(other.map(|s| s.trim().to_string())),
-    }
+fn or_never(t: &Option<String>) -> &str {
+    t.as_deref().unwrap_or("never")
 }
 
 pub async fn user(cmd: UserCommand, as_json: bool) -> Result<(), CliError> {
     let store = store().await?;
     let now = now_ms();
+    let result = run_user(&store, cmd, as_json, now).await;
+    store.close().await;
+    result
+}
+
+async fn run_user(
+    store: &Store,
+    cmd: UserCommand,
+    as_json: bool,
+    now: i64,
+) -> Result<(), CliError> {
     match cmd {
         UserCommand::Add {
-            username: raw,
+            username,
             display_name,
             email,
             given_name,
@@ -143,158 +155,141 @@ pub async fn user(cmd: UserCommand, as_json: bool) -> Result<(), CliError> {
             user_type,
             attributes,
         } => {
-            let username = username(&raw)?;
-            if user_type != "member" && user_type != "external" {
-                return Err(CliError::Usage("--user-type is member or external".into()));
-            }
-            if let Some(e) = &email
-                && (!e.contains('@') || e.len() > 254)
-            {
-                return Err(CliError::Usage(format!(
-                    "--email `{e}` is not an email address"
-                )));
-            }
-            let mut attrs = serde_json::Map::new();
-            for a in attributes {
-                let (k, v) = a.split_once('=').ok_or_else(|| {
-                    CliError::Usage(format!("--attribute `{a}` is not KEY=VALUE"))
-                })?;
-                attrs.insert(k.trim().to_string(), json!(v));
-            }
-            let given_name = clean("given-name", given_name)?;
-            let family_name = clean("family-name", family_name)?;
-            let display_name = clean("display-name", display_name)?.unwrap_or_else(|| {
-                match (&given_name, &family_name) {
-                    (Some(g), Some(f)) => format!("{g} {f}"),
-                    _ => username.clone(),
-                }
-            });
-            let new = NewUser {
-                id: uuid_v4(),
+            let draft = UserDraft {
                 username,
                 display_name,
-                email: clean("email", email)?,
+                email,
                 given_name,
                 family_name,
-                employee_id: clean("employee-id", employee_id)?,
-                attributes: serde_json::Value::Object(attrs),
-                user_type,
-                is_admin: false,
+                employee_id,
+                user_type: Some(user_type),
+                attributes,
             };
-            let u = store
-                .create_user(&new, &actor(), now)
+            let u = directory::add_user(store, &draft, &actor(), now)
                 .await
-                .map_err(failed)?;
+                .map_err(app_failed)?;
             if as_json {
                 output::json(&u)
             } else {
                 println!("Added user {} ({})", u.username, u.display_name)
             }
         }
-        UserCommand::List => {
-            let users = store.list_users().await.map_err(failed)?;
+        UserCommand::List {
+            limit,
+            cursor,
+            enabled,
+            disabled,
+            prefix,
+        } => {
+            let listing = UserListing {
+                cursor,
+                limit,
+                enabled: match (enabled, disabled) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                username_prefix: prefix,
+            };
+            let page = directory::list_users(store, &listing)
+                .await
+                .map_err(app_failed)?;
             if as_json {
-                output::json(&users);
+                output::json(&page);
             } else {
                 println!(
                     "{:<24} {:<28} {:<9} {:<8} LAST SIGN-IN",
                     "USERNAME", "DISPLAY NAME", "TYPE", "ENABLED"
                 );
-                for u in &users {
+                for u in &page.value {
                     println!(
                         "{:<24} {:<28} {:<9} {:<8} {}",
                         u.username,
                         u.display_name,
                         u.user_type,
                         if u.enabled { "yes" } else { "no" },
-                        when(u.last_signin_at)
+                        or_never(&u.last_sign_in_date_time)
                     );
+                }
+                if let Some(next) = &page.next_cursor {
+                    println!("More: keyfort user list --cursor {next}");
                 }
             }
         }
-        UserCommand::Show { username: raw } => {
-            let u = find_user(&store, &raw).await?;
-            let groups = store.groups_of_user(&u.id).await.map_err(failed)?;
-            let passkeys = store.passkeys_of_user(&u.id).await.map_err(failed)?;
-            let pass = store.pass_of_user(&u.id).await.map_err(failed)?;
-            let pass_view = pass.as_ref().map(|p| {
-                let s = p.state();
-                let usability = s.usability(now);
-                json!({
-                    "startDateTime": p.start_at, "lifetimeInMinutes": p.lifetime_minutes, "isUsableOnce": p.one_time != 0,
-                    "isUsable": usability.is_usable(), "methodUsabilityReason": usability.as_str(), "createdBy": p.created_by,
-                })
-            });
+        UserCommand::Show { username } => {
+            let d = directory::show_user(store, &username, now)
+                .await
+                .map_err(app_failed)?;
             if as_json {
-                output::json(
-                    &json!({ "user": u, "groups": groups, "passkeys": passkeys, "temporaryAccessPass": pass_view }),
-                );
+                output::json(&d);
             } else {
-                println!("Username:      {}", u.username);
-                println!("Display name:  {}", u.display_name);
-                println!("Email:         {}", opt(&u.email));
-                println!("Given name:    {}", opt(&u.given_name));
-                println!("Family name:   {}", opt(&u.family_name));
-                println!("Employee id:   {}", opt(&u.employee_id));
-                println!("Type:          {}", u.user_type);
-                println!("Enabled:       {}", if u.enabled { "yes" } else { "no" });
-                println!("Administrator: {}", if u.is_admin { "yes" } else { "no" });
-                println!("Created:       {}", when(Some(u.created_at)));
-                println!("Last sign-in:  {}", when(u.last_signin_at));
-                if u.attributes.as_object().is_some_and(|m| !m.is_empty()) {
-                    println!("Attributes:    {}", u.attributes);
-                }
-                println!(
-                    "Groups:        {}",
-                    if groups.is_empty() {
-                        "-".into()
-                    } else {
-                        groups.join(", ")
-                    }
-                );
-                println!("Methods:");
-                if passkeys.is_empty() && pass.is_none() {
-                    println!("  (none registered)");
-                }
-                for p in &passkeys {
-                    println!(
-                        "  passkey  {:<20} {:<12} aaguid {}  created {}  last used {}{}",
-                        p.display_name,
-                        p.passkey_type,
-                        p.aaguid,
-                        when(Some(p.created_at)),
-                        when(p.last_used_at),
-                        if p.possibly_cloned != 0 {
-                            "  POSSIBLY CLONED"
-                        } else {
-                            ""
-                        }
-                    );
-                }
-                if let Some(p) = &pass {
-                    let usability = p.state().usability(now);
-                    println!(
-                        "  temporary access pass  {}  expires {}  {}",
-                        if p.one_time != 0 {
-                            "one-time"
-                        } else {
-                            "multi-use"
-                        },
-                        when(Some(p.state().expires_at())),
-                        usability.as_str()
-                    );
-                }
+                print_user(&d);
             }
         }
-        UserCommand::Disable { username: raw } => {
-            set_enabled(&store, &raw, false, as_json, now).await?
+        UserCommand::Disable { username } => {
+            set_enabled(store, &username, false, as_json, now).await?
         }
-        UserCommand::Enable { username: raw } => {
-            set_enabled(&store, &raw, true, as_json, now).await?
+        UserCommand::Enable { username } => {
+            set_enabled(store, &username, true, as_json, now).await?
         }
     }
-    store.close().await;
     Ok(())
+}
+
+fn print_user(d: &UserDetailDto) {
+    let u = &d.user;
+    println!("Username:      {}", u.username);
+    println!("Display name:  {}", u.display_name);
+    println!("Email:         {}", opt(&u.email));
+    println!("Given name:    {}", opt(&u.given_name));
+    println!("Family name:   {}", opt(&u.family_name));
+    println!("Employee id:   {}", opt(&u.employee_id));
+    println!("Type:          {}", u.user_type);
+    println!("Enabled:       {}", if u.enabled { "yes" } else { "no" });
+    println!("Administrator: {}", if u.is_admin { "yes" } else { "no" });
+    println!("Created:       {}", u.created_date_time);
+    println!("Last sign-in:  {}", or_never(&u.last_sign_in_date_time));
+    if u.attributes.as_object().is_some_and(|m| !m.is_empty()) {
+        println!("Attributes:    {}", u.attributes);
+    }
+    let groups = if d.groups.is_empty() {
+        "-".to_string()
+    } else {
+        d.groups.join(", ")
+    };
+    println!("Groups:        {groups}");
+    println!("Methods:");
+    if d.passkeys.is_empty() && d.temporary_access_pass.is_none() {
+        println!("  (none registered)");
+    }
+    for p in &d.passkeys {
+        println!(
+            "  passkey  {:<20} {:<12} aaguid {}  created {}  last used {}{}",
+            p.display_name,
+            p.passkey_type.as_str(),
+            p.aaguid,
+            p.created_date_time,
+            or_never(&p.last_used_date_time),
+            if p.possibly_cloned {
+                "  POSSIBLY CLONED"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(p) = &d.temporary_access_pass {
+        println!(
+            "  temporary access pass  {}  from {} for {} minutes  {}",
+            if p.is_usable_once {
+                "one-time"
+            } else {
+                "multi-use"
+            },
+            p.start_date_time,
+            p.lifetime_in_minutes,
+            p.method_usability_reason.as_str()
+        );
+    }
 }
 
 async fn set_enabled(
@@ -304,11 +299,9 @@ async fn set_enabled(
     as_json: bool,
     now: i64,
 ) -> Result<(), CliError> {
-    let u = username(raw)?;
-    let user = store
-        .set_user_enabled(&u, enabled, &actor(), now)
+    let user = directory::set_enabled(store, raw, enabled, &actor(), now)
         .await
-        .map_err(failed)?;
+        .map_err(app_failed)?;
     if as_json {
         output::json(&user);
     } else {
@@ -321,54 +314,43 @@ async fn set_enabled(
     Ok(())
 }
 
-fn group_name(raw: &str) -> Result<String, CliError> {
-    let n = raw.trim();
-    if n.is_empty() || n.chars().count() > 128 || n.chars().any(char::is_control) {
-        return Err(CliError::Usage(
-            "a group name is 1 to 128 characters without control characters".into(),
-        ));
-    }
-    Ok(n.to_string())
-}
-
 pub async fn group(cmd: GroupCommand, as_json: bool) -> Result<(), CliError> {
     let store = store().await?;
     let now = now_ms();
+    let result = run_group(&store, cmd, as_json, now).await;
+    store.close().await;
+    result
+}
+
+async fn run_group(
+    store: &Store,
+    cmd: GroupCommand,
+    as_json: bool,
+    now: i64,
+) -> Result<(), CliError> {
     match cmd {
         GroupCommand::Add { name } => {
-            let g = store
-                .create_group(&uuid_v4(), &group_name(&name)?, &actor(), now)
+            let g = directory::add_group(store, &name, &actor(), now)
                 .await
-                .map_err(failed)?;
+                .map_err(app_failed)?;
             if as_json {
                 output::json(&g)
             } else {
                 println!("Added group {}", g.name)
             }
         }
-        GroupCommand::AddMember {
-            group,
-            username: raw,
-        } => {
-            let name = group_name(&group)?;
-            let g = store
-                .group_by_name(&name)
+        GroupCommand::AddMember { group, username } => {
+            let m = directory::add_member(store, &group, &username, &actor(), now)
                 .await
-                .map_err(failed)?
-                .ok_or_else(|| CliError::Failed(format!("no group `{name}`")))?;
-            let u = find_user(&store, &raw).await?;
-            store
-                .add_group_member(&g, &u.id, &u.username, &actor(), now)
-                .await
-                .map_err(failed)?;
+                .map_err(app_failed)?;
             if as_json {
-                output::json(&json!({ "group": g.name, "member": u.username }));
+                output::json(&m);
             } else {
-                println!("Added {} to {}", u.username, g.name);
+                println!("Added {} to {}", m.member, m.group);
             }
         }
         GroupCommand::List => {
-            let groups = store.list_groups().await.map_err(failed)?;
+            let groups = directory::list_groups(store).await.map_err(app_failed)?;
             if as_json {
                 output::json(&groups);
             } else {
@@ -379,57 +361,52 @@ pub async fn group(cmd: GroupCommand, as_json: bool) -> Result<(), CliError> {
             }
         }
     }
-    store.close().await;
     Ok(())
 }
 
 pub async fn tap(cmd: TapCommand, as_json: bool) -> Result<(), CliError> {
     let TapCommand::Issue {
-        username: raw,
+        username,
         lifetime_minutes,
         one_time: _,
         multi_use,
     } = cmd;
     let store = store().await?;
     let now = now_ms();
-    let user = find_user(&store, &raw).await?;
-    let issued =
-        keyfort_server::passes::issue(&store, &user, lifetime_minutes, !multi_use, &actor(), now)
-            .await
-            .map_err(|e| match e {
-                keyfort_server::passes::IssueError::Lifetime(l) => {
-                    CliError::Usage(format!("--lifetime-minutes: {l}"))
-                }
-                keyfort_server::passes::IssueError::Store(s) => failed(s),
-                keyfort_server::passes::IssueError::Hash(h) => CliError::Failed(h.to_string()),
-            })?;
-    let r = &issued.record;
+    let issued = app::passes::issue_pass(
+        &store,
+        &username,
+        lifetime_minutes,
+        !multi_use,
+        &actor(),
+        now,
+    )
+    .await
+    .map_err(app_failed);
+    store.close().await;
+    let p = issued?;
     if as_json {
-        output::json(&json!({
-            "username": user.username, "temporaryAccessPass": issued.code, "startDateTime": r.start_at,
-            "lifetimeInMinutes": r.lifetime_minutes, "isUsableOnce": r.one_time != 0, "replacedPrevious": issued.replaced_previous,
-        }));
+        output::json(&p);
     } else {
         println!(
             "Temporary Access Pass for {}: {}",
-            user.username, issued.code
+            p.username, p.temporary_access_pass
         );
         println!(
             "{}, valid until {}{}. It is shown only now.",
-            if r.one_time != 0 {
+            if p.is_usable_once {
                 "One use"
             } else {
                 "Multiple uses"
             },
-            when(Some(r.state().expires_at())),
-            if issued.replaced_previous {
+            p.expiration_date_time,
+            if p.replaced_previous {
                 "; it replaces the previous pass"
             } else {
                 ""
             }
         );
     }
-    store.close().await;
     Ok(())
 }
 
@@ -494,8 +471,4 @@ pub async fn log(cmd: LogCommand, as_json: bool) -> Result<(), CliError> {
     }
     store.close().await;
     Ok(())
-}
-
-fn uuid_v4() -> String {
-    keyfort_server::crypto::uuid_v4()
 }

@@ -123,7 +123,7 @@ fn directory_administration() {
     let list = cli.run(&["user", "list"]);
     assert!(String::from_utf8_lossy(&list.stdout).contains("Alice Liddell"));
     assert_eq!(
-        cli.json(&["user", "list", "--json"])
+        cli.json(&["user", "list", "--json"])["value"]
             .as_array()
             .unwrap()
             .len(),
@@ -180,6 +180,14 @@ fn directory_administration() {
 
     let show = cli.json(&["user", "show", "alice", "--json"]);
     assert_eq!(show["groups"][0], "engineering");
+    // A DTO, not a row: booleans and ISO 8601 times.
+    assert_eq!(show["user"]["enabled"], true);
+    let created = show["user"]["createdDateTime"].as_str().unwrap();
+    assert!(
+        created.len() == 24 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
+        "{created}"
+    );
+    assert_eq!(show["temporaryAccessPass"]["lifetimeInMinutes"], 120);
     assert_eq!(show["temporaryAccessPass"]["isUsableOnce"], false);
     assert_eq!(
         show["temporaryAccessPass"]["methodUsabilityReason"],
@@ -229,5 +237,71 @@ fn directory_administration() {
             .unwrap()
             .len(),
         0
+    );
+}
+
+/// Listing is paged by a cursor and filtered; a bad cursor or page size is a usage error.
+#[test]
+fn users_are_listed_a_page_at_a_time() {
+    let cli = Cli::new();
+    for name in ["ann", "bea", "bob", "cid", "dee"] {
+        cli.json(&["user", "add", name, "--json"]);
+    }
+    cli.json(&["user", "disable", "bob", "--json"]);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut args = vec!["user", "list", "--limit", "2", "--json"];
+        if let Some(c) = cursor.as_deref() {
+            args.extend(["--cursor", c]);
+        }
+        let page = cli.json(&args);
+        pages += 1;
+        let names: Vec<String> = page["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect();
+        assert!(names.len() <= 2);
+        seen.extend(names);
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["ann", "bea", "bob", "cid", "dee"]);
+    assert_eq!(pages, 3);
+    let names = |args: &[&str]| -> Vec<String> {
+        cli.json(args)["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&["user", "list", "--prefix", "B", "--json"]),
+        ["bea", "bob"]
+    );
+    assert_eq!(names(&["user", "list", "--disabled", "--json"]), ["bob"]);
+    assert_eq!(
+        names(&["user", "list", "--enabled", "--prefix", "b", "--json"]),
+        ["bea"]
+    );
+    for bad in [
+        &["user", "list", "--cursor", "not base64!"][..],
+        &["user", "list", "--limit", "0"],
+        &["user", "list", "--limit", "1001"],
+        &["user", "list", "--prefix", "bad name"],
+    ] {
+        assert_eq!(cli.run(bad).status.code(), Some(64), "{bad:?}");
+    }
+    let human =
+        String::from_utf8_lossy(&cli.run(&["user", "list", "--limit", "4"]).stdout).to_string();
+    assert!(
+        human.contains("More: keyfort user list --cursor"),
+        "{human}"
     );
 }

@@ -6,6 +6,7 @@
 
 pub mod authorize;
 pub mod decision;
+pub mod directory;
 pub mod oidc;
 pub mod passkey;
 pub mod relying_party;

@@ -2,7 +2,7 @@
 
 pub const MAX_USERNAME_LEN: usize = 128;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum UsernameError {
     #[error("a username cannot be empty")]
     Empty,

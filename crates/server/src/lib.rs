@@ -2,6 +2,7 @@
 //! for decisions and `keyfort-store` for state, and render.
 
 pub mod aead;
+pub mod app;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;

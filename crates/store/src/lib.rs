@@ -40,7 +40,7 @@ pub use passkeys::PasskeyRecord;
 pub use pool::{Backend, Store};
 pub use revocations::RevokeReason;
 pub use sessions::{PasskeyUse, Recorded, SessionRecord, SignInWrite};
-pub use users::{NewUser, RowVersion, User};
+pub use users::{NewUser, RowVersion, User, UserQuery};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

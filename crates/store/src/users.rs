@@ -231,6 +231,29 @@ impl Store {
         rows.into_iter().map(User::try_from).collect()
     }
 
+    /// One page of users in username order, after `q.after` (the last username of the
+    /// previous page), filtered. Walks the username index, so a page costs the same on the
+    /// first page as on the ten-thousandth.
+    pub async fn users_page(&self, q: &UserQuery) -> Result<Vec<User>> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username > $1 \
+             AND ($2 = -1 OR enabled = $2) \
+             AND ($3 = '' OR substr(username, 1, length($3)) = $3) \
+             ORDER BY username LIMIT $4"
+        );
+        let enabled = q.enabled.map_or(-1, flag);
+        let rows: Vec<UserRow> = sqlx::query_as(sql)
+            .bind(q.after.as_deref().unwrap_or(""))
+            .bind(enabled)
+            .bind(q.username_prefix.as_deref().unwrap_or(""))
+            .bind(i64::from(q.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
     pub async fn count_users(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)
@@ -387,4 +410,14 @@ impl Store {
 pub struct RowVersion {
     pub version: i64,
     pub updated_at: Option<i64>,
+}
+
+/// Which users a page holds (see [`Store::users_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// The last username of the previous page.
+    pub after: Option<String>,
+    pub limit: u32,
+    pub enabled: Option<bool>,
+    pub username_prefix: Option<String>,
 }

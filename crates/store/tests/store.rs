@@ -5,7 +5,7 @@
 use keyfort_store::{
     CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Issuance, NewUser, PassRecord,
     PasskeyRecord, Recorded, RefreshRecord, RevokeReason, SessionRecord, SignInEvent, SignInWrite,
-    Spend, SpentCeremony, Store, StoreError, Taken,
+    Spend, SpentCeremony, Store, StoreError, Taken, UserQuery,
 };
 use sqlx::Executor;
 
@@ -44,7 +44,13 @@ async fn postgres() -> Option<Store> {
 
 async fn user(store: &Store, name: &str) -> keyfort_store::User {
     let new = NewUser {
-        id: format!("00000000-0000-4000-8000-{:012}", name.len()),
+        // A UUID per name (FNV-1a, 48 bits).
+        id: format!(
+            "00000000-0000-4000-8000-{:012x}",
+            name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            }) & 0xffff_ffff_ffff
+        ),
         username: name.into(),
         display_name: name.into(),
         user_type: "member".into(),
@@ -778,6 +784,41 @@ async fn changes_move_the_row_version(store: &Store) {
     assert!(store.user_version("nobody").await.unwrap().is_none());
 }
 
+/// A page of users follows the username index from the cursor, filtered.
+async fn users_come_a_page_at_a_time(store: &Store) {
+    for name in ["pa", "pb", "pc", "q_x", "q%y"] {
+        user(store, name).await;
+    }
+    store
+        .set_user_enabled("pb", false, "test", 2_000)
+        .await
+        .unwrap();
+    let page = |after: Option<&str>, limit, enabled, prefix: Option<&str>| {
+        let q = UserQuery {
+            after: after.map(str::to_string),
+            limit,
+            enabled,
+            username_prefix: prefix.map(str::to_string),
+        };
+        async move {
+            store
+                .users_page(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u| u.username)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(None, 2, None, Some("p")).await, ["pa", "pb"]);
+    assert_eq!(page(Some("pb"), 2, None, Some("p")).await, ["pc"]);
+    assert_eq!(page(None, 10, Some(false), Some("p")).await, ["pb"]);
+    assert_eq!(page(None, 10, Some(true), Some("p")).await, ["pa", "pc"]);
+    // The prefix is compared as text: no pattern characters.
+    assert_eq!(page(None, 10, None, Some("q_")).await, ["q_x"]);
+    assert_eq!(page(None, 10, None, Some("q%")).await, ["q%y"]);
+}
+
 /// A cookie's session comes back with its user in one read; the idle timer moves at most
 /// once a minute, and a touch within the minute is not written.
 async fn sessions_come_with_their_user(store: &Store) {
@@ -840,5 +881,6 @@ on_both!(
     sessions_come_with_their_user,
     revocations_are_audited_with_their_change,
     changes_move_the_row_version,
+    users_come_a_page_at_a_time,
     signin_commits_its_answer
 );

@@ -1,0 +1,63 @@
+//! The application layer: one function per operation an administrator (or a provisioning
+//! system) performs, owning its validation (the rules are `keyfort_core`'s), its
+//! transaction and its audit row, and answering typed DTOs. The CLI calls these today;
+//! the admin API, SCIM and the console call the same functions.
+//!
+//! Nothing here knows HTTP or the terminal: errors are [`AppError`], which each interface
+//! renders its own way.
+
+pub mod directory;
+pub mod dto;
+pub mod passes;
+
+use keyfort_core::directory::DirectoryRefusal;
+use keyfort_core::tap::LifetimeError;
+use keyfort_store::StoreError;
+
+/// Why an operation did not happen. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input breaks a directory rule.
+    #[error(transparent)]
+    Refused(#[from] DirectoryRefusal),
+    /// A pass lifetime outside its range.
+    #[error(transparent)]
+    Lifetime(#[from] LifetimeError),
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    #[error("that {0} already exists")]
+    Conflict(&'static str),
+    /// The store or the machine failed; the operation may be retried.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Refused(r) => r.code(),
+            AppError::Lifetime(_) => "invalid_lifetime",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Whether the caller's input is at fault (a usage error), not the state or the store.
+    pub fn is_input(&self) -> bool {
+        matches!(self, AppError::Refused(_) | AppError::Lifetime(_))
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => AppError::Conflict(what),
+            StoreError::NotFound(what) => AppError::NotFound(what),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AppError>;
