@@ -2,7 +2,7 @@
 //! Each change is audited with the actor `cli:<login name>`.
 
 use crate::CliError;
-use crate::output::{self, opt, when};
+use crate::output::{self, opt};
 use crate::serve::open_store;
 use clap::Subcommand;
 use keyfort_core::directory::UserDraft;
@@ -10,7 +10,7 @@ use keyfort_server::app::dto::UserDetailDto;
 use keyfort_server::app::{self, AppError, directory, directory::UserListing};
 use keyfort_server::config::Config;
 use keyfort_server::state::now_ms;
-use keyfort_store::{Store, StoreError};
+use keyfort_store::Store;
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -113,15 +113,11 @@ async fn store() -> Result<Store, CliError> {
     open_store(&config).await
 }
 
-fn failed(e: StoreError) -> CliError {
-    app_failed(AppError::from(e))
-}
-
 /// An operation's refusal as the command's: the caller's input (exit 64) or the state.
-fn app_failed(e: AppError) -> CliError {
+pub fn app_failed(e: AppError) -> CliError {
     match e {
-        AppError::Refused(r) => CliError::Usage(r.to_string()),
         AppError::Lifetime(l) => CliError::Usage(format!("--lifetime-minutes: {l}")),
+        e if e.is_input() => CliError::Usage(e.to_string()),
         other => CliError::Failed(other.to_string()),
     }
 }
@@ -414,52 +410,48 @@ pub async fn log(cmd: LogCommand, as_json: bool) -> Result<(), CliError> {
     let store = store().await?;
     match cmd {
         LogCommand::Signins { limit } => {
-            let rows = store
-                .signin_log(limit.clamp(1, 10_000))
+            let rows = app::logs::signins(&store, limit)
                 .await
-                .map_err(failed)?;
+                .map_err(app_failed)?;
             if as_json {
                 output::json(&rows);
             } else {
                 println!(
-                    "{:<21} {:<16} {:<22} {:<8} {:<28} IP",
+                    "{:<24} {:<16} {:<22} {:<8} {:<28} IP",
                     "TIME", "USER", "METHOD", "OUTCOME", "REASON"
                 );
                 for r in &rows {
                     println!(
-                        "{:<21} {:<16} {:<22} {:<8} {:<28} {}",
-                        when(Some(r.at)),
+                        "{:<24} {:<16} {:<22} {:<8} {:<28} {}",
+                        r.created_date_time,
                         opt(&r.username),
                         r.method,
                         r.outcome,
                         r.reason,
-                        opt(&r.ip)
+                        opt(&r.ip_address)
                     );
                 }
             }
         }
         LogCommand::Audit { limit } => {
-            let rows = store
-                .audit_log(limit.clamp(1, 10_000))
-                .await
-                .map_err(failed)?;
+            let rows = app::logs::audit(&store, limit).await.map_err(app_failed)?;
             if as_json {
                 output::json(&rows);
             } else {
                 println!(
-                    "{:<21} {:<16} {:<24} {:<16} CHANGE",
+                    "{:<24} {:<16} {:<24} {:<16} CHANGE",
                     "TIME", "ACTOR", "ACTION", "TARGET"
                 );
                 for r in &rows {
                     let change = match (&r.before, &r.after) {
                         (Some(b), Some(a)) => format!("{b} -> {a}"),
-                        (None, Some(a)) => a.clone(),
+                        (None, Some(a)) => a.to_string(),
                         (Some(b), None) => format!("was {b}"),
                         (None, None) => String::new(),
                     };
                     println!(
-                        "{:<21} {:<16} {:<24} {:<16} {}",
-                        when(Some(r.at)),
+                        "{:<24} {:<16} {:<24} {:<16} {}",
+                        r.activity_date_time,
                         r.actor,
                         r.action,
                         opt(&r.target),

@@ -1,14 +1,16 @@
 //! `keyfort client …` and `keyfort keys rotate`.
 
 use crate::CliError;
-use crate::output::{self, when};
+use crate::admin::app_failed;
+use crate::output;
 use crate::serve::open_store;
 use clap::Subcommand;
+use keyfort_core::clients::ClientDraft;
+use keyfort_server::app::clients;
 use keyfort_server::config::Config;
-use keyfort_server::crypto::{random_token, token_hash};
 use keyfort_server::oidc::keyring::{self, ALGORITHMS, MasterKey, alg_name, parse_alg};
 use keyfort_server::state::now_ms;
-use keyfort_store::{ClientRecord, Store, StoreError};
+use keyfort_store::Store;
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -62,23 +64,6 @@ pub enum KeysCommand {
     },
 }
 
-fn failed(e: StoreError) -> CliError {
-    match e {
-        StoreError::Conflict(what) => CliError::Failed(format!("that {what} already exists")),
-        StoreError::NotFound(what) => CliError::Failed(format!("no such {what}")),
-        other => CliError::Failed(other.to_string()),
-    }
-}
-
-fn view(c: &ClientRecord) -> serde_json::Value {
-    json!({
-        "clientId": c.id, "name": c.name, "public": c.public_client != 0, "redirectUris": c.redirect_uri_list(),
-        "postLogoutRedirectUris": c.post_logout_uri_list(), "grantTypes": c.grant_type_list(),
-        "tokenEndpointAuthMethod": c.auth_method, "idTokenSignedResponseAlg": c.id_token_alg,
-        "groupsClaim": c.groups_claim != 0, "createdAt": c.created_at, "secretRotatedAt": c.secret_rotated_at,
-    })
-}
-
 fn usage(m: impl Into<String>) -> CliError {
     CliError::Usage(m.into())
 }
@@ -86,6 +71,18 @@ fn usage(m: impl Into<String>) -> CliError {
 pub async fn client(cmd: ClientCommand, as_json: bool, actor: &str) -> Result<(), CliError> {
     let config = Config::from_process_env()?;
     let store = open_store(&config).await?;
+    let result = run(&store, &config, cmd, as_json, actor).await;
+    store.close().await;
+    result
+}
+
+async fn run(
+    store: &Store,
+    config: &Config,
+    cmd: ClientCommand,
+    as_json: bool,
+    actor: &str,
+) -> Result<(), CliError> {
     let now = now_ms();
     match cmd {
         ClientCommand::Add {
@@ -99,176 +96,98 @@ pub async fn client(cmd: ClientCommand, as_json: bool, actor: &str) -> Result<()
             id_token_alg,
             groups_claim,
         } => {
-            let name = name.trim().to_string();
-            if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-                return Err(usage(
-                    "a client name is 1 to 128 characters without control characters",
-                ));
-            }
-            for uri in redirect_uris.iter().chain(&post_logout_redirect_uris) {
-                keyfort_core::oidc::validate_redirect_uri(uri)
-                    .map_err(|e| usage(format!("--redirect-uri: {e}")))?;
-            }
-            let grants = if grants.is_empty() {
-                vec![
-                    "authorization_code".to_string(),
-                    "refresh_token".to_string(),
-                ]
-            } else {
-                grants
-            };
-            for g in &grants {
-                if !matches!(
-                    g.as_str(),
-                    "authorization_code" | "refresh_token" | "client_credentials"
-                ) {
-                    return Err(usage(format!(
-                        "--grant `{g}`: use authorization_code, refresh_token or client_credentials (the password grant is never offered)"
-                    )));
-                }
-            }
-            if grants.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
-                return Err(usage(
-                    "the authorization_code grant needs at least one --redirect-uri",
-                ));
-            }
-            if public && grants.iter().any(|g| g == "client_credentials") {
-                return Err(usage("a public client cannot use client_credentials"));
-            }
-            if parse_alg(&id_token_alg).is_none() {
-                return Err(usage("--id-token-alg is ES256, EdDSA or RS256"));
-            }
             let jwks_text = match &jwks {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| usage(format!("--jwks {}: {e}", path.display())))?;
-                    let set: jsonwebtoken::jwk::JwkSet =
-                        serde_json::from_str(&text).map_err(|e| {
-                            usage(format!("--jwks {}: not a JWK set: {e}", path.display()))
-                        })?;
-                    if set.keys.is_empty() {
-                        return Err(usage("--jwks: the set has no keys"));
-                    }
-                    Some(serde_json::to_string(&set).map_err(|e| CliError::Failed(e.to_string()))?)
-                }
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| usage(format!("--jwks {}: {e}", path.display())))?,
+                ),
                 None => None,
             };
-            let auth_method = match (public, auth_method.as_deref(), &jwks_text) {
-                (true, None | Some("none"), None) => "none".to_string(),
-                (true, _, _) => {
-                    return Err(usage(
-                        "a public client has no secret and no keys (--auth-method none)",
-                    ));
-                }
-                (false, None, Some(_)) | (false, Some("private_key_jwt"), Some(_)) => {
-                    "private_key_jwt".to_string()
-                }
-                (false, Some("private_key_jwt"), None) => {
-                    return Err(usage("private_key_jwt needs --jwks"));
-                }
-                (false, None, None) => "client_secret_basic".to_string(),
-                (false, Some(m @ ("client_secret_basic" | "client_secret_post")), None) => {
-                    m.to_string()
-                }
-                (false, Some(m), _) => {
-                    return Err(usage(format!(
-                        "--auth-method `{m}` is not one of client_secret_basic, client_secret_post, private_key_jwt"
-                    )));
-                }
-            };
-            let secret = (!public && auth_method.starts_with("client_secret")).then(random_token);
-            let record = ClientRecord {
-                id: random_token()[..22].to_string(),
+            let draft = ClientDraft {
                 name,
-                secret_hash: secret.as_deref().map(token_hash),
-                public_client: i64::from(public),
-                redirect_uris: serde_json::to_string(&redirect_uris).unwrap_or_default(),
-                post_logout_redirect_uris: serde_json::to_string(&post_logout_redirect_uris)
-                    .unwrap_or_default(),
-                grant_types: serde_json::to_string(&grants).unwrap_or_default(),
+                redirect_uris,
+                post_logout_redirect_uris,
+                public,
+                grants,
                 auth_method,
-                jwks: jwks_text,
-                id_token_alg,
-                groups_claim: i64::from(groups_claim),
-                created_at: now,
-                secret_rotated_at: None,
+                has_keys: jwks.is_some(),
+                id_token_alg: Some(id_token_alg),
             };
-            store.create_client(&record, actor).await.map_err(failed)?;
+            let r = clients::register(
+                store,
+                &draft,
+                jwks_text.as_deref(),
+                groups_claim,
+                actor,
+                now,
+            )
+            .await
+            .map_err(app_failed)?;
             if as_json {
-                let mut v = view(&record);
-                v["clientSecret"] = json!(secret);
+                let mut v =
+                    serde_json::to_value(&r).map_err(|e| CliError::Failed(e.to_string()))?;
                 v["issuer"] = json!(config.rp.base);
                 output::json(&v);
             } else {
-                println!("Registered {} (issuer {})", record.name, config.rp.base);
-                println!("client_id:     {}", record.id);
-                if let Some(s) = &secret {
+                println!("Registered {} (issuer {})", r.client.name, config.rp.base);
+                println!("client_id:     {}", r.client.client_id);
+                if let Some(s) = &r.client_secret {
                     println!("client_secret: {s}");
                     println!(
                         "The secret is shown only now; `keyfort client rotate-secret {}` replaces it.",
-                        record.id
+                        r.client.client_id
                     );
                 }
             }
         }
         ClientCommand::List => {
-            let clients = store.list_clients().await.map_err(failed)?;
+            let list = clients::list(store).await.map_err(app_failed)?;
             if as_json {
-                output::json(&clients.iter().map(view).collect::<Vec<_>>());
+                output::json(&list);
             } else {
                 println!("{:<24} {:<28} {:<8} GRANTS", "CLIENT ID", "NAME", "TYPE");
-                for c in &clients {
+                for c in &list {
                     println!(
                         "{:<24} {:<28} {:<8} {}",
-                        c.id,
+                        c.client_id,
                         c.name,
-                        if c.public_client != 0 {
-                            "public"
-                        } else {
-                            "conf."
-                        },
-                        c.grant_type_list().join(",")
+                        if c.public { "public" } else { "conf." },
+                        c.grant_types.join(",")
                     );
                 }
             }
         }
         ClientCommand::Show { client_id } => {
-            let c = store
-                .client(&client_id)
-                .await
-                .map_err(failed)?
-                .ok_or_else(|| CliError::Failed(format!("no client `{client_id}`")))?;
+            let c = clients::show(store, &client_id).await.map_err(app_failed)?;
             if as_json {
-                output::json(&view(&c));
+                output::json(&c);
             } else {
-                println!("Client id:      {}", c.id);
+                println!("Client id:      {}", c.client_id);
                 println!("Name:           {}", c.name);
                 println!(
                     "Type:           {}",
-                    if c.public_client != 0 {
-                        "public"
-                    } else {
-                        "confidential"
-                    }
+                    if c.public { "public" } else { "confidential" }
                 );
-                println!("Authentication: {}", c.auth_method);
-                println!("Grants:         {}", c.grant_type_list().join(", "));
-                println!("Redirect URIs:  {}", c.redirect_uri_list().join(" "));
-                println!("After sign-out: {}", c.post_logout_uri_list().join(" "));
-                println!("ID token alg:   {}", c.id_token_alg);
+                println!("Authentication: {}", c.token_endpoint_auth_method);
+                println!("Grants:         {}", c.grant_types.join(", "));
+                println!("Redirect URIs:  {}", c.redirect_uris.join(" "));
+                println!("After sign-out: {}", c.post_logout_redirect_uris.join(" "));
+                println!("ID token alg:   {}", c.id_token_signed_response_alg);
                 println!(
                     "Groups claim:   {}",
-                    if c.groups_claim != 0 { "yes" } else { "no" }
+                    if c.groups_claim { "yes" } else { "no" }
                 );
-                println!("Created:        {}", when(Some(c.created_at)));
-                println!("Secret rotated: {}", when(c.secret_rotated_at));
+                println!("Created:        {}", c.created_date_time);
+                println!(
+                    "Secret rotated: {}",
+                    c.secret_rotated_date_time.as_deref().unwrap_or("never")
+                );
             }
         }
         ClientCommand::Remove { client_id } => {
-            store
-                .remove_client(&client_id, actor, now)
+            clients::remove(store, &client_id, actor, now)
                 .await
-                .map_err(failed)?;
+                .map_err(app_failed)?;
             if as_json {
                 output::json(&json!({ "removed": client_id }))
             } else {
@@ -276,31 +195,17 @@ pub async fn client(cmd: ClientCommand, as_json: bool, actor: &str) -> Result<()
             }
         }
         ClientCommand::RotateSecret { client_id } => {
-            let c = store
-                .client(&client_id)
+            let r = clients::rotate_secret(store, &client_id, actor, now)
                 .await
-                .map_err(failed)?
-                .ok_or_else(|| CliError::Failed(format!("no client `{client_id}`")))?;
-            if !c.auth_method.starts_with("client_secret") {
-                return Err(usage(format!(
-                    "{client_id} authenticates with {}, not a secret",
-                    c.auth_method
-                )));
-            }
-            let secret = random_token();
-            store
-                .set_client_secret(&client_id, &token_hash(&secret), actor, now)
-                .await
-                .map_err(failed)?;
+                .map_err(app_failed)?;
             if as_json {
-                output::json(&json!({ "clientId": client_id, "clientSecret": secret }));
+                output::json(&r);
             } else {
-                println!("New client_secret for {client_id}: {secret}");
+                println!("New client_secret for {client_id}: {}", r.client_secret);
                 println!("The old secret no longer works. This one is shown only now.");
             }
         }
     }
-    store.close().await;
     Ok(())
 }
 

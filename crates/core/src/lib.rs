@@ -5,6 +5,7 @@
 //! code answers a live sign-in, a test and (later) a What-If query.
 
 pub mod authorize;
+pub mod clients;
 pub mod decision;
 pub mod directory;
 pub mod oidc;

@@ -11,7 +11,7 @@ pub fn redirect_uri_matches(registered: &[String], offered: &str) -> bool {
     registered.iter().any(|r| r == offered)
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RedirectUriError {
     #[error("`{0}` is not an absolute URL")]
     NotAbsolute(String),

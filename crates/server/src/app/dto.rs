@@ -3,7 +3,9 @@
 
 use keyfort_core::passkey::PasskeyType;
 use keyfort_core::tap::Usability;
-use keyfort_store::{GroupSummary, PassRecord, PasskeyRecord, User};
+use keyfort_store::{
+    AuditRow, ClientRecord, GroupSummary, PassRecord, PasskeyRecord, SignInRow, User,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -174,6 +176,125 @@ pub struct MembershipDto {
 pub struct Page<T> {
     pub value: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// A registered application (never its secret).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientDto {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub id_token_signed_response_alg: String,
+    pub groups_claim: bool,
+    pub created_date_time: String,
+    pub secret_rotated_date_time: Option<String>,
+}
+
+impl From<&ClientRecord> for ClientDto {
+    fn from(c: &ClientRecord) -> Self {
+        ClientDto {
+            client_id: c.id.clone(),
+            name: c.name.clone(),
+            public: c.public_client != 0,
+            redirect_uris: c.redirect_uri_list(),
+            post_logout_redirect_uris: c.post_logout_uri_list(),
+            grant_types: c.grant_type_list(),
+            token_endpoint_auth_method: c.auth_method.clone(),
+            id_token_signed_response_alg: c.id_token_alg.clone(),
+            groups_claim: c.groups_claim != 0,
+            created_date_time: iso(c.created_at),
+            secret_rotated_date_time: c.secret_rotated_at.map(iso),
+        }
+    }
+}
+
+/// A new registration: the secret (for a confidential client) is shown only here.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredClientDto {
+    #[serde(flatten)]
+    pub client: ClientDto,
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedSecretDto {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// A sign-in attempt (identical refusals from one address within a minute are one row).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInDto {
+    pub id: i64,
+    pub created_date_time: String,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub method: String,
+    pub outcome: String,
+    /// The refusal's stable code, or `ok`.
+    pub reason: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub attempts: i64,
+    pub last_attempt_date_time: Option<String>,
+}
+
+impl From<&SignInRow> for SignInDto {
+    fn from(r: &SignInRow) -> Self {
+        SignInDto {
+            id: r.id,
+            created_date_time: iso(r.at),
+            user_id: r.user_id.clone(),
+            username: r.username.clone(),
+            method: r.method.clone(),
+            outcome: r.outcome.clone(),
+            reason: r.reason.clone(),
+            ip_address: r.ip.clone(),
+            user_agent: r.user_agent.clone(),
+            attempts: r.attempts,
+            last_attempt_date_time: r.last_at.map(iso),
+        }
+    }
+}
+
+/// A change to the directory, credentials, clients or keys.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditDto {
+    pub id: i64,
+    pub activity_date_time: String,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    /// What changed, as recorded (JSON), before and after.
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl From<&AuditRow> for AuditDto {
+    fn from(r: &AuditRow) -> Self {
+        let parse = |s: &Option<String>| {
+            s.as_deref()
+                .map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())))
+        };
+        AuditDto {
+            id: r.id,
+            activity_date_time: iso(r.at),
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            target: r.target.clone(),
+            before: parse(&r.before),
+            after: parse(&r.after),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,13 @@
 //! Nothing here knows HTTP or the terminal: errors are [`AppError`], which each interface
 //! renders its own way.
 
+pub mod clients;
 pub mod directory;
 pub mod dto;
+pub mod logs;
 pub mod passes;
 
+use keyfort_core::clients::ClientRefusal;
 use keyfort_core::directory::DirectoryRefusal;
 use keyfort_core::tap::LifetimeError;
 use keyfort_store::StoreError;
@@ -20,6 +23,12 @@ pub enum AppError {
     /// The input breaks a directory rule.
     #[error(transparent)]
     Refused(#[from] DirectoryRefusal),
+    /// The application registration cannot work.
+    #[error(transparent)]
+    Client(ClientRefusal),
+    /// The client authenticates with keys or nothing: it has no secret to rotate.
+    #[error("the client authenticates with {0}, not a secret")]
+    NoSecret(String),
     /// A pass lifetime outside its range.
     #[error(transparent)]
     Lifetime(#[from] LifetimeError),
@@ -37,6 +46,8 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Refused(r) => r.code(),
+            AppError::Client(r) => r.code(),
+            AppError::NoSecret(_) => "no_client_secret",
             AppError::Lifetime(_) => "invalid_lifetime",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
@@ -46,7 +57,13 @@ impl AppError {
 
     /// Whether the caller's input is at fault (a usage error), not the state or the store.
     pub fn is_input(&self) -> bool {
-        matches!(self, AppError::Refused(_) | AppError::Lifetime(_))
+        matches!(
+            self,
+            AppError::Refused(_)
+                | AppError::Client(_)
+                | AppError::NoSecret(_)
+                | AppError::Lifetime(_)
+        )
     }
 }
 
