@@ -10,6 +10,7 @@ pub mod decision;
 pub mod directory;
 pub mod oidc;
 pub mod passkey;
+pub mod registration;
 pub mod relying_party;
 pub mod session;
 pub mod signin;
@@ -17,6 +18,7 @@ pub mod strength;
 pub mod tap;
 pub mod throttle;
 pub mod time;
+pub mod token;
 pub mod username;
 pub mod webauthn;
 

@@ -8,7 +8,10 @@ use crate::pages::error_page;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keyfort_core::authorize::AuthorizeRefusal;
+use keyfort_core::passkey::MAX_PASSKEYS_PER_USER;
+use keyfort_core::registration::RegistrationRefusal;
 use keyfort_core::signin::SignInRefusal;
+use keyfort_core::token::TokenRefusal;
 use keyfort_core::webauthn::WebAuthnRefusal;
 
 impl From<WebAuthnRefusal> for ApiError {
@@ -111,6 +114,47 @@ impl From<SignInRefusal> for ApiError {
     }
 }
 
+impl From<RegistrationRefusal> for ApiError {
+    fn from(r: RegistrationRefusal) -> Self {
+        use RegistrationRefusal::*;
+        let (status, message) = match r {
+            WebAuthn(w) => return w.into(),
+            ReauthenticationRequired => (
+                StatusCode::FORBIDDEN,
+                "Adding a passkey needs a recent sign-in: sign in again with a passkey (within 5 minutes) or a Temporary Access Pass.".to_string(),
+            ),
+            TooManyPasskeys => (
+                StatusCode::CONFLICT,
+                format!("You already have {MAX_PASSKEYS_PER_USER} passkeys; remove one first."),
+            ),
+            InvalidName => (
+                StatusCode::BAD_REQUEST,
+                "A passkey name is 1 to 64 characters, without control characters.".to_string(),
+            ),
+            CredentialExists => (
+                StatusCode::CONFLICT,
+                "This passkey is already registered.".to_string(),
+            ),
+        };
+        ApiError::new(status, r.code(), message)
+    }
+}
+
+impl From<TokenRefusal> for OAuthError {
+    fn from(r: TokenRefusal) -> Self {
+        use TokenRefusal::*;
+        OAuthError::invalid_grant(match r {
+            InvalidCode => "The authorization code is invalid, expired or already used.",
+            CodeOfAnotherClient => "The authorization code was issued to another client.",
+            RedirectUriMismatch => "redirect_uri does not match the authorization request.",
+            VerifierMalformed => "The code_verifier is malformed.",
+            VerifierMismatch => "The code_verifier does not match the code_challenge.",
+            VerifierRequired => "code_verifier is required.",
+            VerifierWithoutChallenge => "No code_challenge was sent with this authorization.",
+        })
+    }
+}
+
 /// What an authorization refusal says: to the application's redirect URI as
 /// `error_description`, or to the person on the error page.
 fn authorize_message(r: AuthorizeRefusal) -> &'static str {
@@ -189,6 +233,16 @@ mod tests {
             assert_eq!(e.code, r.code());
             assert!(e.status.is_client_error(), "{r:?}");
             assert!(!e.message.is_empty());
+        }
+        for r in [
+            RegistrationRefusal::ReauthenticationRequired,
+            RegistrationRefusal::TooManyPasskeys,
+            RegistrationRefusal::InvalidName,
+            RegistrationRefusal::CredentialExists,
+        ] {
+            let e = ApiError::from(r);
+            assert_eq!(e.code, r.code());
+            assert!(e.status.is_client_error(), "{r:?}");
         }
     }
 }

@@ -29,12 +29,8 @@ pub async fn rename(
     ApiJson(body): ApiJson<Rename>,
 ) -> Result<Json<Value>, ApiError> {
     valid_id(&id)?;
-    let name = normalize_passkey_name(&body.display_name).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_name",
-            "A passkey name is 1 to 64 characters, without control characters.",
-        )
-    })?;
+    let name = normalize_passkey_name(&body.display_name)
+        .ok_or(keyfort_core::registration::RegistrationRefusal::InvalidName)?;
     let u = &current.user;
     state
         .store

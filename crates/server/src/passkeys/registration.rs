@@ -9,11 +9,8 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use keyfort_core::passkey::{
-    AuthenticatorDataSummary, MAX_PASSKEYS_PER_USER, PasskeyType, format_aaguid,
-    normalize_passkey_name,
-};
-use keyfort_core::session::may_register_passkey;
+use keyfort_core::passkey::{AuthenticatorDataSummary, PasskeyType, format_aaguid};
+use keyfort_core::registration::{self, FinishFacts, RegistrationRefusal};
 use keyfort_core::webauthn::WebAuthnRefusal;
 use keyfort_store::User;
 use keyfort_store::{PasskeyRecord, StoreError, Taken};
@@ -28,34 +25,17 @@ use webauthn_rs_core::proto::{
 
 pub const KIND: &str = "registration";
 
-fn check_may_register(s: &CurrentSession, now: i64) -> Result<(), ApiError> {
-    let facts = s.session.facts().ok_or_else(ApiError::internal)?;
-    let d = may_register_passkey(&facts, now);
-    if !d.is_allowed() {
-        return Err(ApiError::forbidden(
-            d.reason(),
-            "Adding a passkey needs a recent sign-in: sign in again with a passkey (within 5 minutes) or a Temporary Access Pass.",
-        ));
-    }
-    Ok(())
-}
-
 /// `POST /api/passkeys/register/begin`
 pub async fn begin(
     State(state): State<AppState>,
     current: CurrentSession,
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
-    check_may_register(&current, now)?;
+    let session = current.session.facts().ok_or_else(ApiError::internal)?;
     // Each begin stores a ceremony: a session may not create them without bound.
     state.throttles.check_registration(&current.session.id)?;
     let existing = state.store.passkeys_of_user(&current.user.id).await?;
-    if existing.len() >= MAX_PASSKEYS_PER_USER {
-        return Err(ApiError::conflict(
-            "too_many_passkeys",
-            format!("You already have {MAX_PASSKEYS_PER_USER} passkeys; remove one first."),
-        ));
-    }
+    registration::assess_begin(&session, existing.len(), now)?;
     let exclude = existing
         .iter()
         .map(|p| B64.decode(&p.credential_id))
@@ -147,12 +127,8 @@ pub fn verify(
         .register_credential(response, reg_state, None)
         .map_err(|e| webauthn_error(&e))?;
     super::shape::check_attested_id(response, cred.cred_id.as_slice())?;
-    let summary = authenticator_data(&response.response.attestation_object).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_webauthn_response",
-            "The attestation object is malformed.",
-        )
-    })?;
+    let summary = authenticator_data(&response.response.attestation_object)
+        .ok_or(WebAuthnRefusal::InvalidResponse)?;
     let aaguid = summary
         .aaguid
         .map(|a| format_aaguid(&a))
@@ -204,23 +180,17 @@ pub async fn finish(
         Taken::Expired => return Err(WebAuthnRefusal::ChallengeExpired.into()),
         Taken::Unknown => return Err(WebAuthnRefusal::ChallengeInvalid.into()),
     };
-    if ceremony.session_id.as_deref() != Some(current.session.id.as_str()) {
-        return Err(WebAuthnRefusal::ChallengeInvalid.into());
-    }
-    check_may_register(&current, now)?;
-    let display_name = match body.display_name.as_deref() {
-        Some(n) => Some(normalize_passkey_name(n).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_name",
-                "A passkey name is 1 to 64 characters, without control characters.",
-            )
-        })?),
-        None => None,
+    let session = current.session.facts().ok_or_else(ApiError::internal)?;
+    let existing = state.store.passkeys_of_user(&current.user.id).await?.len();
+    let facts = FinishFacts {
+        session: &session,
+        begun_by_session: ceremony.session_id.as_deref() == Some(current.session.id.as_str()),
+        passkeys: existing,
+        name: body.display_name.as_deref(),
     };
+    let display_name = registration::assess_finish(facts, now)?;
     let reg_state: RegistrationState =
         serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
-    let existing = state.store.passkeys_of_user(&current.user.id).await?.len();
-    let display_name = display_name.unwrap_or_else(|| format!("Passkey {}", existing + 1));
     let record = verify(
         &state.webauthn,
         &body.credential,
@@ -235,12 +205,7 @@ pub async fn finish(
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::conflict(
-                "credential_exists",
-                "This passkey is already registered.",
-            ));
-        }
+        Err(StoreError::Conflict(_)) => return Err(RegistrationRefusal::CredentialExists.into()),
         Err(e) => return Err(e.into()),
     }
     Ok(Json(json!({

@@ -5,6 +5,7 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use base64::Engine;
 use futures_util::future::BoxFuture;
+use keyfort_core::token::{CodeFacts, CodeVerdict, ExchangeFacts, TokenRefusal, assess_code};
 use keyfort_store::{Issuance, RevokeReason, Spend};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -23,11 +24,13 @@ impl GrantHandler for AuthorizationCode {
     }
 }
 
-/// RFC 7636 §4.1: 43–128 unreserved characters.
-fn valid_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+/// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) equals the challenge, compared in
+/// constant time.
+fn s256_matches(verifier: &str, challenge: &str) -> bool {
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
+        .is_ok()
 }
 
 async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
@@ -36,71 +39,51 @@ async fn exchange(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     } = req;
     let code = req.param("code")?;
     let redirect_uri = req.param("redirect_uri")?;
-    let verifier = req.form.get("code_verifier");
     let hash = crate::crypto::token_hash(code);
-    let invalid =
-        || OAuthError::invalid_grant("The authorization code is invalid, expired or already used.");
-    let record = state.store.code(&hash).await?.ok_or_else(invalid)?;
-    let grant = state
-        .store
-        .grant(&record.grant_id)
-        .await?
-        .ok_or_else(invalid)?;
-    if grant.client_id != client.id {
-        return Err(OAuthError::invalid_grant(
-            "The authorization code was issued to another client.",
-        ));
-    }
-    if record.used_at.is_some() {
-        // RFC 6749 §4.1.2 / RFC 9700 §4.5: a replayed code revokes what it issued.
-        state
-            .store
-            .revoke_grant(&grant, RevokeReason::CodeReplay, now)
-            .await?;
-        return Err(invalid());
-    }
-    if now >= record.expires_at || grant.revoked_at.is_some() {
-        return Err(invalid());
-    }
-    if record.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request.",
-        ));
-    }
-    match (&record.code_challenge, verifier) {
-        (Some(challenge), Some(v)) => {
-            if !valid_verifier(v) {
-                return Err(OAuthError::invalid_grant("The code_verifier is malformed."));
+    let record = state.store.code(&hash).await?;
+    let grant = match &record {
+        Some(r) => state.store.grant(&r.grant_id).await?,
+        None => None,
+    };
+    let user = match grant.as_ref().and_then(|g| g.user_id.as_deref()) {
+        Some(id) => state.store.user_by_id(id).await?,
+        None => None,
+    };
+    let facts = ExchangeFacts {
+        code: record.as_ref().zip(grant.as_ref()).map(|(r, g)| CodeFacts {
+            client_id: &g.client_id,
+            used: r.used_at.is_some(),
+            expires_at: r.expires_at,
+            grant_revoked: g.revoked_at.is_some(),
+            redirect_uri: &r.redirect_uri,
+            code_challenge: r.code_challenge.as_deref(),
+            user_enabled: user.as_ref().is_some_and(|u| u.enabled),
+        }),
+        client_id: &client.id,
+        redirect_uri,
+        code_verifier: req.form.get("code_verifier").map(String::as_str),
+    };
+    let (grant, user) = match (assess_code(facts, now, s256_matches), grant, user) {
+        (CodeVerdict::Exchange, Some(grant), Some(user)) => (grant, user),
+        (
+            CodeVerdict::Refuse {
+                refusal,
+                revoke_grant,
+            },
+            grant,
+            _,
+        ) => {
+            if let (true, Some(g)) = (revoke_grant, &grant) {
+                state
+                    .store
+                    .revoke_grant(g, RevokeReason::CodeReplay, now)
+                    .await?;
             }
-            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(Sha256::digest(v.as_bytes()));
-            if aws_lc_rs::constant_time::verify_slices_are_equal(
-                computed.as_bytes(),
-                challenge.as_bytes(),
-            )
-            .is_err()
-            {
-                return Err(OAuthError::invalid_grant(
-                    "The code_verifier does not match the code_challenge.",
-                ));
-            }
+            return Err(refusal.into());
         }
-        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required.")),
-        // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "No code_challenge was sent with this authorization.",
-            ));
-        }
-        (None, None) => {}
-    }
-    let user_id = grant.user_id.as_deref().ok_or_else(invalid)?;
-    let user = state
-        .store
-        .user_by_id(user_id)
-        .await?
-        .filter(|u| u.enabled)
-        .ok_or_else(invalid)?;
+        (CodeVerdict::Exchange, _, _) => return Err(OAuthError::server_error()),
+    };
+    let invalid = || OAuthError::from(TokenRefusal::InvalidCode);
     let access = tokens::prepare_access(state, &grant, &grant.scope, now)?;
     let refresh = (tokens::scopes(&grant.scope).contains(&"offline_access")
         && client.allows_grant("refresh_token"))

@@ -1,0 +1,153 @@
+//! Passkey registration decisions: whether a session may add a passkey now, and what the
+//! new passkey is called.
+
+use crate::passkey::{MAX_PASSKEYS_PER_USER, normalize_passkey_name};
+use crate::session::{SessionFacts, may_register_passkey};
+use crate::time::Millis;
+use crate::webauthn::WebAuthnRefusal;
+
+/// Why a registration (or a change to a passkey) is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationRefusal {
+    /// The ceremony, or the authenticator's response, was refused.
+    WebAuthn(WebAuthnRefusal),
+    /// Adding a passkey needs a passkey sign-in within 5 minutes, or a pass.
+    ReauthenticationRequired,
+    /// The user has the most passkeys one may have.
+    TooManyPasskeys,
+    /// A passkey name is 1 to 64 characters without control characters.
+    InvalidName,
+    /// This credential is registered already.
+    CredentialExists,
+}
+
+impl RegistrationRefusal {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            RegistrationRefusal::WebAuthn(r) => r.code(),
+            RegistrationRefusal::ReauthenticationRequired => "reauthentication_required",
+            RegistrationRefusal::TooManyPasskeys => "too_many_passkeys",
+            RegistrationRefusal::InvalidName => "invalid_name",
+            RegistrationRefusal::CredentialExists => "credential_exists",
+        }
+    }
+}
+
+impl From<WebAuthnRefusal> for RegistrationRefusal {
+    fn from(r: WebAuthnRefusal) -> Self {
+        RegistrationRefusal::WebAuthn(r)
+    }
+}
+
+/// Whether the session may start a registration: recent enough a sign-in
+/// (`session::may_register_passkey`), and room for one more passkey.
+pub fn assess_begin(
+    session: &SessionFacts,
+    passkeys: usize,
+    now: Millis,
+) -> Result<(), RegistrationRefusal> {
+    if !may_register_passkey(session, now).is_allowed() {
+        return Err(RegistrationRefusal::ReauthenticationRequired);
+    }
+    if passkeys >= MAX_PASSKEYS_PER_USER {
+        return Err(RegistrationRefusal::TooManyPasskeys);
+    }
+    Ok(())
+}
+
+/// What finishing a registration knows before the response is verified.
+#[derive(Debug, Clone, Copy)]
+pub struct FinishFacts<'a> {
+    pub session: &'a SessionFacts,
+    /// Whether the ceremony was begun by this session.
+    pub begun_by_session: bool,
+    /// The passkeys the user has now.
+    pub passkeys: usize,
+    /// The name asked for, if any.
+    pub name: Option<&'a str>,
+}
+
+/// Decides whether a registration may finish, checked again as at begin (the session may
+/// have aged, another registration may have finished meanwhile), and names the passkey:
+/// the name asked for, or "Passkey n".
+pub fn assess_finish(f: FinishFacts<'_>, now: Millis) -> Result<String, RegistrationRefusal> {
+    if !f.begun_by_session {
+        return Err(WebAuthnRefusal::ChallengeInvalid.into());
+    }
+    assess_begin(f.session, f.passkeys, now)?;
+    match f.name {
+        Some(n) => normalize_passkey_name(n).ok_or(RegistrationRefusal::InvalidName),
+        None => Ok(format!("Passkey {}", f.passkeys.saturating_add(1))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SignInMethod;
+    use crate::time::MINUTE_MS;
+
+    fn passkey_session(auth_time: Millis) -> SessionFacts {
+        SessionFacts {
+            method: SignInMethod::Passkey,
+            auth_time,
+            expires_at: 100 * MINUTE_MS,
+            last_seen_at: auth_time,
+            pass_one_time: false,
+            pass_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_fresh_session_with_room_may_register() {
+        let s = passkey_session(0);
+        assert_eq!(assess_begin(&s, 0, MINUTE_MS), Ok(()));
+        assert_eq!(
+            assess_begin(&s, 0, 6 * MINUTE_MS),
+            Err(RegistrationRefusal::ReauthenticationRequired)
+        );
+        assert_eq!(
+            assess_begin(&s, MAX_PASSKEYS_PER_USER, MINUTE_MS),
+            Err(RegistrationRefusal::TooManyPasskeys)
+        );
+    }
+
+    #[test]
+    fn finishing_checks_again_and_names_the_passkey() {
+        let s = passkey_session(0);
+        let f = |begun_by_session, passkeys, name| FinishFacts {
+            session: &s,
+            begun_by_session,
+            passkeys,
+            name,
+        };
+        assert_eq!(
+            assess_finish(f(true, 2, None), MINUTE_MS).unwrap(),
+            "Passkey 3"
+        );
+        assert_eq!(
+            assess_finish(f(true, 0, Some(" Laptop ")), MINUTE_MS).unwrap(),
+            "Laptop"
+        );
+        assert_eq!(
+            assess_finish(f(false, 0, None), MINUTE_MS),
+            Err(RegistrationRefusal::WebAuthn(
+                WebAuthnRefusal::ChallengeInvalid
+            ))
+        );
+        assert_eq!(
+            assess_finish(f(true, 0, Some("")), MINUTE_MS),
+            Err(RegistrationRefusal::InvalidName)
+        );
+        assert_eq!(
+            assess_finish(f(true, MAX_PASSKEYS_PER_USER, None), MINUTE_MS),
+            Err(RegistrationRefusal::TooManyPasskeys),
+            "another registration took the last place meanwhile"
+        );
+        assert_eq!(
+            assess_finish(f(true, 0, None), 6 * MINUTE_MS),
+            Err(RegistrationRefusal::ReauthenticationRequired)
+        );
+    }
+}
