@@ -51,7 +51,7 @@ async fn onboarding_registration_and_signin(db: Db) {
             k.backup_state,
             k.attestation_format.as_str()
         ),
-        (1, 1, "none")
+        (true, true, "none")
     );
     assert_eq!(k.transports, "[\"internal\"]");
     assert!(!k.credential.contains(&h.admin_pass));

@@ -8,7 +8,6 @@ use axum::extract::{Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use keyfort_core::passkey::PasskeyType;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -206,16 +205,14 @@ pub async fn security(
     let views = passkeys
         .into_iter()
         .map(|p| PasskeyView {
-            type_label: PasskeyType::parse(&p.passkey_type)
-                .map(PasskeyType::label)
-                .unwrap_or("unknown"),
+            type_label: p.passkey_type.label(),
             id: p.id,
             display_name: p.display_name,
             aaguid: p.aaguid,
-            attested: p.attested != 0,
+            attested: p.attested,
             created: when(Some(p.created_at)),
             last_used: when(p.last_used_at),
-            possibly_cloned: p.possibly_cloned != 0,
+            possibly_cloned: p.possibly_cloned,
         })
         .collect();
     Ok(render(&SecurityPage {

@@ -93,6 +93,46 @@ impl Cols {
     pub(crate) fn opt_text(&mut self) -> Result<Option<String>> {
         self.next()?.opt_text()
     }
+
+    /// A boolean stored as an integer (0 or 1).
+    pub(crate) fn flag(&mut self) -> Result<bool> {
+        Ok(self.int()? != 0)
+    }
+
+    /// A text column holding one of `core`'s enums.
+    pub(crate) fn parsed<T>(&mut self, what: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+        let s = self.text()?;
+        parse(&s).ok_or_else(|| StoreError::Corrupt(format!("`{s}` is not a {what}")))
+    }
+}
+
+/// A record read column by column: the kinds of its columns and its mapping, written
+/// once, used by every query that reads it on either backend.
+pub(crate) trait Record: Sized + Send {
+    /// The kinds of the record's columns, in the order `from_cols` reads them.
+    const KINDS: &'static [Kind];
+    fn from_cols(c: &mut Cols) -> Result<Self>;
+}
+
+/// Runs `sql` and reads its first row, if any, as `R`.
+pub(crate) async fn fetch_record<R: Record, E: Exec>(
+    e: &mut E,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> Result<Option<R>> {
+    fetch_map(e, sql, args, R::KINDS, R::from_cols).await
+}
+
+/// Runs `sql` and reads every row as `R`.
+pub(crate) async fn fetch_records<R: Record, E: Exec>(
+    e: &mut E,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> Result<Vec<R>> {
+    let rows = e.fetch_all(sql, args, R::KINDS).await?;
+    rows.into_iter()
+        .map(|row| R::from_cols(&mut Cols::new(row)))
+        .collect()
 }
 
 /// Runs `sql` and maps its first row, if any, column by column.
@@ -124,6 +164,55 @@ pub(crate) trait Exec: Send {
         args: &[Arg<'_>],
         kinds: &[Kind],
     ) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send;
+
+    /// Runs one statement and reads every row as `kinds`.
+    fn fetch_all(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> impl Future<Output = Result<Vec<Vec<Value>>>> + Send;
+}
+
+/// A sqlx row's columns as `kinds`.
+fn any_values(row: &sqlx::any::AnyRow, kinds: &[Kind]) -> Result<Vec<Value>> {
+    use sqlx::Row;
+    let mut out = Vec::with_capacity(kinds.len());
+    for (i, k) in kinds.iter().enumerate() {
+        out.push(match k {
+            Kind::Int => Value::Int(row.try_get::<i64, _>(i)?),
+            Kind::OptInt => match row.try_get::<Option<i64>, _>(i)? {
+                Some(v) => Value::Int(v),
+                None => Value::Null,
+            },
+            Kind::Text => Value::Text(row.try_get::<String, _>(i)?),
+            Kind::OptText => match row.try_get::<Option<String>, _>(i)? {
+                Some(s) => Value::Text(s),
+                None => Value::Null,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// A rusqlite row's columns as `kinds`.
+fn sqlite_values(row: &rusqlite::Row<'_>, kinds: &[Kind]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(kinds.len());
+    for (i, k) in kinds.iter().enumerate() {
+        out.push(match k {
+            Kind::Int => Value::Int(row.get::<_, i64>(i)?),
+            Kind::OptInt => match row.get::<_, Option<i64>>(i)? {
+                Some(v) => Value::Int(v),
+                None => Value::Null,
+            },
+            Kind::Text => Value::Text(row.get::<_, String>(i)?),
+            Kind::OptText => match row.get::<_, Option<String>>(i)? {
+                Some(s) => Value::Text(s),
+                None => Value::Null,
+            },
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) fn bind_all<'q>(
@@ -155,29 +244,20 @@ impl Exec for sqlx::AnyConnection {
         args: &[Arg<'_>],
         kinds: &[Kind],
     ) -> Result<Option<Vec<Value>>> {
-        use sqlx::Row;
-        let Some(row) = bind_all(sqlx::query(sql), args)
+        let row = bind_all(sqlx::query(sql), args)
             .fetch_optional(self)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(kinds.len());
-        for (i, k) in kinds.iter().enumerate() {
-            out.push(match k {
-                Kind::Int => Value::Int(row.try_get::<i64, _>(i)?),
-                Kind::OptInt => match row.try_get::<Option<i64>, _>(i)? {
-                    Some(v) => Value::Int(v),
-                    None => Value::Null,
-                },
-                Kind::Text => Value::Text(row.try_get::<String, _>(i)?),
-                Kind::OptText => match row.try_get::<Option<String>, _>(i)? {
-                    Some(s) => Value::Text(s),
-                    None => Value::Null,
-                },
-            });
-        }
-        Ok(Some(out))
+            .await?;
+        row.map(|r| any_values(&r, kinds)).transpose()
+    }
+
+    async fn fetch_all(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Value>>> {
+        let rows = bind_all(sqlx::query(sql), args).fetch_all(self).await?;
+        rows.iter().map(|r| any_values(r, kinds)).collect()
     }
 }
 
@@ -234,24 +314,25 @@ impl SqliteConn<'_> {
         let Some(row) = rows.next()? else {
             return Ok(None);
         };
-        let mut out = Vec::with_capacity(kinds.len());
-        for (i, k) in kinds.iter().enumerate() {
-            out.push(match k {
-                Kind::Int => Value::Int(row.get::<_, i64>(i)?),
-                Kind::OptInt => match row.get::<_, Option<i64>>(i)? {
-                    Some(v) => Value::Int(v),
-                    None => Value::Null,
-                },
-                Kind::Text => Value::Text(row.get::<_, String>(i)?),
-                Kind::OptText => match row.get::<_, Option<String>>(i)? {
-                    Some(s) => Value::Text(s),
-                    None => Value::Null,
-                },
-            });
-        }
+        let out = sqlite_values(row, kinds)?;
         // Step to the end, so a `RETURNING` statement completes.
         while rows.next()?.is_some() {}
         Ok(Some(out))
+    }
+
+    fn fetch_all_now(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Value>>> {
+        let mut st = prepare(self.0, sql, args)?;
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(sqlite_values(row, kinds)?);
+        }
+        Ok(out)
     }
 }
 
@@ -271,6 +352,15 @@ impl Exec for SqliteConn<'_> {
         kinds: &[Kind],
     ) -> impl Future<Output = Result<Option<Vec<Value>>>> + Send {
         std::future::ready(self.fetch_now(sql, args, kinds))
+    }
+
+    fn fetch_all(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+        kinds: &[Kind],
+    ) -> impl Future<Output = Result<Vec<Vec<Value>>>> + Send {
+        std::future::ready(self.fetch_all_now(sql, args, kinds))
     }
 }
 
@@ -343,6 +433,26 @@ mod tests {
             run_ready(SqliteConn(&mut raw).fetch_optional(READ, &[Arg::Text("none")], &kinds))
                 .unwrap(),
             None
+        );
+        // Every row, on both, in the same order.
+        const ALL: &str = "SELECT k, b FROM t WHERE b = $1 ORDER BY k";
+        let kinds = [Kind::Text, Kind::Int];
+        let both = vec![
+            vec![Value::Text("any".into()), Value::Int(7)],
+            vec![Value::Text("raw".into()), Value::Int(7)],
+        ];
+        assert_eq!(
+            any.fetch_all(ALL, &[Arg::Int(7)], &kinds).await.unwrap(),
+            both
+        );
+        assert_eq!(
+            run_ready(SqliteConn(&mut raw).fetch_all(ALL, &[Arg::Int(7)], &kinds)).unwrap(),
+            both
+        );
+        assert!(
+            run_ready(SqliteConn(&mut raw).fetch_all(ALL, &[Arg::Int(8)], &kinds))
+                .unwrap()
+                .is_empty()
         );
     }
 

@@ -1,13 +1,13 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, fetch_map, run_ready};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record, fetch_records, run_ready};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
+use keyfort_core::passkey::PasskeyType;
 use serde::Serialize;
-use sqlx::FromRow;
 
 /// A registered passkey. `credential` is the verifier's serialised credential
 /// (public key, counter, flags); the other columns are for people and policy.
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PasskeyRecord {
     pub id: String,
@@ -17,16 +17,18 @@ pub struct PasskeyRecord {
     pub credential: String,
     pub aaguid: String,
     pub sign_count: i64,
-    pub backup_eligible: i64,
-    pub backup_state: i64,
-    pub passkey_type: String,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    pub passkey_type: PasskeyType,
     pub attestation_format: String,
-    pub attested: i64,
+    /// Its attestation was verified against a trusted root.
+    pub attested: bool,
     pub transports: String,
     pub display_name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
-    pub possibly_cloned: i64,
+    /// Blocked: its signature counter went backwards.
+    pub possibly_cloned: bool,
 }
 
 macro_rules! passkey_columns {
@@ -50,38 +52,63 @@ impl Body for PasskeyWithUser {
             " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
         );
         let args = [Arg::Text(&self.0)];
-        crate::users::fetch_with_user(e, SQL, &args, &PASSKEY_KINDS, passkey_from_cols).await
+        crate::users::fetch_with_user(
+            e,
+            SQL,
+            &args,
+            PasskeyRecord::KINDS,
+            PasskeyRecord::from_cols,
+        )
+        .await
     }
 }
 
-/// The kinds of [`passkey_columns`], in order, for [`passkey_from_cols`].
-const PASSKEY_KINDS: [Kind; 16] = {
-    use Kind::{Int, OptInt, Text};
-    [
-        Text, Text, Text, Text, Text, Int, Int, Int, Text, Text, Int, Text, Text, Int, OptInt, Int,
-    ]
-};
+/// A passkey as [`passkey_columns`] lists its columns, in that order: the one description
+/// every query reading passkeys uses.
+impl Record for PasskeyRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, Text};
+        &[
+            Text, Text, Text, Text, Text, Int, Int, Int, Text, Text, Int, Text, Text, Int, OptInt,
+            Int,
+        ]
+    };
 
-/// A passkey read as [`passkey_columns`] (in that order).
-fn passkey_from_cols(c: &mut Cols) -> Result<PasskeyRecord> {
-    Ok(PasskeyRecord {
-        id: c.text()?,
-        user_id: c.text()?,
-        credential_id: c.text()?,
-        credential: c.text()?,
-        aaguid: c.text()?,
-        sign_count: c.int()?,
-        backup_eligible: c.int()?,
-        backup_state: c.int()?,
-        passkey_type: c.text()?,
-        attestation_format: c.text()?,
-        attested: c.int()?,
-        transports: c.text()?,
-        display_name: c.text()?,
-        created_at: c.int()?,
-        last_used_at: c.opt_int()?,
-        possibly_cloned: c.int()?,
-    })
+    fn from_cols(c: &mut Cols) -> Result<PasskeyRecord> {
+        Ok(PasskeyRecord {
+            id: c.text()?,
+            user_id: c.text()?,
+            credential_id: c.text()?,
+            credential: c.text()?,
+            aaguid: c.text()?,
+            sign_count: c.int()?,
+            backup_eligible: c.flag()?,
+            backup_state: c.flag()?,
+            passkey_type: c.parsed("passkey type", PasskeyType::parse)?,
+            attestation_format: c.text()?,
+            attested: c.flag()?,
+            transports: c.text()?,
+            display_name: c.text()?,
+            created_at: c.int()?,
+            last_used_at: c.opt_int()?,
+            possibly_cloned: c.flag()?,
+        })
+    }
+}
+
+struct PasskeysOfUser(String);
+
+impl Body for PasskeysOfUser {
+    type Out = Vec<PasskeyRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
+        );
+        fetch_records(e, SQL, &[Arg::Text(&self.0)]).await
+    }
 }
 
 struct PasskeyOfUser {
@@ -99,13 +126,13 @@ impl Body for PasskeyOfUser {
             " FROM passkeys WHERE id = $1 AND user_id = $2"
         );
         let args = [Arg::Text(&self.id), Arg::Text(&self.user_id)];
-        fetch_map(e, sql, &args, &PASSKEY_KINDS, passkey_from_cols).await
+        fetch_record(e, sql, &args).await
     }
 }
 
 fn summary(p: &PasskeyRecord) -> serde_json::Value {
     serde_json::json!({
-        "passkeyId": p.id, "displayName": p.display_name, "aaGuid": p.aaguid, "passkeyType": p.passkey_type,
+        "passkeyId": p.id, "displayName": p.display_name, "aaGuid": p.aaguid, "passkeyType": p.passkey_type.as_str(),
         "attestationFormat": p.attestation_format, "credentialId": p.credential_id,
     })
 }
@@ -119,7 +146,9 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        insert_row(&mut tx, p).await?;
+        tx.exec(IMPORT_PASSKEY_ROW, &import_args(p))
+            .await
+            .map_err(|e| e.named_conflict("credential"))?;
         audit::write(
             &mut tx,
             &AuditEvent::new(now, actor, "passkey.registered", username).after(summary(p)),
@@ -130,15 +159,7 @@ impl Store {
     }
 
     pub async fn passkeys_of_user(&self, user_id: &str) -> Result<Vec<PasskeyRecord>> {
-        let sql = concat!(
-            "SELECT ",
-            passkey_columns!(),
-            " FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"
-        );
-        Ok(sqlx::query_as(sql)
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?)
+        self.read(PasskeysOfUser(user_id.to_string())).await
     }
 
     /// One passkey of a user.
@@ -228,16 +249,13 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        let sql = concat!(
+        const SQL: &str = concat!(
             "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING ",
             passkey_columns!(),
             ""
         );
-        let gone: Option<PasskeyRecord> = sqlx::query_as(sql)
-            .bind(id)
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let gone: Option<PasskeyRecord> =
+            fetch_record(&mut *tx, SQL, &[Arg::Text(id), Arg::Text(user_id)]).await?;
         let gone = gone.ok_or(StoreError::NotFound("passkey"))?;
         audit::write(
             &mut tx,
@@ -255,7 +273,7 @@ const IMPORT_PASSKEY_ROW: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
 );
 
-/// One imported passkey's parameters, in [`passkey_columns`] order.
+/// A passkey's parameters, in [`passkey_columns`] order: the one insert description.
 fn import_args(p: &PasskeyRecord) -> [Arg<'_>; 16] {
     [
         Arg::Text(&p.id),
@@ -264,16 +282,16 @@ fn import_args(p: &PasskeyRecord) -> [Arg<'_>; 16] {
         Arg::Text(&p.credential),
         Arg::Text(&p.aaguid),
         Arg::Int(p.sign_count),
-        Arg::Int(flag(p.backup_eligible != 0)),
-        Arg::Int(flag(p.backup_state != 0)),
-        Arg::Text(&p.passkey_type),
+        Arg::Int(flag(p.backup_eligible)),
+        Arg::Int(flag(p.backup_state)),
+        Arg::Text(p.passkey_type.as_str()),
         Arg::Text(&p.attestation_format),
-        Arg::Int(flag(p.attested != 0)),
+        Arg::Int(flag(p.attested)),
         Arg::Text(&p.transports),
         Arg::Text(&p.display_name),
         Arg::Int(p.created_at),
         Arg::OptInt(p.last_used_at),
-        Arg::Int(flag(p.possibly_cloned != 0)),
+        Arg::Int(flag(p.possibly_cloned)),
     ]
 }
 
@@ -327,33 +345,6 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
-}
-
-async fn insert_row(conn: &mut sqlx::AnyConnection, p: &PasskeyRecord) -> Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO passkeys (",
-        passkey_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0)"
-    ))
-    .bind(&p.id)
-    .bind(&p.user_id)
-    .bind(&p.credential_id)
-    .bind(&p.credential)
-    .bind(&p.aaguid)
-    .bind(p.sign_count)
-    .bind(flag(p.backup_eligible != 0))
-    .bind(flag(p.backup_state != 0))
-    .bind(&p.passkey_type)
-    .bind(&p.attestation_format)
-    .bind(flag(p.attested != 0))
-    .bind(&p.transports)
-    .bind(&p.display_name)
-    .bind(p.created_at)
-    .bind(p.last_used_at)
-    .execute(conn)
-    .await
-    .map_err(|e| StoreError::conflict_or(e, "credential"))?;
-    Ok(())
 }
 
 pub(crate) async fn record_use<E: Exec>(e: &mut E, u: &crate::sessions::OwnedUse) -> Result<bool> {

@@ -626,16 +626,16 @@ async fn bulk_import_crosses_batches(store: &Store) {
         credential: "{}".into(),
         aaguid: "00000000-0000-0000-0000-000000000000".into(),
         sign_count: 0,
-        backup_eligible: 1,
-        backup_state: 1,
-        passkey_type: "synced".into(),
+        backup_eligible: true,
+        backup_state: true,
+        passkey_type: keyfort_core::passkey::PasskeyType::Synced,
         attestation_format: "none".into(),
-        attested: 0,
+        attested: false,
         transports: "[]".into(),
         display_name: format!("Key {k}"),
         created_at: 5,
         last_used_at: None,
-        possibly_cloned: 0,
+        possibly_cloned: false,
     };
     let keys: Vec<PasskeyRecord> = (0..600).flat_map(|i| [key(i, 1), key(i, 2)]).collect();
     store.import_passkeys(&keys, "test", 7).await.unwrap();

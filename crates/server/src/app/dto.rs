@@ -77,13 +77,12 @@ impl From<&PasskeyRecord> for PasskeyDto {
         PasskeyDto {
             id: p.id.clone(),
             display_name: p.display_name.clone(),
-            passkey_type: PasskeyType::parse(&p.passkey_type)
-                .unwrap_or(PasskeyType::from_backup_eligible(p.backup_eligible != 0)),
+            passkey_type: p.passkey_type,
             aaguid: p.aaguid.clone(),
-            attestation_verified: p.attested != 0,
-            backup_eligible: p.backup_eligible != 0,
-            backed_up: p.backup_state != 0,
-            possibly_cloned: p.possibly_cloned != 0,
+            attestation_verified: p.attested,
+            backup_eligible: p.backup_eligible,
+            backed_up: p.backup_state,
+            possibly_cloned: p.possibly_cloned,
             created_date_time: iso(p.created_at),
             last_used_date_time: p.last_used_at.map(iso),
         }

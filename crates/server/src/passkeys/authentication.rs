@@ -169,7 +169,7 @@ pub async fn finish(
             .map(|((passkey, user), handle)| CredentialFacts {
                 owner_id: &user.id,
                 owner_handle: handle,
-                suspended: passkey.possibly_cloned != 0,
+                suspended: passkey.possibly_cloned,
                 owner_enabled: user.enabled,
             }),
     };
@@ -279,7 +279,7 @@ fn live_credential(passkey: &keyfort_store::PasskeyRecord) -> Result<Credential,
         serde_json::from_str(&passkey.credential).map_err(|_| ApiError::internal())?;
     let counter = u32::try_from(passkey.sign_count).map_err(|_| ApiError::internal())?;
     cred.counter = cred.counter.max(counter);
-    cred.backup_state = passkey.backup_state != 0;
+    cred.backup_state = passkey.backup_state;
     Ok(cred)
 }
 

@@ -141,18 +141,18 @@ pub fn verify(
         credential: serde_json::to_string(&cred).map_err(|_| ApiError::internal())?,
         aaguid,
         sign_count: i64::from(cred.counter),
-        backup_eligible: i64::from(cred.backup_eligible),
-        backup_state: i64::from(cred.backup_state),
-        passkey_type: passkey_type.as_str().into(),
+        backup_eligible: cred.backup_eligible,
+        backup_state: cred.backup_state,
+        passkey_type,
         attestation_format: format_name(cred.attestation_format).into(),
         // No attestation trust roots are configured yet: nothing is attested.
-        attested: 0,
+        attested: false,
         transports: serde_json::to_string(&reported_transports(response))
             .map_err(|_| ApiError::internal())?,
         display_name,
         created_at: now,
         last_used_at: None,
-        possibly_cloned: 0,
+        possibly_cloned: false,
     })
 }
 
@@ -209,6 +209,6 @@ pub async fn finish(
         Err(e) => return Err(e.into()),
     }
     Ok(Json(json!({
-        "id": record.id, "displayName": record.display_name, "passkeyType": record.passkey_type, "aaGuid": record.aaguid,
+        "id": record.id, "displayName": record.display_name, "passkeyType": record.passkey_type.as_str(), "aaGuid": record.aaguid,
     })))
 }

@@ -7,6 +7,7 @@ use crate::extract::CurrentSession;
 use crate::state::AppState;
 use keyfort_core::authorize::{AuthorizeFacts, AuthorizeOutcome, UserMethods, assess};
 use keyfort_core::oidc::{SessionView, parse_prompt};
+use keyfort_core::passkey::PasskeyType;
 use keyfort_core::strength::SignInEvidence;
 use keyfort_store::PasskeyRecord;
 
@@ -17,7 +18,7 @@ pub async fn evidence(
     s: &CurrentSession,
     known: Option<&PasskeyRecord>,
 ) -> Result<SignInEvidence, ApiError> {
-    let hardware = |p: &PasskeyRecord| p.attested != 0 && p.passkey_type == "deviceBound";
+    let hardware = |p: &PasskeyRecord| p.attested && p.passkey_type == PasskeyType::DeviceBound;
     Ok(match s.session.method.as_str() {
         "temporary_access_pass" => SignInEvidence::TemporaryAccessPass {
             one_time: s.session.pass_one_time != 0,
@@ -46,7 +47,7 @@ async fn user_methods(state: &AppState, user_id: &str, now: i64) -> Result<UserM
         .passkeys_of_user(user_id)
         .await?
         .iter()
-        .any(|p| p.possibly_cloned == 0);
+        .any(|p| !p.possibly_cloned);
     let pass = state.store.pass_of_user(user_id).await?;
     let usable_pass = pass
         .filter(|p| p.state().usability(now).is_usable())
