@@ -330,7 +330,7 @@ async fn pass_refusals(db: Db) {
         created_at: now() - 3_600_000,
         start_at: now() - 3_600_000,
         lifetime_minutes: 10,
-        one_time: 1,
+        one_time: true,
         used_at: None,
         failed_attempts: 0,
         created_by: "test".into(),

@@ -130,9 +130,7 @@ impl CurrentSession {
             return Ok(None);
         };
         let now = now_ms();
-        let Some(facts) = session.facts() else {
-            return Ok(None);
-        };
+        let facts = session.facts();
         if !session_alive(&facts, state.session, now).is_allowed() {
             state.store.delete_session(&session.id).await?;
             return Ok(None);

@@ -217,7 +217,8 @@ pub async fn security(
         .collect();
     Ok(render(&SecurityPage {
         display_name: current.user.display_name.clone(),
-        via_pass: current.session.method == "temporary_access_pass",
+        via_pass: current.session.method
+            == keyfort_core::session::SignInMethod::TemporaryAccessPass,
         passkeys: views,
         last_one,
     }))

@@ -56,7 +56,7 @@ pub async fn issue(
         created_at: now,
         start_at: now,
         lifetime_minutes: lifetime,
-        one_time: i64::from(one_time),
+        one_time,
         used_at: None,
         failed_attempts: 0,
         created_by: actor.to_string(),

@@ -1,12 +1,12 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Exec};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record};
+use crate::group_commit::Body;
 use crate::{Result, Store, flag};
 use keyfort_core::tap::PassState;
 use serde::Serialize;
-use sqlx::FromRow;
 
 /// A Temporary Access Pass as stored: the code only as a hash.
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PassRecord {
     pub id: String,
@@ -16,7 +16,7 @@ pub struct PassRecord {
     pub created_at: i64,
     pub start_at: i64,
     pub lifetime_minutes: i64,
-    pub one_time: i64,
+    pub one_time: bool,
     pub used_at: Option<i64>,
     pub failed_attempts: i64,
     pub created_by: String,
@@ -27,7 +27,7 @@ impl PassRecord {
         PassState {
             start_at: self.start_at,
             lifetime_minutes: self.lifetime_minutes,
-            one_time: self.one_time != 0,
+            one_time: self.one_time,
             used_at: self.used_at,
             failed_attempts: self.failed_attempts,
         }
@@ -60,12 +60,12 @@ impl Store {
         .bind(pass.created_at)
         .bind(pass.start_at)
         .bind(pass.lifetime_minutes)
-        .bind(flag(pass.one_time != 0))
+        .bind(flag(pass.one_time))
         .bind(&pass.created_by)
         .execute(&mut *tx)
         .await?;
         let ev = AuditEvent::new(pass.created_at, actor, "tap.issued", username).after(serde_json::json!({
-            "passId": pass.id, "lifetimeInMinutes": pass.lifetime_minutes, "isUsableOnce": pass.one_time != 0,
+            "passId": pass.id, "lifetimeInMinutes": pass.lifetime_minutes, "isUsableOnce": pass.one_time,
             "startDateTime": pass.start_at, "replacedPrevious": replaced,
         }));
         audit::write(&mut tx, &ev).await?;
@@ -74,15 +74,45 @@ impl Store {
     }
 
     pub async fn pass_of_user(&self, user_id: &str) -> Result<Option<PassRecord>> {
-        let sql = concat!(
+        self.read(PassOfUser(user_id.to_string())).await
+    }
+}
+
+/// A pass as [`pass_columns`] lists its columns, in that order.
+impl Record for PassRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, Text};
+        &[Text, Text, Text, Int, Int, Int, Int, OptInt, Int, Text]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<PassRecord> {
+        Ok(PassRecord {
+            id: c.text()?,
+            user_id: c.text()?,
+            code_hash: c.text()?,
+            created_at: c.int()?,
+            start_at: c.int()?,
+            lifetime_minutes: c.int()?,
+            one_time: c.flag()?,
+            used_at: c.opt_int()?,
+            failed_attempts: c.int()?,
+            created_by: c.text()?,
+        })
+    }
+}
+
+struct PassOfUser(String);
+
+impl Body for PassOfUser {
+    type Out = Option<PassRecord>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
+        const SQL: &str = concat!(
             "SELECT ",
             pass_columns!(),
             " FROM temporary_access_passes WHERE user_id = $1"
         );
-        Ok(sqlx::query_as(sql)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        fetch_record(e, SQL, &[Arg::Text(&self.0)]).await
     }
 }
 

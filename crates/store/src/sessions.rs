@@ -1,37 +1,37 @@
-use crate::exec::{Arg, Cols, Exec, Kind};
+use crate::exec::{Arg, Cols, Exec, Kind, Record};
 use crate::group_commit::Body;
 use crate::{Result, SignInEvent, SpentCeremony, Store, flag};
 use keyfort_core::session::{SessionFacts, SignInMethod};
-use sqlx::FromRow;
 
 /// A browser session. Only the hash of the cookie token is stored.
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
     pub id: String,
     pub token_hash: String,
     pub user_id: String,
-    pub method: String,
+    pub method: SignInMethod,
     pub passkey_id: Option<String>,
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
     pub last_seen_at: i64,
-    pub pass_one_time: i64,
+    /// For a pass sign-in: whether the pass was one-time, and when it expires.
+    pub pass_one_time: bool,
     pub pass_expires_at: Option<i64>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
 
 impl SessionRecord {
-    pub fn facts(&self) -> Option<SessionFacts> {
-        Some(SessionFacts {
-            method: SignInMethod::parse(&self.method)?,
+    pub fn facts(&self) -> SessionFacts {
+        SessionFacts {
+            method: self.method,
             auth_time: self.auth_time,
             expires_at: self.expires_at,
             last_seen_at: self.last_seen_at,
-            pass_one_time: self.pass_one_time != 0,
+            pass_one_time: self.pass_one_time,
             pass_expires_at: self.pass_expires_at,
-        })
+        }
     }
 }
 
@@ -225,30 +225,32 @@ impl Body for RecordSigninAnswering {
     }
 }
 
-const SESSION_KINDS: [Kind; 13] = {
-    use Kind::{Int, OptInt, OptText, Text};
-    [
-        Text, Text, Text, Text, OptText, Int, Int, Int, Int, Int, OptInt, OptText, OptText,
-    ]
-};
+/// A session as [`session_columns`] lists its columns, in that order.
+impl Record for SessionRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, OptText, Text};
+        &[
+            Text, Text, Text, Text, OptText, Int, Int, Int, Int, Int, OptInt, OptText, OptText,
+        ]
+    };
 
-/// A session read as [`session_columns`] (in that order).
-fn session_from_cols(c: &mut Cols) -> Result<SessionRecord> {
-    Ok(SessionRecord {
-        id: c.text()?,
-        token_hash: c.text()?,
-        user_id: c.text()?,
-        method: c.text()?,
-        passkey_id: c.opt_text()?,
-        auth_time: c.int()?,
-        created_at: c.int()?,
-        expires_at: c.int()?,
-        last_seen_at: c.int()?,
-        pass_one_time: c.int()?,
-        pass_expires_at: c.opt_int()?,
-        ip: c.opt_text()?,
-        user_agent: c.opt_text()?,
-    })
+    fn from_cols(c: &mut Cols) -> Result<SessionRecord> {
+        Ok(SessionRecord {
+            id: c.text()?,
+            token_hash: c.text()?,
+            user_id: c.text()?,
+            method: c.parsed("sign-in method", SignInMethod::parse)?,
+            passkey_id: c.opt_text()?,
+            auth_time: c.int()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+            last_seen_at: c.int()?,
+            pass_one_time: c.flag()?,
+            pass_expires_at: c.opt_int()?,
+            ip: c.opt_text()?,
+            user_agent: c.opt_text()?,
+        })
+    }
 }
 
 struct SessionWithUser(String);
@@ -265,7 +267,14 @@ impl Body for SessionWithUser {
             " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
         );
         let args = [Arg::Text(&self.0)];
-        crate::users::fetch_with_user(e, SQL, &args, &SESSION_KINDS, session_from_cols).await
+        crate::users::fetch_with_user(
+            e,
+            SQL,
+            &args,
+            SessionRecord::KINDS,
+            SessionRecord::from_cols,
+        )
+        .await
     }
 }
 
@@ -302,13 +311,13 @@ async fn insert_session<E: Exec>(e: &mut E, s: &SessionRecord) -> Result<()> {
             Arg::Text(&s.id),
             Arg::Text(&s.token_hash),
             Arg::Text(&s.user_id),
-            Arg::Text(&s.method),
+            Arg::Text(s.method.as_str()),
             Arg::OptText(s.passkey_id.as_deref()),
             Arg::Int(s.auth_time),
             Arg::Int(s.created_at),
             Arg::Int(s.expires_at),
             Arg::Int(s.last_seen_at),
-            Arg::Int(flag(s.pass_one_time != 0)),
+            Arg::Int(flag(s.pass_one_time)),
             Arg::OptInt(s.pass_expires_at),
             Arg::OptText(s.ip.as_deref()),
             Arg::OptText(s.user_agent.as_deref()),

@@ -2,6 +2,7 @@
 //! `KEYFORT_TEST_POSTGRES` names a server the test may create databases on).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
+use keyfort_core::session::SignInMethod;
 use keyfort_store::{
     CeremonyRecord, ClientRecord, CodeRecord, GrantRecord, Issuance, NewUser, PassRecord,
     PasskeyRecord, Recorded, RefreshRecord, RevokeReason, SessionRecord, SignInEvent, SignInWrite,
@@ -148,13 +149,13 @@ fn passkey_session(id: &str, token_hash: &str, user_id: &str) -> SessionRecord {
         id: id.into(),
         token_hash: token_hash.into(),
         user_id: user_id.into(),
-        method: "passkey".into(),
+        method: SignInMethod::Passkey,
         passkey_id: None,
         auth_time: 1_000,
         created_at: 1_000,
         expires_at: 10_000_000,
         last_seen_at: 1_000,
-        pass_one_time: 0,
+        pass_one_time: false,
         pass_expires_at: None,
         ip: None,
         user_agent: None,
@@ -412,7 +413,7 @@ async fn one_time_pass_is_spent_once(store: &Store) {
         created_at: 1,
         start_at: 1,
         lifetime_minutes: 60,
-        one_time: 1,
+        one_time: true,
         used_at: None,
         failed_attempts: 0,
         created_by: "test".into(),
@@ -530,9 +531,9 @@ fn with_pass<'a>(
 
 fn pass_session(id: &str, token_hash: &str, user_id: &str) -> SessionRecord {
     SessionRecord {
-        method: "temporary_access_pass".into(),
+        method: SignInMethod::TemporaryAccessPass,
         auth_time: 2_000,
-        pass_one_time: 1,
+        pass_one_time: true,
         ..passkey_session(id, token_hash, user_id)
     }
 }

@@ -110,7 +110,7 @@ impl PassDto {
             id: p.id.clone(),
             start_date_time: iso(p.start_at),
             lifetime_in_minutes: p.lifetime_minutes,
-            is_usable_once: p.one_time != 0,
+            is_usable_once: p.one_time,
             is_usable: usability.is_usable(),
             method_usability_reason: usability,
             created_by: p.created_by.clone(),

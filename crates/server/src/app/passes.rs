@@ -31,7 +31,7 @@ pub async fn issue_pass(
         start_date_time: iso(r.start_at),
         expiration_date_time: iso(r.state().expires_at()),
         lifetime_in_minutes: r.lifetime_minutes,
-        is_usable_once: r.one_time != 0,
+        is_usable_once: r.one_time,
         replaced_previous: issued.replaced_previous,
     })
 }

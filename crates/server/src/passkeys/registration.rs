@@ -31,7 +31,7 @@ pub async fn begin(
     current: CurrentSession,
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
-    let session = current.session.facts().ok_or_else(ApiError::internal)?;
+    let session = current.session.facts();
     // Each begin stores a ceremony: a session may not create them without bound.
     state.throttles.check_registration(&current.session.id)?;
     let existing = state.store.passkeys_of_user(&current.user.id).await?;
@@ -180,7 +180,7 @@ pub async fn finish(
         Taken::Expired => return Err(WebAuthnRefusal::ChallengeExpired.into()),
         Taken::Unknown => return Err(WebAuthnRefusal::ChallengeInvalid.into()),
     };
-    let session = current.session.facts().ok_or_else(ApiError::internal)?;
+    let session = current.session.facts();
     let existing = state.store.passkeys_of_user(&current.user.id).await?.len();
     let facts = FinishFacts {
         session: &session,

@@ -8,6 +8,7 @@ use crate::state::AppState;
 use keyfort_core::authorize::{AuthorizeFacts, AuthorizeOutcome, UserMethods, assess};
 use keyfort_core::oidc::{SessionView, parse_prompt};
 use keyfort_core::passkey::PasskeyType;
+use keyfort_core::session::SignInMethod;
 use keyfort_core::strength::SignInEvidence;
 use keyfort_store::PasskeyRecord;
 
@@ -19,11 +20,11 @@ pub async fn evidence(
     known: Option<&PasskeyRecord>,
 ) -> Result<SignInEvidence, ApiError> {
     let hardware = |p: &PasskeyRecord| p.attested && p.passkey_type == PasskeyType::DeviceBound;
-    Ok(match s.session.method.as_str() {
-        "temporary_access_pass" => SignInEvidence::TemporaryAccessPass {
-            one_time: s.session.pass_one_time != 0,
+    Ok(match s.session.method {
+        SignInMethod::TemporaryAccessPass => SignInEvidence::TemporaryAccessPass {
+            one_time: s.session.pass_one_time,
         },
-        _ => {
+        SignInMethod::Passkey => {
             let attested = match (&s.session.passkey_id, known) {
                 (Some(id), Some(p)) if *id == p.id && p.user_id == s.user.id => hardware(p),
                 (Some(id), _) => state
@@ -51,7 +52,7 @@ async fn user_methods(state: &AppState, user_id: &str, now: i64) -> Result<UserM
     let pass = state.store.pass_of_user(user_id).await?;
     let usable_pass = pass
         .filter(|p| p.state().usability(now).is_usable())
-        .map(|p| p.one_time != 0);
+        .map(|p| p.one_time);
     Ok(UserMethods {
         usable_passkey,
         usable_pass,
