@@ -159,7 +159,7 @@ pub async fn provision_population(
                 id: client_id.clone(),
                 name: "Benchmark".into(),
                 secret_hash: Some(keyfort_server::crypto::token_hash(&client_secret)),
-                public_client: 0,
+                public_client: false,
                 redirect_uris: serde_json::to_string(&[REDIRECT_URI])?,
                 post_logout_redirect_uris: "[]".into(),
                 grant_types: serde_json::to_string(&[
@@ -170,7 +170,7 @@ pub async fn provision_population(
                 auth_method: "client_secret_basic".into(),
                 jwks: None,
                 id_token_alg: "ES256".into(),
-                groups_claim: 0,
+                groups_claim: false,
                 created_at: now,
                 secret_rotated_at: None,
             },

@@ -1,12 +1,11 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record, fetch_records};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
-use sqlx::FromRow;
 
 /// An OpenID Connect client (relying party). The secret only as a hash.
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientRecord {
     #[serde(rename = "clientId")]
@@ -14,14 +13,16 @@ pub struct ClientRecord {
     pub name: String,
     #[serde(skip)]
     pub secret_hash: Option<String>,
-    pub public_client: i64,
+    /// No secret: a single-page or native app (PKCE required).
+    pub public_client: bool,
     pub redirect_uris: String,
     pub post_logout_redirect_uris: String,
     pub grant_types: String,
     pub auth_method: String,
     pub jwks: Option<String>,
     pub id_token_alg: String,
-    pub groups_claim: i64,
+    /// The user's groups go in ID tokens and UserInfo.
+    pub groups_claim: bool,
     pub created_at: i64,
     pub secret_rotated_at: Option<i64>,
 }
@@ -58,14 +59,37 @@ impl Body for ClientById {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<ClientRecord>> {
         let sql = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = $1");
-        fetch_map(e, sql, &[Arg::Text(&self.0)], &CLIENT_KINDS, client_from).await
+        fetch_record(e, sql, &[Arg::Text(&self.0)]).await
     }
 }
 
-use Kind::{Int, OptInt, OptText, Text};
-const CLIENT_KINDS: [Kind; 13] = [
-    Text, Text, OptText, Int, Text, Text, Text, Text, OptText, Text, Int, Int, OptInt,
-];
+/// A client as [`client_columns`] lists its columns, in that order.
+impl Record for ClientRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, OptText, Text};
+        &[
+            Text, Text, OptText, Int, Text, Text, Text, Text, OptText, Text, Int, Int, OptInt,
+        ]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<ClientRecord> {
+        Ok(ClientRecord {
+            id: c.text()?,
+            name: c.text()?,
+            secret_hash: c.opt_text()?,
+            public_client: c.flag()?,
+            redirect_uris: c.text()?,
+            post_logout_redirect_uris: c.text()?,
+            grant_types: c.text()?,
+            auth_method: c.text()?,
+            jwks: c.opt_text()?,
+            id_token_alg: c.text()?,
+            groups_claim: c.flag()?,
+            created_at: c.int()?,
+            secret_rotated_at: c.opt_int()?,
+        })
+    }
+}
 
 /// A client with the throttle state of one key (its failed authentications from one
 /// address), in one read: the throttle check costs no round trip of its own.
@@ -84,15 +108,15 @@ impl Body for ClientWithAttempts {
             ", t.failures, t.blocked_until, t.updated_at FROM clients \
              LEFT JOIN attempt_throttles t ON t.key = $2 WHERE id = $1"
         );
-        let mut kinds = [OptInt; 16];
-        kinds[..13].copy_from_slice(&CLIENT_KINDS);
+        let mut kinds = [Kind::OptInt; 16];
+        kinds[..13].copy_from_slice(ClientRecord::KINDS);
         fetch_map(
             e,
             sql,
             &[Arg::Text(&self.id), Arg::Text(&self.key)],
             &kinds,
             |c| {
-                let client = client_from(c)?;
+                let client = ClientRecord::from_cols(c)?;
                 let attempts = match (c.opt_int()?, c.opt_int()?, c.opt_int()?) {
                     (Some(failures), Some(blocked_until), Some(updated_at)) => {
                         Some(keyfort_core::throttle::AttemptState {
@@ -110,29 +134,11 @@ impl Body for ClientWithAttempts {
     }
 }
 
-fn client_from(c: &mut crate::exec::Cols) -> Result<ClientRecord> {
-    Ok(ClientRecord {
-        id: c.text()?,
-        name: c.text()?,
-        secret_hash: c.opt_text()?,
-        public_client: c.int()?,
-        redirect_uris: c.text()?,
-        post_logout_redirect_uris: c.text()?,
-        grant_types: c.text()?,
-        auth_method: c.text()?,
-        jwks: c.opt_text()?,
-        id_token_alg: c.text()?,
-        groups_claim: c.int()?,
-        created_at: c.int()?,
-        secret_rotated_at: c.opt_int()?,
-    })
-}
-
 fn summary(c: &ClientRecord) -> serde_json::Value {
     serde_json::json!({
-        "clientId": c.id, "name": c.name, "public": c.public_client != 0, "redirectUris": c.redirect_uri_list(),
+        "clientId": c.id, "name": c.name, "public": c.public_client, "redirectUris": c.redirect_uri_list(),
         "postLogoutRedirectUris": c.post_logout_uri_list(), "grantTypes": c.grant_type_list(),
-        "authMethod": c.auth_method, "idTokenAlg": c.id_token_alg, "groupsClaim": c.groups_claim != 0,
+        "authMethod": c.auth_method, "idTokenAlg": c.id_token_alg, "groupsClaim": c.groups_claim,
     })
 }
 
@@ -147,14 +153,14 @@ impl Store {
         .bind(&c.id)
         .bind(&c.name)
         .bind(c.secret_hash.as_deref())
-        .bind(flag(c.public_client != 0))
+        .bind(flag(c.public_client))
         .bind(&c.redirect_uris)
         .bind(&c.post_logout_redirect_uris)
         .bind(&c.grant_types)
         .bind(&c.auth_method)
         .bind(c.jwks.as_deref())
         .bind(&c.id_token_alg)
-        .bind(flag(c.groups_claim != 0))
+        .bind(flag(c.groups_claim))
         .bind(c.created_at)
         .execute(&mut *tx)
         .await
@@ -186,25 +192,23 @@ impl Store {
     }
 
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
-        Ok(sqlx::query_as(concat!(
+        const SQL: &str = concat!(
             "SELECT ",
             client_columns!(),
             " FROM clients ORDER BY name, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        );
+        let mut conn = self.pool.acquire().await?;
+        fetch_records(&mut *conn, SQL, &[]).await
     }
 
     /// Removes a client and, with it, every grant and token issued to it.
     pub async fn remove_client(&self, id: &str, actor: &str, now: i64) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        let gone: Option<ClientRecord> = sqlx::query_as(concat!(
+        const SQL: &str = concat!(
             "DELETE FROM clients WHERE id = $1 RETURNING ",
             client_columns!()
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        );
+        let gone: Option<ClientRecord> = fetch_record(&mut *tx, SQL, &[Arg::Text(id)]).await?;
         let gone = gone.ok_or(StoreError::NotFound("client"))?;
         audit::write(
             &mut tx,

@@ -319,7 +319,7 @@ impl Harness {
             id: id.clone(),
             name: format!("Test app {}", &id[..6]),
             secret_hash: secret.as_deref().map(keyfort_server::crypto::token_hash),
-            public_client: i64::from(public),
+            public_client: public,
             redirect_uris: serde_json::to_string(&[&redirect_uri]).unwrap(),
             post_logout_redirect_uris: serde_json::to_string(&["http://localhost:9/signed-out"])
                 .unwrap(),
@@ -327,7 +327,7 @@ impl Harness {
             auth_method: auth_method.into(),
             jwks: jwks.map(str::to_string),
             id_token_alg: "ES256".into(),
-            groups_claim: 1,
+            groups_claim: true,
             created_at: keyfort_server::state::now_ms(),
             secret_rotated_at: None,
         };

@@ -199,13 +199,13 @@ impl From<&ClientRecord> for ClientDto {
         ClientDto {
             client_id: c.id.clone(),
             name: c.name.clone(),
-            public: c.public_client != 0,
+            public: c.public_client,
             redirect_uris: c.redirect_uri_list(),
             post_logout_redirect_uris: c.post_logout_uri_list(),
             grant_types: c.grant_type_list(),
             token_endpoint_auth_method: c.auth_method.clone(),
             id_token_signed_response_alg: c.id_token_alg.clone(),
-            groups_claim: c.groups_claim != 0,
+            groups_claim: c.groups_claim,
             created_date_time: iso(c.created_at),
             secret_rotated_date_time: c.secret_rotated_at.map(iso),
         }

@@ -130,7 +130,7 @@ pub async fn authenticate(
     }
     let id = form.get("client_id").ok_or_else(invalid)?;
     let client = state.store.client(id).await?.ok_or_else(invalid)?;
-    if client.public_client != 0 && allow_public {
+    if client.public_client && allow_public {
         return Ok(client);
     }
     Err(invalid())

@@ -59,7 +59,7 @@ pub async fn user_claims(
     {
         c.insert("email".into(), json!(v));
     }
-    if client.groups_claim != 0 && (s.contains(&"groups") || s.contains(&"profile")) {
+    if client.groups_claim && (s.contains(&"groups") || s.contains(&"profile")) {
         c.insert(
             "groups".into(),
             json!(state.store.groups_of_user(&user.id).await?),

@@ -61,7 +61,7 @@ pub fn validate(
     now: i64,
 ) -> Result<Pending, AuthorizeRefusal> {
     let facts = ClientFacts {
-        public: client.public_client != 0,
+        public: client.public_client,
         allows_code: client.allows_grant("authorization_code"),
         allows_refresh: client.allows_grant("refresh_token"),
     };

@@ -56,7 +56,7 @@ async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         now,
         form,
     } = req;
-    if client.public_client != 0 {
+    if client.public_client {
         return Err(OAuthError::unauthorized_client(
             "Public clients cannot use client credentials.",
         ));
