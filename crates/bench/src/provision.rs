@@ -69,7 +69,7 @@ pub async fn provision_population(
                 id: uuid::Uuid::new_v4().to_string(),
                 username: format!("bench{i:07}"),
                 display_name: format!("Bench User {i}"),
-                user_type: "member".into(),
+                user_type: keyfort_core::directory::UserType::Member,
                 ..NewUser::default()
             })
             .collect();
@@ -125,7 +125,7 @@ pub async fn provision_population(
                     id: std::mem::take(&mut ids[i]),
                     username: format!("dormant{i:08}"),
                     display_name: format!("Dormant User {i}"),
-                    user_type: "member".into(),
+                    user_type: keyfort_core::directory::UserType::Member,
                     ..NewUser::default()
                 })
                 .collect();

@@ -202,7 +202,7 @@ async fn run_user(
                         "{:<24} {:<28} {:<9} {:<8} {}",
                         u.username,
                         u.display_name,
-                        u.user_type,
+                        u.user_type.as_str(),
                         if u.enabled { "yes" } else { "no" },
                         or_never(&u.last_sign_in_date_time)
                     );
@@ -240,7 +240,7 @@ fn print_user(d: &UserDetailDto) {
     println!("Given name:    {}", opt(&u.given_name));
     println!("Family name:   {}", opt(&u.family_name));
     println!("Employee id:   {}", opt(&u.employee_id));
-    println!("Type:          {}", u.user_type);
+    println!("Type:          {}", u.user_type.as_str());
     println!("Enabled:       {}", if u.enabled { "yes" } else { "no" });
     println!("Administrator: {}", if u.is_admin { "yes" } else { "no" });
     println!("Created:       {}", u.created_date_time);

@@ -29,7 +29,7 @@ async fn add_member(h: &Harness, username: &str) {
                 id: keyfort_server::crypto::uuid_v4(),
                 username: username.into(),
                 display_name: username.into(),
-                user_type: "member".into(),
+                user_type: keyfort_core::directory::UserType::Member,
                 ..Default::default()
             },
             "test",

@@ -195,7 +195,7 @@ async fn passkey_management(db: Db) {
                 id: keyfort_server::crypto::uuid_v4(),
                 username: "bob".into(),
                 display_name: "Bob".into(),
-                user_type: "member".into(),
+                user_type: keyfort_core::directory::UserType::Member,
                 ..Default::default()
             },
             "test",

@@ -23,7 +23,7 @@ pub async fn first_start(store: &Store, now: i64) -> Result<Option<IssuedPass>, 
         id: uuid::Uuid::new_v4().to_string(),
         username: FIRST_ADMIN.into(),
         display_name: "Administrator".into(),
-        user_type: "member".into(),
+        user_type: keyfort_core::directory::UserType::Member,
         is_admin: true,
         ..NewUser::default()
     };

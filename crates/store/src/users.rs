@@ -1,26 +1,11 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, fetch_map, run_ready};
+use crate::exec::{
+    Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record, fetch_records, run_ready,
+};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
+use keyfort_core::directory::UserType;
 use serde::Serialize;
-use sqlx::FromRow;
-
-#[derive(Debug, Clone, Serialize, FromRow)]
-struct UserRow {
-    id: String,
-    username: String,
-    display_name: String,
-    email: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    employee_id: Option<String>,
-    attributes: String,
-    user_type: String,
-    enabled: i64,
-    is_admin: i64,
-    created_at: i64,
-    last_signin_at: Option<i64>,
-}
 
 /// A person in the directory.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -34,33 +19,11 @@ pub struct User {
     pub family_name: Option<String>,
     pub employee_id: Option<String>,
     pub attributes: serde_json::Value,
-    pub user_type: String,
+    pub user_type: UserType,
     pub enabled: bool,
     pub is_admin: bool,
     pub created_at: i64,
     pub last_signin_at: Option<i64>,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-    fn try_from(r: UserRow) -> Result<User> {
-        Ok(User {
-            attributes: serde_json::from_str(&r.attributes)
-                .map_err(|e| StoreError::Corrupt(format!("user attributes: {e}")))?,
-            id: r.id,
-            username: r.username,
-            display_name: r.display_name,
-            email: r.email,
-            given_name: r.given_name,
-            family_name: r.family_name,
-            employee_id: r.employee_id,
-            user_type: r.user_type,
-            enabled: r.enabled != 0,
-            is_admin: r.is_admin != 0,
-            created_at: r.created_at,
-            last_signin_at: r.last_signin_at,
-        })
-    }
 }
 
 /// What an administrator supplies to create a user.
@@ -74,11 +37,11 @@ pub struct NewUser {
     pub family_name: Option<String>,
     pub employee_id: Option<String>,
     pub attributes: serde_json::Value,
-    pub user_type: String,
+    pub user_type: UserType,
     pub is_admin: bool,
 }
 
-/// The columns of `users`, in the order [`user_from_cols`] reads them.
+/// The columns of `users`, in the order `User::from_cols` reads them.
 macro_rules! user_columns {
     () => {
         "id, username, display_name, email, given_name, family_name, employee_id, \
@@ -96,22 +59,35 @@ macro_rules! joined_user_columns {
 }
 pub(crate) use joined_user_columns;
 
-/// The kinds of [`user_columns`], in order, for [`user_from_cols`].
-pub(crate) const USER_KINDS: [Kind; 13] = [
-    Kind::Text,
-    Kind::Text,
-    Kind::Text,
-    Kind::OptText,
-    Kind::OptText,
-    Kind::OptText,
-    Kind::OptText,
-    Kind::Text,
-    Kind::Text,
-    Kind::Int,
-    Kind::Int,
-    Kind::Int,
-    Kind::OptInt,
-];
+/// A user as [`user_columns`] lists its columns, in that order: the one description every
+/// query reading users uses (joined reads too, through [`fetch_with_user`]).
+impl Record for User {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, OptText, Text};
+        &[
+            Text, Text, Text, OptText, OptText, OptText, OptText, Text, Text, Int, Int, Int, OptInt,
+        ]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<User> {
+        Ok(User {
+            id: c.text()?,
+            username: c.text()?,
+            display_name: c.text()?,
+            email: c.opt_text()?,
+            given_name: c.opt_text()?,
+            family_name: c.opt_text()?,
+            employee_id: c.opt_text()?,
+            attributes: serde_json::from_str(&c.text()?)
+                .map_err(|e| StoreError::Corrupt(format!("user attributes: {e}")))?,
+            user_type: c.parsed("user type", UserType::parse)?,
+            enabled: c.flag()?,
+            is_admin: c.flag()?,
+            created_at: c.int()?,
+            last_signin_at: c.opt_int()?,
+        })
+    }
+}
 
 /// One row of a record's columns followed by the `u.`-prefixed [`user_columns`] (a join
 /// with `users`), read as the record and its user.
@@ -123,31 +99,12 @@ pub(crate) async fn fetch_with_user<E: Exec, T>(
     record: impl FnOnce(&mut Cols) -> Result<T> + Send,
 ) -> Result<Option<(T, User)>> {
     let mut kinds = record_kinds.to_vec();
-    kinds.extend_from_slice(&USER_KINDS);
+    kinds.extend_from_slice(User::KINDS);
     fetch_map(e, sql, args, &kinds, |c| {
         let r = record(c)?;
-        Ok((r, user_from_cols(c)?))
+        Ok((r, User::from_cols(c)?))
     })
     .await
-}
-
-/// A user read as [`user_columns`] (in that order).
-pub(crate) fn user_from_cols(c: &mut Cols) -> Result<User> {
-    User::try_from(UserRow {
-        id: c.text()?,
-        username: c.text()?,
-        display_name: c.text()?,
-        email: c.opt_text()?,
-        given_name: c.opt_text()?,
-        family_name: c.opt_text()?,
-        employee_id: c.opt_text()?,
-        attributes: c.text()?,
-        user_type: c.text()?,
-        enabled: c.int()?,
-        is_admin: c.int()?,
-        created_at: c.int()?,
-        last_signin_at: c.opt_int()?,
-    })
 }
 
 struct UserById(String);
@@ -157,7 +114,7 @@ impl Body for UserById {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        fetch_map(e, sql, &[Arg::Text(&self.0)], &USER_KINDS, user_from_cols).await
+        fetch_record(e, sql, &[Arg::Text(&self.0)]).await
     }
 }
 
@@ -183,22 +140,24 @@ impl Store {
             user_columns!(),
             ""
         );
-        let row: UserRow = sqlx::query_as(sql)
-            .bind(&new.id)
-            .bind(&new.username)
-            .bind(&new.display_name)
-            .bind(new.email.as_deref())
-            .bind(new.given_name.as_deref())
-            .bind(new.family_name.as_deref())
-            .bind(new.employee_id.as_deref())
-            .bind(attributes.to_string())
-            .bind(&new.user_type)
-            .bind(flag(new.is_admin))
-            .bind(now)
-            .fetch_one(&mut *tx)
+        let attributes = attributes.to_string();
+        let args = [
+            Arg::Text(&new.id),
+            Arg::Text(&new.username),
+            Arg::Text(&new.display_name),
+            Arg::OptText(new.email.as_deref()),
+            Arg::OptText(new.given_name.as_deref()),
+            Arg::OptText(new.family_name.as_deref()),
+            Arg::OptText(new.employee_id.as_deref()),
+            Arg::Text(&attributes),
+            Arg::Text(new.user_type.as_str()),
+            Arg::Int(flag(new.is_admin)),
+            Arg::Int(now),
+        ];
+        let user: User = fetch_record(&mut *tx, sql, &args)
             .await
-            .map_err(|e| StoreError::conflict_or(e, "user"))?;
-        let user = User::try_from(row)?;
+            .map_err(|e| e.named_conflict("user"))?
+            .ok_or(StoreError::Corrupt("an insert returned no row".into()))?;
         audit::write(
             &mut tx,
             &AuditEvent::new(now, actor, "user.created", &user.username).after(summary(&user)),
@@ -214,11 +173,8 @@ impl Store {
             user_columns!(),
             " FROM users WHERE username = $1"
         );
-        let row: Option<UserRow> = sqlx::query_as(sql)
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(User::try_from).transpose()
+        let mut conn = self.pool.acquire().await?;
+        fetch_record(&mut *conn, sql, &[Arg::Text(username)]).await
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
@@ -227,8 +183,8 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
-        let rows: Vec<UserRow> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
-        rows.into_iter().map(User::try_from).collect()
+        let mut conn = self.pool.acquire().await?;
+        fetch_records(&mut *conn, sql, &[]).await
     }
 
     /// One page of users in username order, after `q.after` (the last username of the
@@ -243,15 +199,14 @@ impl Store {
              AND ($3 = '' OR substr(username, 1, length($3)) = $3) \
              ORDER BY username LIMIT $4"
         );
-        let enabled = q.enabled.map_or(-1, flag);
-        let rows: Vec<UserRow> = sqlx::query_as(sql)
-            .bind(q.after.as_deref().unwrap_or(""))
-            .bind(enabled)
-            .bind(q.username_prefix.as_deref().unwrap_or(""))
-            .bind(i64::from(q.limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(User::try_from).collect()
+        let args = [
+            Arg::Text(q.after.as_deref().unwrap_or("")),
+            Arg::Int(q.enabled.map_or(-1, flag)),
+            Arg::Text(q.username_prefix.as_deref().unwrap_or("")),
+            Arg::Int(i64::from(q.limit)),
+        ];
+        let mut conn = self.pool.acquire().await?;
+        fetch_records(&mut *conn, sql, &args).await
     }
 
     pub async fn count_users(&self) -> Result<i64> {
@@ -290,13 +245,10 @@ impl Store {
             user_columns!(),
             ""
         );
-        let row: Option<UserRow> = sqlx::query_as(sql)
-            .bind(flag(enabled))
-            .bind(username)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let user = User::try_from(row.ok_or(StoreError::NotFound("user"))?)?;
+        let args = [Arg::Int(flag(enabled)), Arg::Text(username), Arg::Int(now)];
+        let user: User = fetch_record(&mut *tx, sql, &args)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
         let ended = if enabled {
             0
         } else {
@@ -353,7 +305,7 @@ fn import_args<'a>(u: &'a NewUser, attributes: &'a str, now: i64) -> [Arg<'a>; 1
         Arg::OptText(u.family_name.as_deref()),
         Arg::OptText(u.employee_id.as_deref()),
         Arg::Text(attributes),
-        Arg::Text(&u.user_type),
+        Arg::Text(u.user_type.as_str()),
         Arg::Int(1),
         Arg::Int(flag(u.is_admin)),
         Arg::Int(now),

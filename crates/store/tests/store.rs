@@ -54,7 +54,7 @@ async fn user(store: &Store, name: &str) -> keyfort_store::User {
         ),
         username: name.into(),
         display_name: name.into(),
-        user_type: "member".into(),
+        user_type: keyfort_core::directory::UserType::Member,
         ..NewUser::default()
     };
     store.create_user(&new, "test", 1).await.unwrap()
@@ -552,7 +552,7 @@ async fn conflicts_are_named(store: &Store) {
         id: "another".into(),
         username: "bob".into(),
         display_name: "B".into(),
-        user_type: "member".into(),
+        user_type: keyfort_core::directory::UserType::Member,
         ..NewUser::default()
     };
     assert!(matches!(
@@ -580,7 +580,7 @@ async fn bulk_import_crosses_batches(store: &Store) {
             id: format!("00000000-0000-4000-9000-{i:012}"),
             username: format!("bulk{i:05}"),
             display_name: format!("Bulk {i}"),
-            user_type: "member".into(),
+            user_type: keyfort_core::directory::UserType::Member,
             ..NewUser::default()
         })
         .collect();
@@ -601,7 +601,7 @@ async fn bulk_import_crosses_batches(store: &Store) {
             id: "fresh".into(),
             username: "fresh".into(),
             display_name: "F".into(),
-            user_type: "member".into(),
+            user_type: keyfort_core::directory::UserType::Member,
             ..NewUser::default()
         },
         users[7].clone(),

@@ -27,7 +27,7 @@ pub async fn add_user(store: &Store, draft: &UserDraft, actor: &str, now: i64) -
         family_name: v.family_name,
         employee_id: v.employee_id,
         attributes: serde_json::Value::Object(attributes),
-        user_type: v.user_type.as_str().to_string(),
+        user_type: v.user_type,
         is_admin: false,
     };
     let u = store.create_user(&new, actor, now).await?;

@@ -1,6 +1,7 @@
 //! What the application layer answers: camelCase, booleans and enums, ISO 8601 times
 //! (`createdDateTime`, as Microsoft Graph names them) — never database rows.
 
+use keyfort_core::directory::UserType;
 use keyfort_core::passkey::PasskeyType;
 use keyfort_core::tap::Usability;
 use keyfort_store::{
@@ -29,7 +30,7 @@ pub struct UserDto {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub employee_id: Option<String>,
-    pub user_type: String,
+    pub user_type: UserType,
     pub enabled: bool,
     pub is_admin: bool,
     pub attributes: Value,
@@ -47,7 +48,7 @@ impl From<&User> for UserDto {
             given_name: u.given_name.clone(),
             family_name: u.family_name.clone(),
             employee_id: u.employee_id.clone(),
-            user_type: u.user_type.clone(),
+            user_type: u.user_type,
             enabled: u.enabled,
             is_admin: u.is_admin,
             attributes: u.attributes.clone(),

@@ -168,7 +168,7 @@ mod differential {
             family_name: None,
             employee_id: None,
             attributes: serde_json::json!({}),
-            user_type: "member".into(),
+            user_type: keyfort_core::directory::UserType::Member,
             enabled: true,
             is_admin: false,
             created_at: 0,
