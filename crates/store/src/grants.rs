@@ -1,13 +1,12 @@
 //! Grants and the tokens issued from them. Every token row points at its grant;
 //! revoking the grant revokes every token of the family at once.
 
-use crate::exec::{Arg, Cols, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record};
 use crate::group_commit::Body;
 use crate::{Result, SpentCeremony, Store};
 use serde::Serialize;
-use sqlx::FromRow;
 
-#[derive(Debug, Clone, FromRow, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantRecord {
     pub id: String,
@@ -25,7 +24,7 @@ pub struct GrantRecord {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CodeRecord {
     pub code_hash: String,
     pub grant_id: String,
@@ -36,7 +35,7 @@ pub struct CodeRecord {
     pub used_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RefreshRecord {
     pub token_hash: String,
     pub grant_id: String,
@@ -51,36 +50,70 @@ macro_rules! grant_columns {
     };
 }
 
-const GRANT_KINDS: [Kind; 12] = [
-    Kind::Text,
-    Kind::Text,
-    Kind::OptText,
-    Kind::OptText,
-    Kind::Text,
-    Kind::OptInt,
-    Kind::OptText,
-    Kind::Text,
-    Kind::OptText,
-    Kind::OptInt,
-    Kind::Int,
-    Kind::OptInt,
-];
+/// A grant as [`grant_columns`] lists its columns, in that order.
+impl Record for GrantRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, OptText, Text};
+        &[
+            Text, Text, OptText, OptText, Text, OptInt, OptText, Text, OptText, OptInt, Int, OptInt,
+        ]
+    };
 
-fn grant_from(c: &mut Cols) -> Result<GrantRecord> {
-    Ok(GrantRecord {
-        id: c.text()?,
-        client_id: c.text()?,
-        user_id: c.opt_text()?,
-        session_id: c.opt_text()?,
-        scope: c.text()?,
-        auth_time: c.opt_int()?,
-        acr: c.opt_text()?,
-        amr: c.text()?,
-        nonce: c.opt_text()?,
-        not_after: c.opt_int()?,
-        created_at: c.int()?,
-        revoked_at: c.opt_int()?,
-    })
+    fn from_cols(c: &mut Cols) -> Result<GrantRecord> {
+        Ok(GrantRecord {
+            id: c.text()?,
+            client_id: c.text()?,
+            user_id: c.opt_text()?,
+            session_id: c.opt_text()?,
+            scope: c.text()?,
+            auth_time: c.opt_int()?,
+            acr: c.opt_text()?,
+            amr: c.text()?,
+            nonce: c.opt_text()?,
+            not_after: c.opt_int()?,
+            created_at: c.int()?,
+            revoked_at: c.opt_int()?,
+        })
+    }
+}
+
+/// A code as `code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at,
+/// used_at`.
+impl Record for CodeRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, OptText, Text};
+        &[Text, Text, Text, OptText, Int, Int, OptInt]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<CodeRecord> {
+        Ok(CodeRecord {
+            code_hash: c.text()?,
+            grant_id: c.text()?,
+            redirect_uri: c.text()?,
+            code_challenge: c.opt_text()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+            used_at: c.opt_int()?,
+        })
+    }
+}
+
+/// A refresh token as `token_hash, grant_id, created_at, expires_at, used_at`.
+impl Record for RefreshRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, Text};
+        &[Text, Text, Int, Int, OptInt]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<RefreshRecord> {
+        Ok(RefreshRecord {
+            token_hash: c.text()?,
+            grant_id: c.text()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+            used_at: c.opt_int()?,
+        })
+    }
 }
 
 struct GrantById(String);
@@ -90,7 +123,7 @@ impl Body for GrantById {
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<GrantRecord>> {
         let sql = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
-        fetch_map(e, sql, &[Arg::Text(&self.0)], &GRANT_KINDS, grant_from).await
+        fetch_record(e, sql, &[Arg::Text(&self.0)]).await
     }
 }
 
@@ -106,7 +139,7 @@ impl Body for ActiveAccessToken {
              FROM access_tokens a JOIN grants g ON g.id = a.grant_id \
              WHERE a.jti = $1 AND a.revoked_at IS NULL AND a.expires_at > $2 AND g.revoked_at IS NULL";
         let args = [Arg::Text(&self.0), Arg::Int(self.1)];
-        fetch_map(e, sql, &args, &GRANT_KINDS, grant_from).await
+        fetch_record(e, sql, &args).await
     }
 }
 
@@ -116,22 +149,9 @@ impl Body for CodeByHash {
     type Out = Option<CodeRecord>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<CodeRecord>> {
-        use Kind::{Int, OptInt, OptText, Text};
-        fetch_map(e, "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, expires_at, used_at \
-                 FROM authorization_codes WHERE code_hash = $1",
-                &[Arg::Text(&self.0)],
-                &[Text, Text, Text, OptText, Int, Int, OptInt], |c| {
-            Ok(CodeRecord {
-            code_hash: c.text()?,
-            grant_id: c.text()?,
-            redirect_uri: c.text()?,
-            code_challenge: c.opt_text()?,
-            created_at: c.int()?,
-            expires_at: c.int()?,
-            used_at: c.opt_int()?,
-        })
-        })
-        .await
+        const SQL: &str = "SELECT code_hash, grant_id, redirect_uri, code_challenge, created_at, \
+             expires_at, used_at FROM authorization_codes WHERE code_hash = $1";
+        fetch_record(e, SQL, &[Arg::Text(&self.0)]).await
     }
 }
 
@@ -141,32 +161,14 @@ impl Body for RefreshByHash {
     type Out = Option<RefreshRecord>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<RefreshRecord>> {
-        fetch_map(
-            e,
-            "SELECT token_hash, grant_id, created_at, expires_at, used_at FROM refresh_tokens \
-                 WHERE token_hash = $1",
-            &[Arg::Text(&self.0)],
-            &REFRESH_KINDS,
-            refresh_from,
-        )
-        .await
+        const SQL: &str = "SELECT token_hash, grant_id, created_at, expires_at, used_at \
+             FROM refresh_tokens WHERE token_hash = $1";
+        fetch_record(e, SQL, &[Arg::Text(&self.0)]).await
     }
 }
 
 /// A refresh token with its grant and the grant's user, in one read.
 struct RefreshWithGrant(String);
-
-const REFRESH_KINDS: [Kind; 5] = [Kind::Text, Kind::Text, Kind::Int, Kind::Int, Kind::OptInt];
-
-fn refresh_from(c: &mut Cols) -> Result<RefreshRecord> {
-    Ok(RefreshRecord {
-        token_hash: c.text()?,
-        grant_id: c.text()?,
-        created_at: c.int()?,
-        expires_at: c.int()?,
-        used_at: c.opt_int()?,
-    })
-}
 
 impl Body for RefreshWithGrant {
     type Out = Option<(RefreshRecord, GrantRecord, crate::User)>;
@@ -180,11 +182,11 @@ impl Body for RefreshWithGrant {
             " FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
              JOIN users u ON u.id = g.user_id WHERE r.token_hash = $1"
         );
-        let mut kinds = REFRESH_KINDS.to_vec();
-        kinds.extend_from_slice(&GRANT_KINDS);
+        let mut kinds = RefreshRecord::KINDS.to_vec();
+        kinds.extend_from_slice(GrantRecord::KINDS);
         let args = [Arg::Text(&self.0)];
         let read = crate::users::fetch_with_user(e, SQL, &args, &kinds, |c| {
-            Ok((refresh_from(c)?, grant_from(c)?))
+            Ok((RefreshRecord::from_cols(c)?, GrantRecord::from_cols(c)?))
         })
         .await?;
         Ok(read.map(|((r, g), u)| (r, g, u)))
