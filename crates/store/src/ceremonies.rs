@@ -1,11 +1,10 @@
-use crate::exec::{Arg, Exec, Kind, fetch_map};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record};
 use crate::group_commit::Body;
 use crate::{Result, Store};
-use sqlx::FromRow;
 
 /// Server-side state of a WebAuthn ceremony in progress, kept in the store so
 /// any node can finish what another began.
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CeremonyRecord {
     pub id: String,
     pub kind: String,
@@ -104,26 +103,29 @@ impl Body for TakeCeremony {
     type Out = Option<CeremonyRecord>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<CeremonyRecord>> {
+        const SQL: &str = "DELETE FROM ceremonies WHERE id = $1 \
+             RETURNING id, kind, user_id, session_id, state, created_at, expires_at";
+        fetch_record(e, SQL, &[Arg::Text(&self.0)]).await
+    }
+}
+
+/// A ceremony as `id, kind, user_id, session_id, state, created_at, expires_at`.
+impl Record for CeremonyRecord {
+    const KINDS: &'static [Kind] = {
         use Kind::{Int, OptText, Text};
-        fetch_map(
-            e,
-            "DELETE FROM ceremonies WHERE id = $1 \
-             RETURNING id, kind, user_id, session_id, state, created_at, expires_at",
-            &[Arg::Text(&self.0)],
-            &[Text, Text, OptText, OptText, Text, Int, Int],
-            |c| {
-                Ok(CeremonyRecord {
-                    id: c.text()?,
-                    kind: c.text()?,
-                    user_id: c.opt_text()?,
-                    session_id: c.opt_text()?,
-                    state: c.text()?,
-                    created_at: c.int()?,
-                    expires_at: c.int()?,
-                })
-            },
-        )
-        .await
+        &[Text, Text, OptText, OptText, Text, Int, Int]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<CeremonyRecord> {
+        Ok(CeremonyRecord {
+            id: c.text()?,
+            kind: c.text()?,
+            user_id: c.opt_text()?,
+            session_id: c.opt_text()?,
+            state: c.text()?,
+            created_at: c.int()?,
+            expires_at: c.int()?,
+        })
     }
 }
 

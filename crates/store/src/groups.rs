@@ -1,9 +1,9 @@
 use crate::audit::{self, AuditEvent};
+use crate::exec::{Arg, Cols, Kind, Record, fetch_record};
 use crate::{Result, Store, StoreError};
 use serde::Serialize;
-use sqlx::FromRow;
 
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     pub id: String,
@@ -11,7 +11,7 @@ pub struct Group {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupSummary {
     pub id: String,
@@ -20,28 +20,53 @@ pub struct GroupSummary {
     pub member_count: i64,
 }
 
+/// A group as `id, name, created_at`.
+impl Record for Group {
+    const KINDS: &'static [Kind] = &[Kind::Text, Kind::Text, Kind::Int];
+
+    fn from_cols(c: &mut Cols) -> Result<Group> {
+        Ok(Group {
+            id: c.text()?,
+            name: c.text()?,
+            created_at: c.int()?,
+        })
+    }
+}
+
+/// A group as `id, name, created_at, member_count`.
+impl Record for GroupSummary {
+    const KINDS: &'static [Kind] = &[Kind::Text, Kind::Text, Kind::Int, Kind::Int];
+
+    fn from_cols(c: &mut Cols) -> Result<GroupSummary> {
+        Ok(GroupSummary {
+            id: c.text()?,
+            name: c.text()?,
+            created_at: c.int()?,
+            member_count: c.int()?,
+        })
+    }
+}
+
 impl Store {
     pub async fn create_group(&self, id: &str, name: &str, actor: &str, now: i64) -> Result<Group> {
         let mut tx = self.writer.begin().await?;
-        let g: Group = sqlx::query_as("INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) RETURNING id, name, created_at")
-            .bind(id)
-            .bind(name)
-            .bind(now)
-            .fetch_one(&mut *tx)
+        const SQL: &str = "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) RETURNING id, name, created_at";
+        let args = [Arg::Text(id), Arg::Text(name), Arg::Int(now)];
+        let g: Group = fetch_record(&mut *tx, SQL, &args)
             .await
-            .map_err(|e| StoreError::conflict_or(e, "group"))?;
+            .map_err(|e| e.named_conflict("group"))?
+            .ok_or(StoreError::Corrupt("an insert returned no row".into()))?;
         audit::write(&mut tx, &AuditEvent::new(now, actor, "group.created", name)).await?;
         tx.commit().await?;
         Ok(g)
     }
 
     pub async fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
-        Ok(
-            sqlx::query_as("SELECT id, name, created_at FROM groups WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
+        self.record(
+            "SELECT id, name, created_at FROM groups WHERE name = $1",
+            &[Arg::Text(name)],
         )
+        .await
     }
 
     /// Adds a member. Adding someone who is already a member is a conflict.
@@ -75,12 +100,10 @@ impl Store {
     }
 
     pub async fn list_groups(&self) -> Result<Vec<GroupSummary>> {
-        Ok(sqlx::query_as(
-            "SELECT g.id, g.name, g.created_at, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count \
-             FROM groups g ORDER BY g.name",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        const SQL: &str = "SELECT g.id, g.name, g.created_at, \
+             (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count \
+             FROM groups g ORDER BY g.name";
+        self.records(SQL, &[]).await
     }
 
     pub async fn group_members(&self, group_id: &str) -> Result<Vec<String>> {

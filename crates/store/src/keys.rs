@@ -1,9 +1,9 @@
 use crate::audit::{self, AuditEvent};
+use crate::exec::{Arg, Cols, Kind, Record};
 use crate::{Result, Store};
-use sqlx::FromRow;
 
 /// A token signing key; `private_key` is encrypted by the caller before it gets here.
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub alg: String,
@@ -11,6 +11,42 @@ pub struct SigningKeyRecord {
     pub public_jwk: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+}
+
+/// A key as `kid, alg, private_key, public_jwk, created_at, retired_at`.
+impl Record for SigningKeyRecord {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, Text};
+        &[Text, Text, Text, Text, Int, OptInt]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<SigningKeyRecord> {
+        Ok(SigningKeyRecord {
+            kid: c.text()?,
+            alg: c.text()?,
+            private_key: c.text()?,
+            public_jwk: c.text()?,
+            created_at: c.int()?,
+            retired_at: c.opt_int()?,
+        })
+    }
+}
+
+/// A key's id and its sealed private key.
+pub struct SealedKey {
+    pub kid: String,
+    pub sealed: String,
+}
+
+impl Record for SealedKey {
+    const KINDS: &'static [Kind] = &[Kind::Text, Kind::Text];
+
+    fn from_cols(c: &mut Cols) -> Result<SealedKey> {
+        Ok(SealedKey {
+            kid: c.text()?,
+            sealed: c.text()?,
+        })
+    }
 }
 
 /// One signing key sealed again: `old` is the stored text it replaces.
@@ -23,12 +59,12 @@ pub struct Reseal {
 
 impl Store {
     /// Every stored signing key's id and sealed private key, published or not.
-    pub async fn sealed_signing_keys(&self) -> Result<Vec<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT kid, private_key FROM signing_keys ORDER BY kid")
-                .fetch_all(&self.pool)
-                .await?,
+    pub async fn sealed_signing_keys(&self) -> Result<Vec<SealedKey>> {
+        self.records(
+            "SELECT kid, private_key FROM signing_keys ORDER BY kid",
+            &[],
         )
+        .await
     }
 
     /// Replaces sealed private keys in one transaction, each with its audit row. A key
@@ -92,12 +128,9 @@ impl Store {
 
     /// Keys still worth publishing: active ones, and retired ones retired after `published_since`.
     pub async fn signing_keys(&self, published_since: i64) -> Result<Vec<SigningKeyRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT kid, alg, private_key, public_jwk, created_at, retired_at FROM signing_keys \
-             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid",
-        )
-        .bind(published_since)
-        .fetch_all(&self.pool)
-        .await?)
+        const SQL: &str = "SELECT kid, alg, private_key, public_jwk, created_at, retired_at \
+             FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
+             ORDER BY created_at DESC, kid";
+        self.records(SQL, &[Arg::Int(published_since)]).await
     }
 }

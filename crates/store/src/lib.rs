@@ -33,7 +33,7 @@ pub use clients::ClientRecord;
 pub use error::StoreError;
 pub use grants::{CodeRecord, GrantRecord, Issuance, RefreshRecord, Spend};
 pub use groups::{Group, GroupSummary};
-pub use keys::{Reseal, SigningKeyRecord};
+pub use keys::{Reseal, SealedKey, SigningKeyRecord};
 pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use passes::PassRecord;
 pub use passkeys::PasskeyRecord;

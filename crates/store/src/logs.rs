@@ -1,8 +1,7 @@
-use crate::exec::{Arg, Exec};
+use crate::exec::{Arg, Cols, Exec, Kind, Record};
 use crate::group_commit::Body;
 use crate::{Result, Store};
 use serde::Serialize;
-use sqlx::FromRow;
 
 /// One sign-in attempt, successful or not.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +16,7 @@ pub struct SignInEvent {
     pub user_agent: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInRow {
     pub id: i64,
@@ -35,7 +34,7 @@ pub struct SignInRow {
     pub last_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, FromRow, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRow {
     pub id: i64,
@@ -45,6 +44,53 @@ pub struct AuditRow {
     pub target: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
+}
+
+/// A sign-in row as `id, at, user_id, username, method, outcome, reason, ip, user_agent,
+/// attempts, last_at`.
+impl Record for SignInRow {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptInt, OptText, Text};
+        &[
+            Int, Int, OptText, OptText, Text, Text, Text, OptText, OptText, Int, OptInt,
+        ]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<SignInRow> {
+        Ok(SignInRow {
+            id: c.int()?,
+            at: c.int()?,
+            user_id: c.opt_text()?,
+            username: c.opt_text()?,
+            method: c.text()?,
+            outcome: c.text()?,
+            reason: c.text()?,
+            ip: c.opt_text()?,
+            user_agent: c.opt_text()?,
+            attempts: c.int()?,
+            last_at: c.opt_int()?,
+        })
+    }
+}
+
+/// An audit row as `id, at, actor, action, target, before, after`.
+impl Record for AuditRow {
+    const KINDS: &'static [Kind] = {
+        use Kind::{Int, OptText, Text};
+        &[Int, Int, Text, Text, OptText, OptText, OptText]
+    };
+
+    fn from_cols(c: &mut Cols) -> Result<AuditRow> {
+        Ok(AuditRow {
+            id: c.int()?,
+            at: c.int()?,
+            actor: c.text()?,
+            action: c.text()?,
+            target: c.opt_text()?,
+            before: c.opt_text()?,
+            after: c.opt_text()?,
+        })
+    }
 }
 
 impl Store {
@@ -76,13 +122,9 @@ impl Store {
 
     /// The newest `limit` sign-in rows, newest first.
     pub async fn signin_log(&self, limit: i64) -> Result<Vec<SignInRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, at, user_id, username, method, outcome, reason, ip, user_agent, attempts, last_at \
-             FROM signin_log ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        const SQL: &str = "SELECT id, at, user_id, username, method, outcome, reason, ip, \
+             user_agent, attempts, last_at FROM signin_log ORDER BY id DESC LIMIT $1";
+        self.records(SQL, &[Arg::Int(limit)]).await
     }
 
     /// Removes sign-in log rows older than `before` (the retention setting), in chunks.
@@ -97,10 +139,9 @@ impl Store {
 
     /// The newest `limit` audit rows, newest first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>> {
-        Ok(sqlx::query_as("SELECT id, at, actor, action, target, before, after FROM audit_log ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        const SQL: &str = "SELECT id, at, actor, action, target, before, after FROM audit_log \
+             ORDER BY id DESC LIMIT $1";
+        self.records(SQL, &[Arg::Int(limit)]).await
     }
 }
 

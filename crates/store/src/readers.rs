@@ -60,3 +60,25 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Every row of a read off the hot paths, as `R`, through the pool.
+    pub(crate) async fn records<R: crate::exec::Record>(
+        &self,
+        sql: &'static str,
+        args: &[crate::exec::Arg<'_>],
+    ) -> Result<Vec<R>> {
+        let mut conn = self.pool.acquire().await?;
+        crate::exec::fetch_records(&mut *conn, sql, args).await
+    }
+
+    /// The first row of a read off the hot paths, as `R`, through the pool.
+    pub(crate) async fn record<R: crate::exec::Record>(
+        &self,
+        sql: &'static str,
+        args: &[crate::exec::Arg<'_>],
+    ) -> Result<Option<R>> {
+        let mut conn = self.pool.acquire().await?;
+        crate::exec::fetch_record(&mut *conn, sql, args).await
+    }
+}

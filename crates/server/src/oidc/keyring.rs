@@ -70,7 +70,11 @@ pub async fn reseal_legacy(store: &Store, master: &MasterKey, now: i64) -> Resul
     let legacy = master.legacy_cipher()?;
     let current = master.cipher(Purpose::SigningKeysAtRest)?;
     let mut updates = Vec::new();
-    for (kid, stored) in store.sealed_signing_keys().await? {
+    for keyfort_store::SealedKey {
+        kid,
+        sealed: stored,
+    } in store.sealed_signing_keys().await?
+    {
         if stored.starts_with(SEALED_PREFIX) {
             continue;
         }
@@ -303,9 +307,9 @@ mod tests {
             ring.by_kid("old-kid").is_some(),
             "the old key is still published"
         );
-        let stored: Vec<(String, String)> = store.sealed_signing_keys().await.unwrap();
-        assert!(stored.iter().all(|(_, t)| t.starts_with(SEALED_PREFIX)));
-        let (_, now_sealed) = stored.iter().find(|(k, _)| k == "old-kid").unwrap();
+        let stored = store.sealed_signing_keys().await.unwrap();
+        assert!(stored.iter().all(|k| k.sealed.starts_with(SEALED_PREFIX)));
+        let now_sealed = &stored.iter().find(|k| k.kid == "old-kid").unwrap().sealed;
         let cipher = master.cipher(Purpose::SigningKeysAtRest).unwrap();
         assert_eq!(
             open_private(&cipher, "old-kid", now_sealed).as_deref(),
