@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record, fetch_records};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use serde::Serialize;
@@ -197,8 +197,7 @@ impl Store {
             client_columns!(),
             " FROM clients ORDER BY name, id"
         );
-        let mut conn = self.pool.acquire().await?;
-        fetch_records(&mut *conn, SQL, &[]).await
+        self.records(SQL, &[]).await
     }
 
     /// Removes a client and, with it, every grant and token issued to it.

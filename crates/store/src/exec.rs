@@ -16,6 +16,37 @@ pub(crate) enum Arg<'a> {
     OptText(Option<&'a str>),
 }
 
+/// An [`Arg`] that owns its text, for a body that keeps its parameters.
+#[derive(Debug, Clone)]
+pub(crate) enum OwnedArg {
+    Int(i64),
+    Text(String),
+    OptInt(Option<i64>),
+    OptText(Option<String>),
+}
+
+impl OwnedArg {
+    pub(crate) fn borrow(&self) -> Arg<'_> {
+        match self {
+            OwnedArg::Int(v) => Arg::Int(*v),
+            OwnedArg::Text(s) => Arg::Text(s),
+            OwnedArg::OptInt(v) => Arg::OptInt(*v),
+            OwnedArg::OptText(s) => Arg::OptText(s.as_deref()),
+        }
+    }
+}
+
+impl From<&Arg<'_>> for OwnedArg {
+    fn from(a: &Arg<'_>) -> Self {
+        match *a {
+            Arg::Int(v) => OwnedArg::Int(v),
+            Arg::Text(s) => OwnedArg::Text(s.to_string()),
+            Arg::OptInt(v) => OwnedArg::OptInt(v),
+            Arg::OptText(s) => OwnedArg::OptText(s.map(str::to_string)),
+        }
+    }
+}
+
 /// The type of a column read back.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {

@@ -1,10 +1,12 @@
-//! SQLite reads on the hot paths (the passkey and its owner at sign-in, the session behind
-//! a cookie, clients, codes, tokens and grants), run in the calling thread on a rusqlite
-//! connection taken from a small idle list. A point read of cached pages takes a few
-//! microseconds; through sqlx it would cost a pool checkout and two thread hand-offs.
-//! PostgreSQL reads go through the sqlx pool.
+//! Reads. On SQLite every read of records (the passkey and its owner at sign-in, the
+//! session behind a cookie, clients, codes, tokens and grants, and the listings) runs in
+//! the calling thread on a rusqlite connection taken from a small idle list: a point read
+//! of cached pages takes a few microseconds, where sqlx would cost a pool checkout and two
+//! thread hand-offs. PostgreSQL reads go through the sqlx pool.
 
-use crate::exec::{SqliteConn, run_ready};
+use crate::exec::{
+    Arg, Exec, OwnedArg, Record, SqliteConn, fetch_record, fetch_records, run_ready,
+};
 use crate::group_commit::Body;
 use crate::{Result, Store};
 use std::sync::Mutex;
@@ -61,24 +63,61 @@ impl Store {
     }
 }
 
+/// A read of records by one statement, as a [`Body`]: on SQLite it runs in the calling
+/// thread like every hot read, on PostgreSQL on a pooled connection.
+struct ReadRecords<R> {
+    sql: &'static str,
+    args: Vec<OwnedArg>,
+    first_only: bool,
+    record: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Record + 'static> Body for ReadRecords<R> {
+    type Out = Vec<R>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Vec<R>> {
+        let args: Vec<Arg<'_>> = self.args.iter().map(OwnedArg::borrow).collect();
+        if self.first_only {
+            Ok(fetch_record(e, self.sql, &args)
+                .await?
+                .into_iter()
+                .collect())
+        } else {
+            fetch_records(e, self.sql, &args).await
+        }
+    }
+}
+
 impl Store {
-    /// Every row of a read off the hot paths, as `R`, through the pool.
-    pub(crate) async fn records<R: crate::exec::Record>(
+    /// Every row `sql` reads, as `R`.
+    pub(crate) async fn records<R: Record + 'static>(
         &self,
         sql: &'static str,
-        args: &[crate::exec::Arg<'_>],
+        args: &[Arg<'_>],
     ) -> Result<Vec<R>> {
-        let mut conn = self.pool.acquire().await?;
-        crate::exec::fetch_records(&mut *conn, sql, args).await
+        self.read(ReadRecords {
+            sql,
+            args: args.iter().map(OwnedArg::from).collect(),
+            first_only: false,
+            record: std::marker::PhantomData,
+        })
+        .await
     }
 
-    /// The first row of a read off the hot paths, as `R`, through the pool.
-    pub(crate) async fn record<R: crate::exec::Record>(
+    /// The first row `sql` reads, as `R`.
+    pub(crate) async fn record<R: Record + 'static>(
         &self,
         sql: &'static str,
-        args: &[crate::exec::Arg<'_>],
+        args: &[Arg<'_>],
     ) -> Result<Option<R>> {
-        let mut conn = self.pool.acquire().await?;
-        crate::exec::fetch_record(&mut *conn, sql, args).await
+        let rows = self
+            .read(ReadRecords {
+                sql,
+                args: args.iter().map(OwnedArg::from).collect(),
+                first_only: true,
+                record: std::marker::PhantomData,
+            })
+            .await?;
+        Ok(rows.into_iter().next())
     }
 }

@@ -1,7 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{
-    Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record, fetch_records, run_ready,
-};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record, run_ready};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use keyfort_core::directory::UserType;
@@ -173,8 +171,7 @@ impl Store {
             user_columns!(),
             " FROM users WHERE username = $1"
         );
-        let mut conn = self.pool.acquire().await?;
-        fetch_record(&mut *conn, sql, &[Arg::Text(username)]).await
+        self.record(sql, &[Arg::Text(username)]).await
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
@@ -183,8 +180,7 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
-        let mut conn = self.pool.acquire().await?;
-        fetch_records(&mut *conn, sql, &[]).await
+        self.records(sql, &[]).await
     }
 
     /// One page of users in username order, after `q.after` (the last username of the
@@ -205,8 +201,7 @@ impl Store {
             Arg::Text(q.username_prefix.as_deref().unwrap_or("")),
             Arg::Int(i64::from(q.limit)),
         ];
-        let mut conn = self.pool.acquire().await?;
-        fetch_records(&mut *conn, sql, &args).await
+        self.records(sql, &args).await
     }
 
     pub async fn count_users(&self) -> Result<i64> {
