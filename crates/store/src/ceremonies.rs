@@ -181,18 +181,28 @@ impl Store {
     /// responses (which need the same writer) wait for one chunk at most, never for the
     /// whole backlog.
     pub(crate) async fn purge_in_chunks(&self, sql: &'static str, now: i64) -> Result<u64> {
-        let mut total = 0;
+        let mut total = 0u64;
         loop {
-            let n = sqlx::query(sql)
-                .bind(now)
-                .bind(PURGE_CHUNK)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
-            total += n;
+            let n = self.transact(PurgeChunk { sql, now }).await?;
+            total = total.saturating_add(n);
             if n < PURGE_CHUNK as u64 {
                 return Ok(total);
             }
         }
+    }
+}
+
+/// One chunk of a purge (see [`Store::purge_in_chunks`]).
+struct PurgeChunk {
+    sql: &'static str,
+    now: i64,
+}
+
+impl Body for PurgeChunk {
+    type Out = u64;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<u64> {
+        e.exec(self.sql, &[Arg::Int(self.now), Arg::Int(PURGE_CHUNK)])
+            .await
     }
 }

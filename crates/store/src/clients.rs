@@ -143,35 +143,13 @@ fn summary(c: &ClientRecord) -> serde_json::Value {
 }
 
 impl Store {
+    /// Registers a client; audited as `client.created` in the same commit.
     pub async fn create_client(&self, c: &ClientRecord, actor: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(concat!(
-            "INSERT INTO clients (",
-            client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"
-        ))
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(c.secret_hash.as_deref())
-        .bind(flag(c.public_client))
-        .bind(&c.redirect_uris)
-        .bind(&c.post_logout_redirect_uris)
-        .bind(&c.grant_types)
-        .bind(&c.auth_method)
-        .bind(c.jwks.as_deref())
-        .bind(&c.id_token_alg)
-        .bind(flag(c.groups_claim))
-        .bind(c.created_at)
-        .execute(&mut *tx)
+        self.transact(CreateClient {
+            client: c.clone(),
+            actor: actor.to_string(),
+        })
         .await
-        .map_err(|e| StoreError::conflict_or(e, "client"))?;
-        audit::write(
-            &mut tx,
-            &AuditEvent::new(c.created_at, actor, "client.created", &c.id).after(summary(c)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<ClientRecord>> {
@@ -200,24 +178,24 @@ impl Store {
         self.records(SQL, &[]).await
     }
 
-    /// Removes a client and, with it, every grant and token issued to it.
+    /// Removes a client and, with it, every grant and token issued to it; audited in the
+    /// same commit.
     pub async fn remove_client(&self, id: &str, actor: &str, now: i64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        const SQL: &str = concat!(
-            "DELETE FROM clients WHERE id = $1 RETURNING ",
-            client_columns!()
-        );
-        let gone: Option<ClientRecord> = fetch_record(&mut *tx, SQL, &[Arg::Text(id)]).await?;
-        let gone = gone.ok_or(StoreError::NotFound("client"))?;
-        audit::write(
-            &mut tx,
-            &AuditEvent::new(now, actor, "client.removed", id).before(summary(&gone)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let removed = self
+            .transact(RemoveClient {
+                id: id.to_string(),
+                actor: actor.to_string(),
+                now,
+            })
+            .await?;
+        if removed {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("client"))
+        }
     }
 
+    /// Replaces a confidential client's secret (its hash); audited in the same commit.
     pub async fn set_client_secret(
         &self,
         id: &str,
@@ -225,23 +203,111 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let n = sqlx::query("UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, version = version + 1, updated_at = $2 WHERE id = $3 AND public_client = 0")
-            .bind(secret_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound("confidential client"));
+        let set = self
+            .transact(SetClientSecret {
+                id: id.to_string(),
+                secret_hash: secret_hash.to_string(),
+                actor: actor.to_string(),
+                now,
+            })
+            .await?;
+        if set {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("confidential client"))
         }
-        audit::write(
-            &mut tx,
-            &AuditEvent::new(now, actor, "client.secret_rotated", id),
+    }
+}
+
+struct CreateClient {
+    client: ClientRecord,
+    actor: String,
+}
+
+impl Body for CreateClient {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        let c = &self.client;
+        e.exec(
+            concat!(
+                "INSERT INTO clients (",
+                client_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"
+            ),
+            &[
+                Arg::Text(&c.id),
+                Arg::Text(&c.name),
+                Arg::OptText(c.secret_hash.as_deref()),
+                Arg::Int(flag(c.public_client)),
+                Arg::Text(&c.redirect_uris),
+                Arg::Text(&c.post_logout_redirect_uris),
+                Arg::Text(&c.grant_types),
+                Arg::Text(&c.auth_method),
+                Arg::OptText(c.jwks.as_deref()),
+                Arg::Text(&c.id_token_alg),
+                Arg::Int(flag(c.groups_claim)),
+                Arg::Int(c.created_at),
+            ],
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
+        .map_err(|e| e.named_conflict("client"))?;
+        let ev =
+            AuditEvent::new(c.created_at, &self.actor, "client.created", &c.id).after(summary(c));
+        audit::write_with(e, &ev).await
+    }
+}
+
+struct RemoveClient {
+    id: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for RemoveClient {
+    /// `false`: no such client, nothing written.
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        const SQL: &str = concat!(
+            "DELETE FROM clients WHERE id = $1 RETURNING ",
+            client_columns!()
+        );
+        let Some(gone) = fetch_record::<ClientRecord, _>(e, SQL, &[Arg::Text(&self.id)]).await?
+        else {
+            return Ok(false);
+        };
+        let ev = AuditEvent::new(self.now, &self.actor, "client.removed", &self.id)
+            .before(summary(&gone));
+        audit::write_with(e, &ev).await?;
+        Ok(true)
+    }
+}
+
+struct SetClientSecret {
+    id: String,
+    secret_hash: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for SetClientSecret {
+    /// `false`: no such confidential client, nothing written.
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let n = e
+            .exec(
+                "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2, version = version + 1, \
+                 updated_at = $2 WHERE id = $3 AND public_client = 0",
+                &[Arg::Text(&self.secret_hash), Arg::Int(self.now), Arg::Text(&self.id)],
+            )
+            .await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let ev = AuditEvent::new(self.now, &self.actor, "client.secret_rotated", &self.id);
+        audit::write_with(e, &ev).await?;
+        Ok(true)
     }
 }

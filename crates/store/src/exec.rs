@@ -145,6 +145,24 @@ pub(crate) trait Record: Sized + Send {
     fn from_cols(c: &mut Cols) -> Result<Self>;
 }
 
+/// A single text column (a name, a value).
+impl Record for String {
+    const KINDS: &'static [Kind] = &[Kind::Text];
+
+    fn from_cols(c: &mut Cols) -> Result<String> {
+        c.text()
+    }
+}
+
+/// A single integer column (a count).
+impl Record for i64 {
+    const KINDS: &'static [Kind] = &[Kind::Int];
+
+    fn from_cols(c: &mut Cols) -> Result<i64> {
+        c.int()
+    }
+}
+
 /// Runs `sql` and reads its first row, if any, as `R`.
 pub(crate) async fn fetch_record<R: Record, E: Exec>(
     e: &mut E,

@@ -1,5 +1,6 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Kind, Record, fetch_record};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record};
+use crate::group_commit::Body;
 use crate::{Result, Store, StoreError};
 use serde::Serialize;
 
@@ -48,17 +49,15 @@ impl Record for GroupSummary {
 }
 
 impl Store {
+    /// Adds a group; audited in the same commit.
     pub async fn create_group(&self, id: &str, name: &str, actor: &str, now: i64) -> Result<Group> {
-        let mut tx = self.writer.begin().await?;
-        const SQL: &str = "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) RETURNING id, name, created_at";
-        let args = [Arg::Text(id), Arg::Text(name), Arg::Int(now)];
-        let g: Group = fetch_record(&mut *tx, SQL, &args)
-            .await
-            .map_err(|e| e.named_conflict("group"))?
-            .ok_or(StoreError::Corrupt("an insert returned no row".into()))?;
-        audit::write(&mut tx, &AuditEvent::new(now, actor, "group.created", name)).await?;
-        tx.commit().await?;
-        Ok(g)
+        self.transact(CreateGroup {
+            id: id.to_string(),
+            name: name.to_string(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
     }
 
     pub async fn group_by_name(&self, name: &str) -> Result<Option<Group>> {
@@ -69,7 +68,8 @@ impl Store {
         .await
     }
 
-    /// Adds a member. Adding someone who is already a member is a conflict.
+    /// Adds a member. Adding someone who is already a member is a conflict. Audited in
+    /// the same commit, which also moves the group's version.
     pub async fn add_group_member(
         &self,
         group: &Group,
@@ -78,25 +78,14 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO group_members (group_id, user_id, added_at) VALUES ($1, $2, $3)")
-            .bind(&group.id)
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "membership"))?;
-        // A membership change is a change of the group (its version is the ETag).
-        sqlx::query("UPDATE groups SET version = version + 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&group.id)
-            .execute(&mut *tx)
-            .await?;
-        let ev = AuditEvent::new(now, actor, "group.member_added", &group.name)
-            .after(serde_json::json!({ "member": username }));
-        audit::write(&mut tx, &ev).await?;
-        tx.commit().await?;
-        Ok(())
+        self.transact(AddMember {
+            group: group.clone(),
+            user_id: user_id.to_string(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
     }
 
     pub async fn list_groups(&self) -> Result<Vec<GroupSummary>> {
@@ -106,23 +95,90 @@ impl Store {
         self.records(SQL, &[]).await
     }
 
+    /// The usernames of a group's members, in order.
     pub async fn group_members(&self, group_id: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 ORDER BY u.username",
+        self.records(
+            "SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.group_id = $1 ORDER BY u.username",
+            &[Arg::Text(group_id)],
         )
-        .bind(group_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        .await
     }
 
+    /// The names of a user's groups, in order.
     pub async fn groups_of_user(&self, user_id: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.name",
+        self.records(
+            "SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id \
+             WHERE m.user_id = $1 ORDER BY g.name",
+            &[Arg::Text(user_id)],
         )
-        .bind(user_id)
-        .fetch_all(&self.pool)
+        .await
+    }
+}
+
+struct CreateGroup {
+    id: String,
+    name: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for CreateGroup {
+    type Out = Group;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Group> {
+        const SQL: &str = "INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3) \
+             RETURNING id, name, created_at";
+        let args = [
+            Arg::Text(&self.id),
+            Arg::Text(&self.name),
+            Arg::Int(self.now),
+        ];
+        let g: Group = fetch_record(e, SQL, &args)
+            .await
+            .map_err(|e| e.named_conflict("group"))?
+            .ok_or(StoreError::Corrupt("an insert returned no row".into()))?;
+        let ev = AuditEvent::new(self.now, &self.actor, "group.created", &self.name);
+        audit::write_with(e, &ev).await?;
+        Ok(g)
+    }
+}
+
+struct AddMember {
+    group: Group,
+    user_id: String,
+    username: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for AddMember {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        e.exec(
+            "INSERT INTO group_members (group_id, user_id, added_at) VALUES ($1, $2, $3)",
+            &[
+                Arg::Text(&self.group.id),
+                Arg::Text(&self.user_id),
+                Arg::Int(self.now),
+            ],
+        )
+        .await
+        .map_err(|e| e.named_conflict("membership"))?;
+        // A membership change is a change of the group (its version is the ETag).
+        e.exec(
+            "UPDATE groups SET version = version + 1, updated_at = $1 WHERE id = $2",
+            &[Arg::Int(self.now), Arg::Text(&self.group.id)],
+        )
         .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        let ev = AuditEvent::new(
+            self.now,
+            &self.actor,
+            "group.member_added",
+            &self.group.name,
+        )
+        .after(serde_json::json!({ "member": self.username }));
+        audit::write_with(e, &ev).await
     }
 }

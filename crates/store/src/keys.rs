@@ -1,5 +1,6 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Kind, Record};
+use crate::exec::{Arg, Cols, Exec, Kind, Record};
+use crate::group_commit::Body;
 use crate::{Result, Store};
 
 /// A token signing key; `private_key` is encrypted by the caller before it gets here.
@@ -76,54 +77,22 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<usize> {
-        let mut tx = self.writer.begin().await?;
-        let mut done = 0usize;
-        for k in keys {
-            let changed = sqlx::query(
-                "UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3",
-            )
-            .bind(&k.new)
-            .bind(&k.kid)
-            .bind(&k.old)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 1 {
-                done += 1;
-                let ev = AuditEvent::new(now, actor, "signing_key.resealed", &k.kid)
-                    .after(serde_json::json!({ "sealedUnder": "signing-keys-at-rest subkey" }));
-                audit::write(&mut tx, &ev).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(done)
+        self.transact(ResealKeys {
+            keys: keys.to_vec(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
     }
 
+    /// Adds a signing key; the newest key of an algorithm signs, older ones are retired
+    /// but still published. Audited in the same commit.
     pub async fn add_signing_key(&self, k: &SigningKeyRecord, actor: &str) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        // The newest key of an algorithm signs; older ones are retired but still published.
-        sqlx::query(
-            "UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL",
-        )
-        .bind(k.created_at)
-        .bind(&k.alg)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)",
-        )
-        .bind(&k.kid)
-        .bind(&k.alg)
-        .bind(&k.private_key)
-        .bind(&k.public_jwk)
-        .bind(k.created_at)
-        .execute(&mut *tx)
-        .await?;
-        let ev = AuditEvent::new(k.created_at, actor, "signing_key.added", &k.kid)
-            .after(serde_json::json!({ "alg": k.alg }));
-        audit::write(&mut tx, &ev).await?;
-        tx.commit().await?;
-        Ok(())
+        self.transact(AddKey {
+            key: k.clone(),
+            actor: actor.to_string(),
+        })
+        .await
     }
 
     /// Keys still worth publishing: active ones, and retired ones retired after `published_since`.
@@ -132,5 +101,67 @@ impl Store {
              FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
              ORDER BY created_at DESC, kid";
         self.records(SQL, &[Arg::Int(published_since)]).await
+    }
+}
+
+struct ResealKeys {
+    keys: Vec<Reseal>,
+    actor: String,
+    now: i64,
+}
+
+impl Body for ResealKeys {
+    type Out = usize;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<usize> {
+        let mut done = 0usize;
+        for k in &self.keys {
+            let changed = e
+                .exec(
+                    "UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3",
+                    &[Arg::Text(&k.new), Arg::Text(&k.kid), Arg::Text(&k.old)],
+                )
+                .await?;
+            if changed == 1 {
+                done = done.saturating_add(1);
+                let ev = AuditEvent::new(self.now, &self.actor, "signing_key.resealed", &k.kid)
+                    .after(serde_json::json!({ "sealedUnder": "signing-keys-at-rest subkey" }));
+                audit::write_with(e, &ev).await?;
+            }
+        }
+        Ok(done)
+    }
+}
+
+struct AddKey {
+    key: SigningKeyRecord,
+    actor: String,
+}
+
+impl Body for AddKey {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        let k = &self.key;
+        e.exec(
+            "UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL",
+            &[Arg::Int(k.created_at), Arg::Text(&k.alg)],
+        )
+        .await?;
+        e.exec(
+            "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+            &[
+                Arg::Text(&k.kid),
+                Arg::Text(&k.alg),
+                Arg::Text(&k.private_key),
+                Arg::Text(&k.public_jwk),
+                Arg::Int(k.created_at),
+            ],
+        )
+        .await?;
+        let ev = AuditEvent::new(k.created_at, &self.actor, "signing_key.added", &k.kid)
+            .after(serde_json::json!({ "alg": k.alg }));
+        audit::write_with(e, &ev).await
     }
 }

@@ -41,36 +41,15 @@ macro_rules! pass_columns {
 }
 
 impl Store {
-    /// Stores a new pass for the user, replacing any previous one (one pass per user).
+    /// Stores a new pass for the user, replacing any previous one (one pass per user);
+    /// audited in the same commit. Whether it replaced one.
     pub async fn put_pass(&self, pass: &PassRecord, username: &str, actor: &str) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let replaced = sqlx::query("DELETE FROM temporary_access_passes WHERE user_id = $1")
-            .bind(&pass.user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        sqlx::query(
-            "INSERT INTO temporary_access_passes (id, user_id, code_hash, created_at, start_at, lifetime_minutes, one_time, \
-             used_at, failed_attempts, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8)",
-        )
-        .bind(&pass.id)
-        .bind(&pass.user_id)
-        .bind(&pass.code_hash)
-        .bind(pass.created_at)
-        .bind(pass.start_at)
-        .bind(pass.lifetime_minutes)
-        .bind(flag(pass.one_time))
-        .bind(&pass.created_by)
-        .execute(&mut *tx)
-        .await?;
-        let ev = AuditEvent::new(pass.created_at, actor, "tap.issued", username).after(serde_json::json!({
-            "passId": pass.id, "lifetimeInMinutes": pass.lifetime_minutes, "isUsableOnce": pass.one_time,
-            "startDateTime": pass.start_at, "replacedPrevious": replaced,
-        }));
-        audit::write(&mut tx, &ev).await?;
-        tx.commit().await?;
-        Ok(replaced)
+        self.transact(PutPass {
+            pass: pass.clone(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+        })
+        .await
     }
 
     pub async fn pass_of_user(&self, user_id: &str) -> Result<Option<PassRecord>> {
@@ -137,4 +116,49 @@ pub(crate) async fn count_failure<E: Exec>(e: &mut E, pass_id: &str) -> Result<(
     )
     .await?;
     Ok(())
+}
+
+struct PutPass {
+    pass: PassRecord,
+    username: String,
+    actor: String,
+}
+
+impl Body for PutPass {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let p = &self.pass;
+        let replaced = e
+            .exec(
+                "DELETE FROM temporary_access_passes WHERE user_id = $1",
+                &[Arg::Text(&p.user_id)],
+            )
+            .await?
+            > 0;
+        e.exec(
+            "INSERT INTO temporary_access_passes (id, user_id, code_hash, created_at, start_at, \
+             lifetime_minutes, one_time, used_at, failed_attempts, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8)",
+            &[
+                Arg::Text(&p.id),
+                Arg::Text(&p.user_id),
+                Arg::Text(&p.code_hash),
+                Arg::Int(p.created_at),
+                Arg::Int(p.start_at),
+                Arg::Int(p.lifetime_minutes),
+                Arg::Int(flag(p.one_time)),
+                Arg::Text(&p.created_by),
+            ],
+        )
+        .await?;
+        let ev = AuditEvent::new(p.created_at, &self.actor, "tap.issued", &self.username).after(
+            serde_json::json!({
+                "passId": p.id, "lifetimeInMinutes": p.lifetime_minutes, "isUsableOnce": p.one_time,
+                "startDateTime": p.start_at, "replacedPrevious": replaced,
+            }),
+        );
+        audit::write_with(e, &ev).await?;
+        Ok(replaced)
+    }
 }

@@ -1,5 +1,7 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record, fetch_records, run_ready};
+use crate::exec::{
+    Arg, Cols, Exec, Kind, Record, fetch_map, fetch_record, fetch_records, run_ready,
+};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError, flag};
 use keyfort_core::passkey::PasskeyType;
@@ -138,6 +140,7 @@ fn summary(p: &PasskeyRecord) -> serde_json::Value {
 }
 
 impl Store {
+    /// Stores a registered passkey; audited as `passkey.registered` in the same commit.
     pub async fn insert_passkey(
         &self,
         p: &PasskeyRecord,
@@ -145,17 +148,13 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        tx.exec(IMPORT_PASSKEY_ROW, &import_args(p))
-            .await
-            .map_err(|e| e.named_conflict("credential"))?;
-        audit::write(
-            &mut tx,
-            &AuditEvent::new(now, actor, "passkey.registered", username).after(summary(p)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.transact(InsertPasskey {
+            passkey: p.clone(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
     }
 
     pub async fn passkeys_of_user(&self, user_id: &str) -> Result<Vec<PasskeyRecord>> {
@@ -192,23 +191,18 @@ impl Store {
         ceremony: &crate::SpentCeremony,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        if !crate::ceremonies::spend(&mut *tx, ceremony).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query("UPDATE passkeys SET possibly_cloned = 1 WHERE id = $1")
-            .bind(&p.id)
-            .execute(&mut *tx)
-            .await?;
-        let ev = AuditEvent::new(now, "system", "passkey.possibly_cloned", username)
-            .before(serde_json::json!({ "passkeyId": p.id, "signCount": p.sign_count }))
-            .after(serde_json::json!({ "passkeyId": p.id, "presentedSignCount": presented, "possiblyCloned": true }));
-        audit::write(&mut tx, &ev).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.transact(MarkCloned {
+            id: p.id.clone(),
+            sign_count: p.sign_count,
+            username: username.to_string(),
+            presented,
+            ceremony: ceremony.clone(),
+            now,
+        })
+        .await
     }
 
+    /// Renames one of the user's passkeys; audited in the same commit.
     pub async fn rename_passkey(
         &self,
         user_id: &str,
@@ -218,28 +212,27 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let before: Option<(String,)> =
-            sqlx::query_as("SELECT display_name FROM passkeys WHERE id = $1 AND user_id = $2")
-                .bind(id)
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (before,) = before.ok_or(StoreError::NotFound("passkey"))?;
-        sqlx::query("UPDATE passkeys SET display_name = $1 WHERE id = $2 AND user_id = $3")
-            .bind(name)
-            .bind(id)
-            .bind(user_id)
-            .execute(&mut *tx)
+        let change = PasskeyChange {
+            user_id: user_id.to_string(),
+            id: id.to_string(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        };
+        let renamed = self
+            .transact(RenamePasskey {
+                change,
+                name: name.to_string(),
+            })
             .await?;
-        let ev = AuditEvent::new(now, actor, "passkey.renamed", username)
-            .before(serde_json::json!({ "passkeyId": id, "displayName": before }))
-            .after(serde_json::json!({ "passkeyId": id, "displayName": name }));
-        audit::write(&mut tx, &ev).await?;
-        tx.commit().await?;
-        Ok(())
+        if renamed {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("passkey"))
+        }
     }
 
+    /// Removes one of the user's passkeys; audited in the same commit.
     pub async fn delete_passkey(
         &self,
         user_id: &str,
@@ -248,22 +241,149 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let deleted = self
+            .transact(DeletePasskey(PasskeyChange {
+                user_id: user_id.to_string(),
+                id: id.to_string(),
+                username: username.to_string(),
+                actor: actor.to_string(),
+                now,
+            }))
+            .await?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("passkey"))
+        }
+    }
+}
+
+struct InsertPasskey {
+    passkey: PasskeyRecord,
+    username: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for InsertPasskey {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        e.exec(IMPORT_PASSKEY_ROW, &import_args(&self.passkey))
+            .await
+            .map_err(|e| e.named_conflict("credential"))?;
+        let ev = AuditEvent::new(self.now, &self.actor, "passkey.registered", &self.username)
+            .after(summary(&self.passkey));
+        audit::write_with(e, &ev).await
+    }
+}
+
+struct MarkCloned {
+    id: String,
+    sign_count: i64,
+    username: String,
+    presented: i64,
+    ceremony: crate::SpentCeremony,
+    now: i64,
+}
+
+impl Body for MarkCloned {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        if !crate::ceremonies::spend(e, &self.ceremony).await? {
+            return Ok(false);
+        }
+        e.exec(
+            "UPDATE passkeys SET possibly_cloned = 1 WHERE id = $1",
+            &[Arg::Text(&self.id)],
+        )
+        .await?;
+        let ev = AuditEvent::new(
+            self.now,
+            "system",
+            "passkey.possibly_cloned",
+            &self.username,
+        )
+        .before(serde_json::json!({ "passkeyId": self.id, "signCount": self.sign_count }))
+        .after(serde_json::json!({
+            "passkeyId": self.id, "presentedSignCount": self.presented, "possiblyCloned": true,
+        }));
+        audit::write_with(e, &ev).await?;
+        Ok(true)
+    }
+}
+
+/// A change to one of a user's passkeys.
+struct PasskeyChange {
+    user_id: String,
+    id: String,
+    username: String,
+    actor: String,
+    now: i64,
+}
+
+struct RenamePasskey {
+    change: PasskeyChange,
+    name: String,
+}
+
+impl Body for RenamePasskey {
+    /// `false`: no such passkey of that user, nothing written.
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let c = &self.change;
+        let args = [Arg::Text(&c.id), Arg::Text(&c.user_id)];
+        let before = fetch_map(
+            e,
+            "SELECT display_name FROM passkeys WHERE id = $1 AND user_id = $2",
+            &args,
+            &[Kind::Text],
+            Cols::text,
+        )
+        .await?;
+        let Some(before) = before else {
+            return Ok(false);
+        };
+        e.exec(
+            "UPDATE passkeys SET display_name = $1 WHERE id = $2 AND user_id = $3",
+            &[
+                Arg::Text(&self.name),
+                Arg::Text(&c.id),
+                Arg::Text(&c.user_id),
+            ],
+        )
+        .await?;
+        let ev = AuditEvent::new(c.now, &c.actor, "passkey.renamed", &c.username)
+            .before(serde_json::json!({ "passkeyId": c.id, "displayName": before }))
+            .after(serde_json::json!({ "passkeyId": c.id, "displayName": self.name }));
+        audit::write_with(e, &ev).await?;
+        Ok(true)
+    }
+}
+
+struct DeletePasskey(PasskeyChange);
+
+impl Body for DeletePasskey {
+    /// `false`: no such passkey of that user, nothing written.
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
         const SQL: &str = concat!(
             "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING ",
             passkey_columns!(),
             ""
         );
-        let gone: Option<PasskeyRecord> =
-            fetch_record(&mut *tx, SQL, &[Arg::Text(id), Arg::Text(user_id)]).await?;
-        let gone = gone.ok_or(StoreError::NotFound("passkey"))?;
-        audit::write(
-            &mut tx,
-            &AuditEvent::new(now, actor, "passkey.deleted", username).before(summary(&gone)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let c = &self.0;
+        let args = [Arg::Text(&c.id), Arg::Text(&c.user_id)];
+        let Some(gone) = fetch_record::<PasskeyRecord, _>(e, SQL, &args).await? else {
+            return Ok(false);
+        };
+        let ev =
+            AuditEvent::new(c.now, &c.actor, "passkey.deleted", &c.username).before(summary(&gone));
+        audit::write_with(e, &ev).await?;
+        Ok(true)
     }
 }
 

@@ -93,12 +93,9 @@ impl Store {
         .await
     }
 
+    /// Removes a session found expired or idle.
     pub async fn delete_session(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.transact(DeleteSession(id.to_string())).await
     }
 }
 
@@ -325,4 +322,16 @@ async fn insert_session<E: Exec>(e: &mut E, s: &SessionRecord) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+struct DeleteSession(String);
+
+impl Body for DeleteSession {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        e.exec("DELETE FROM sessions WHERE id = $1", &[Arg::Text(&self.0)])
+            .await?;
+        Ok(())
+    }
 }

@@ -124,45 +124,14 @@ fn summary(u: &User) -> serde_json::Value {
 }
 
 impl Store {
+    /// Adds a user; audited as `user.created`, in the same commit.
     pub async fn create_user(&self, new: &NewUser, actor: &str, now: i64) -> Result<User> {
-        let attributes = if new.attributes.is_null() {
-            serde_json::json!({})
-        } else {
-            new.attributes.clone()
-        };
-        let mut tx = self.writer.begin().await?;
-        let sql = concat!(
-            "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
-             user_type, enabled, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
-             RETURNING ",
-            user_columns!(),
-            ""
-        );
-        let attributes = attributes.to_string();
-        let args = [
-            Arg::Text(&new.id),
-            Arg::Text(&new.username),
-            Arg::Text(&new.display_name),
-            Arg::OptText(new.email.as_deref()),
-            Arg::OptText(new.given_name.as_deref()),
-            Arg::OptText(new.family_name.as_deref()),
-            Arg::OptText(new.employee_id.as_deref()),
-            Arg::Text(&attributes),
-            Arg::Text(new.user_type.as_str()),
-            Arg::Int(flag(new.is_admin)),
-            Arg::Int(now),
-        ];
-        let user: User = fetch_record(&mut *tx, sql, &args)
-            .await
-            .map_err(|e| e.named_conflict("user"))?
-            .ok_or(StoreError::Corrupt("an insert returned no row".into()))?;
-        audit::write(
-            &mut tx,
-            &AuditEvent::new(now, actor, "user.created", &user.username).after(summary(&user)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(user)
+        self.transact(CreateUser {
+            new: new.clone(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
@@ -205,27 +174,22 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
+        let n: Option<i64> = self.record("SELECT COUNT(*) FROM users", &[]).await?;
+        Ok(n.unwrap_or(0))
     }
 
     /// A user's row version (it moves with every change: the ETag provisioning serves) and
     /// when the user last changed (`None` until the first change after creation).
     pub async fn user_version(&self, username: &str) -> Result<Option<RowVersion>> {
-        let row: Option<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT version, updated_at FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(version, updated_at)| RowVersion {
-            version,
-            updated_at,
-        }))
+        self.record(
+            "SELECT version, updated_at FROM users WHERE username = $1",
+            &[Arg::Text(username)],
+        )
+        .await
     }
 
-    /// Enables or disables a user; disabling also ends every session of theirs.
+    /// Enables or disables a user; disabling also ends every session of theirs. Audited in
+    /// the same commit.
     pub async fn set_user_enabled(
         &self,
         username: &str,
@@ -233,37 +197,109 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<User> {
-        let mut tx = self.writer.begin().await?;
-        let sql = concat!(
+        self.transact(SetUserEnabled {
+            username: username.to_string(),
+            enabled,
+            actor: actor.to_string(),
+            now,
+        })
+        .await?
+        .ok_or(StoreError::NotFound("user"))
+    }
+}
+
+struct CreateUser {
+    new: NewUser,
+    actor: String,
+    now: i64,
+}
+
+impl Body for CreateUser {
+    type Out = User;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<User> {
+        const SQL: &str = concat!(
+            "INSERT INTO users (id, username, display_name, email, given_name, family_name, employee_id, attributes, \
+             user_type, enabled, is_admin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
+             RETURNING ",
+            user_columns!(),
+            ""
+        );
+        let new = &self.new;
+        let attributes = if new.attributes.is_null() {
+            "{}".to_string()
+        } else {
+            new.attributes.to_string()
+        };
+        let args = [
+            Arg::Text(&new.id),
+            Arg::Text(&new.username),
+            Arg::Text(&new.display_name),
+            Arg::OptText(new.email.as_deref()),
+            Arg::OptText(new.given_name.as_deref()),
+            Arg::OptText(new.family_name.as_deref()),
+            Arg::OptText(new.employee_id.as_deref()),
+            Arg::Text(&attributes),
+            Arg::Text(new.user_type.as_str()),
+            Arg::Int(flag(new.is_admin)),
+            Arg::Int(self.now),
+        ];
+        let user: User = fetch_record(e, SQL, &args)
+            .await
+            .map_err(|e| e.named_conflict("user"))?
+            .ok_or(StoreError::Corrupt("an insert returned no row".into()))?;
+        let ev = AuditEvent::new(self.now, &self.actor, "user.created", &user.username)
+            .after(summary(&user));
+        audit::write_with(e, &ev).await?;
+        Ok(user)
+    }
+}
+
+struct SetUserEnabled {
+    username: String,
+    enabled: bool,
+    actor: String,
+    now: i64,
+}
+
+impl Body for SetUserEnabled {
+    /// `None`: no such user, nothing written.
+    type Out = Option<User>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<User>> {
+        const SQL: &str = concat!(
             "UPDATE users SET enabled = $1, version = version + 1, updated_at = $3 \
              WHERE username = $2 RETURNING ",
             user_columns!(),
             ""
         );
-        let args = [Arg::Int(flag(enabled)), Arg::Text(username), Arg::Int(now)];
-        let user: User = fetch_record(&mut *tx, sql, &args)
-            .await?
-            .ok_or(StoreError::NotFound("user"))?;
-        let ended = if enabled {
+        let args = [
+            Arg::Int(flag(self.enabled)),
+            Arg::Text(&self.username),
+            Arg::Int(self.now),
+        ];
+        let Some(user) = fetch_record::<User, _>(e, SQL, &args).await? else {
+            return Ok(None);
+        };
+        let ended = if self.enabled {
             0
         } else {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+            e.exec(
+                "DELETE FROM sessions WHERE user_id = $1",
+                &[Arg::Text(&user.id)],
+            )
+            .await?
         };
-        let action = if enabled {
+        let action = if self.enabled {
             "user.enabled"
         } else {
             "user.disabled"
         };
-        let ev = AuditEvent::new(now, actor, action, &user.username)
-            .before(serde_json::json!({ "enabled": !enabled }))
-            .after(serde_json::json!({ "enabled": enabled, "sessionsEnded": ended }));
-        audit::write(&mut tx, &ev).await?;
-        tx.commit().await?;
-        Ok(user)
+        let ev = AuditEvent::new(self.now, &self.actor, action, &user.username)
+            .before(serde_json::json!({ "enabled": !self.enabled }))
+            .after(serde_json::json!({ "enabled": self.enabled, "sessionsEnded": ended }));
+        audit::write_with(e, &ev).await?;
+        Ok(Some(user))
     }
 }
 
@@ -367,4 +403,15 @@ pub struct UserQuery {
     pub limit: u32,
     pub enabled: Option<bool>,
     pub username_prefix: Option<String>,
+}
+
+impl Record for RowVersion {
+    const KINDS: &'static [Kind] = &[Kind::Int, Kind::OptInt];
+
+    fn from_cols(c: &mut Cols) -> Result<RowVersion> {
+        Ok(RowVersion {
+            version: c.int()?,
+            updated_at: c.opt_int()?,
+        })
+    }
 }
