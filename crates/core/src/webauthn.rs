@@ -39,6 +39,27 @@ pub enum WebAuthnRefusal {
 }
 
 impl WebAuthnRefusal {
+    /// Every refusal, for tables and tests that must cover them all.
+    pub const ALL: [WebAuthnRefusal; 14] = {
+        use WebAuthnRefusal::*;
+        [
+            ChallengeInvalid,
+            ChallengeExpired,
+            OriginMismatch,
+            RpIdMismatch,
+            ChallengeMismatch,
+            InvalidClientData,
+            UserPresenceRequired,
+            UserVerificationRequired,
+            SignCountRegression,
+            InvalidSignature,
+            InconsistentBackupFlags,
+            UnsupportedAlgorithm,
+            AttestationUnsupported,
+            InvalidResponse,
+        ]
+    };
+
     /// The stable code: the sign-in log's reason and the API's `error`.
     pub fn code(self) -> &'static str {
         use WebAuthnRefusal::*;
@@ -85,24 +106,8 @@ mod tests {
 
     #[test]
     fn codes_are_distinct() {
-        use WebAuthnRefusal::*;
-        let all = [
-            ChallengeInvalid,
-            ChallengeExpired,
-            OriginMismatch,
-            RpIdMismatch,
-            ChallengeMismatch,
-            InvalidClientData,
-            UserPresenceRequired,
-            UserVerificationRequired,
-            SignCountRegression,
-            InvalidSignature,
-            InconsistentBackupFlags,
-            UnsupportedAlgorithm,
-            AttestationUnsupported,
-            InvalidResponse,
-        ];
-        let codes: std::collections::BTreeSet<_> = all.iter().map(|r| r.code()).collect();
-        assert_eq!(codes.len(), all.len());
+        let codes: std::collections::BTreeSet<_> =
+            WebAuthnRefusal::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(codes.len(), WebAuthnRefusal::ALL.len());
     }
 }

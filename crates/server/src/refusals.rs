@@ -234,6 +234,11 @@ mod tests {
             assert!(e.status.is_client_error(), "{r:?}");
             assert!(!e.message.is_empty());
         }
+        for w in WebAuthnRefusal::ALL {
+            let e = ApiError::from(w);
+            assert_eq!(e.code, w.code());
+            assert!(e.status.is_client_error(), "{w:?}");
+        }
         for r in [
             RegistrationRefusal::ReauthenticationRequired,
             RegistrationRefusal::TooManyPasskeys,
