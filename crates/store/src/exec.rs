@@ -505,6 +505,15 @@ mod tests {
         );
     }
 
+    /// A body that waits on a SQLite connection is refused with an error, never hangs
+    /// the writer or panics.
+    #[test]
+    fn a_waiting_body_is_an_error() {
+        let waited = run_ready(std::future::pending::<Result<()>>());
+        assert!(matches!(waited, Err(StoreError::Corrupt(_))));
+        assert_eq!(run_ready(std::future::ready(Ok(7))).unwrap(), 7);
+    }
+
     #[test]
     fn sqlite_paths() {
         use crate::group_commit::sqlite_path;
