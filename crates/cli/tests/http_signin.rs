@@ -186,6 +186,15 @@ async fn passkey_management(db: Db) {
         )
         .await;
     assert_eq!((r.status, r.code()), (404, "not_found"));
+    // An id that is not a passkey id at all names nothing, and is not looked up.
+    let r = h
+        .post(
+            &c,
+            "/api/passkeys/not-a-passkey/rename",
+            &json!({ "displayName": "x" }),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
 
     // Another user cannot rename or delete the administrator's passkey: it is not theirs.
     let bob = h

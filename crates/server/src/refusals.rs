@@ -155,6 +155,27 @@ impl From<TokenRefusal> for OAuthError {
     }
 }
 
+/// An application-layer refusal as the API's answer.
+impl From<crate::app::AppError> for ApiError {
+    fn from(e: crate::app::AppError) -> Self {
+        use crate::app::AppError::*;
+        match e {
+            Passkey(r) => r.into(),
+            NotFound(what) => ApiError::not_found("not_found", format!("No such {what}.")),
+            Conflict(what) => {
+                ApiError::conflict("conflict", format!("That {what} already exists."))
+            }
+            Internal(why) => {
+                tracing::error!(error = %why, "application error");
+                ApiError::internal()
+            }
+            e @ (Refused(_) | Client(_) | NoSecret(_) | Lifetime(_)) => {
+                ApiError::bad_request(e.code(), e.to_string())
+            }
+        }
+    }
+}
+
 /// What an authorization refusal says: to the application's redirect URI as
 /// `error_description`, or to the person on the error page.
 fn authorize_message(r: AuthorizeRefusal) -> &'static str {

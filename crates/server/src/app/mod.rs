@@ -11,9 +11,11 @@ pub mod directory;
 pub mod dto;
 pub mod logs;
 pub mod passes;
+pub mod passkeys;
 
 use keyfort_core::clients::ClientRefusal;
 use keyfort_core::directory::DirectoryRefusal;
+use keyfort_core::registration::RegistrationRefusal;
 use keyfort_core::tap::LifetimeError;
 use keyfort_store::StoreError;
 
@@ -23,6 +25,9 @@ pub enum AppError {
     /// The input breaks a directory rule.
     #[error(transparent)]
     Refused(#[from] DirectoryRefusal),
+    /// A passkey change breaks a passkey rule (its name).
+    #[error("{}", .0.code())]
+    Passkey(RegistrationRefusal),
     /// The application registration cannot work.
     #[error(transparent)]
     Client(ClientRefusal),
@@ -47,6 +52,7 @@ impl AppError {
         match self {
             AppError::Refused(r) => r.code(),
             AppError::Client(r) => r.code(),
+            AppError::Passkey(r) => r.code(),
             AppError::NoSecret(_) => "no_client_secret",
             AppError::Lifetime(_) => "invalid_lifetime",
             AppError::NotFound(_) => "not_found",
@@ -61,9 +67,16 @@ impl AppError {
             self,
             AppError::Refused(_)
                 | AppError::Client(_)
+                | AppError::Passkey(_)
                 | AppError::NoSecret(_)
                 | AppError::Lifetime(_)
         )
+    }
+}
+
+impl From<RegistrationRefusal> for AppError {
+    fn from(r: RegistrationRefusal) -> Self {
+        AppError::Passkey(r)
     }
 }
 
