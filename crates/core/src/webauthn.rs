@@ -36,11 +36,18 @@ pub enum WebAuthnRefusal {
     AttestationUnsupported,
     /// Any other malformed or unverifiable response.
     InvalidResponse,
+    /// A binary field is larger than any real authenticator sends (refused unread).
+    FieldTooLarge { field: &'static str, max: usize },
+    /// The credential type is not `public-key`.
+    CredentialTypeInvalid,
+    /// `id` is not the base64url of `rawId`, or `rawId` is not the attested credential id
+    /// (WebAuthn L3 §5.1).
+    CredentialIdMismatch,
 }
 
 impl WebAuthnRefusal {
     /// Every refusal, for tables and tests that must cover them all.
-    pub const ALL: [WebAuthnRefusal; 14] = {
+    pub const ALL: [WebAuthnRefusal; 17] = {
         use WebAuthnRefusal::*;
         [
             ChallengeInvalid,
@@ -57,6 +64,12 @@ impl WebAuthnRefusal {
             UnsupportedAlgorithm,
             AttestationUnsupported,
             InvalidResponse,
+            FieldTooLarge {
+                field: "signature",
+                max: 1024,
+            },
+            CredentialTypeInvalid,
+            CredentialIdMismatch,
         ]
     };
 
@@ -78,6 +91,9 @@ impl WebAuthnRefusal {
             UnsupportedAlgorithm => "unsupported_algorithm",
             AttestationUnsupported => "attestation_unsupported",
             InvalidResponse => "invalid_webauthn_response",
+            FieldTooLarge { .. } => "webauthn_field_too_large",
+            CredentialTypeInvalid => "credential_type_invalid",
+            CredentialIdMismatch => "credential_id_mismatch",
         }
     }
 }

@@ -2,11 +2,12 @@
 
 use crate::crypto::token_hash;
 use crate::error::ApiError;
+use crate::refusals::RequestRefusal;
 use crate::state::{AppState, now_ms};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use keyfort_core::session::session_alive;
 use keyfort_store::{SessionRecord, User};
 use serde::de::DeserializeOwned;
@@ -32,28 +33,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the request body as application/json.",
-        ),
-        JsonRejection::BytesRejection(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
-        ),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
-        }
-        JsonRejection::JsonDataError(e) => ApiError::bad_request(
-            "invalid_request",
-            format!(
-                "The request body does not have the expected shape: {}",
-                e.body_text()
-            ),
-        ),
-        _ => ApiError::bad_request("invalid_request", "The request body could not be read."),
+        JsonRejection::MissingJsonContentType(_) => RequestRefusal::UnsupportedMediaType,
+        JsonRejection::BytesRejection(_) => RequestRefusal::PayloadTooLarge,
+        JsonRejection::JsonSyntaxError(_) => RequestRefusal::MalformedJson,
+        JsonRejection::JsonDataError(e) => RequestRefusal::InvalidShape(e.body_text()),
+        _ => RequestRefusal::Unreadable,
     }
+    .into()
 }
 
 /// Who is on the other end, for the logs.
@@ -149,7 +135,7 @@ impl FromRequestParts<AppState> for CurrentSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         CurrentSession::load(state, &parts.headers)
             .await?
-            .ok_or_else(|| ApiError::unauthorized("not_signed_in", "Sign in first."))
+            .ok_or_else(|| RequestRefusal::NotSignedIn.into())
     }
 }
 

@@ -24,7 +24,7 @@ use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -97,7 +97,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn api_not_found() -> ApiError {
-    ApiError::not_found("not_found", "No such endpoint.")
+    refusals::RequestRefusal::NoSuchEndpoint.into()
 }
 
 async fn healthz() -> &'static str {
@@ -134,12 +134,7 @@ async fn same_origin_writes(State(state): State<AppState>, req: Request, next: N
             .is_some_and(|origin| origin.as_bytes() != state.rp.origin_str().as_bytes()),
     };
     if writes && cross_site {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_origin_request",
-            "Requests must come from Keyfort's own pages.",
-        )
-        .into_response();
+        return ApiError::from(refusals::RequestRefusal::CrossOrigin).into_response();
     }
     next.run(req).await
 }

@@ -17,6 +17,12 @@ use keyfort_core::webauthn::WebAuthnRefusal;
 impl From<WebAuthnRefusal> for ApiError {
     fn from(r: WebAuthnRefusal) -> Self {
         use WebAuthnRefusal::*;
+        if let FieldTooLarge { field, max } = r {
+            return ApiError::bad_request(
+                r.code(),
+                format!("The {field} is larger than {max} bytes."),
+            );
+        }
         let (status, message) = match r {
             ChallengeInvalid => (
                 StatusCode::BAD_REQUEST,
@@ -70,9 +76,17 @@ impl From<WebAuthnRefusal> for ApiError {
                 StatusCode::BAD_REQUEST,
                 "The attestation statement could not be verified.",
             ),
-            InvalidResponse => (
+            InvalidResponse | FieldTooLarge { .. } => (
                 StatusCode::BAD_REQUEST,
                 "The authenticator response could not be verified.",
+            ),
+            CredentialTypeInvalid => (
+                StatusCode::BAD_REQUEST,
+                "The credential type must be public-key.",
+            ),
+            CredentialIdMismatch => (
+                StatusCode::BAD_REQUEST,
+                "The credential's id, rawId and attested credential id must be the same.",
             ),
         };
         ApiError::new(status, r.code(), message)
@@ -152,6 +166,59 @@ impl From<TokenRefusal> for OAuthError {
             VerifierRequired => "code_verifier is required.",
             VerifierWithoutChallenge => "No code_challenge was sent with this authorization.",
         })
+    }
+}
+
+/// A request Keyfort cannot take before anything is decided: its body, its origin, its
+/// endpoint or its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestRefusal {
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    MalformedJson,
+    /// The body is JSON of the wrong shape (what serde said).
+    InvalidShape(String),
+    Unreadable,
+    NotSignedIn,
+    NoSuchEndpoint,
+    /// A cookie-authenticated write from another site.
+    CrossOrigin,
+}
+
+impl From<RequestRefusal> for ApiError {
+    fn from(r: RequestRefusal) -> Self {
+        use RequestRefusal::*;
+        match r {
+            UnsupportedMediaType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the request body as application/json.",
+            ),
+            PayloadTooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "The request body exceeds {} bytes.",
+                    crate::extract::MAX_BODY_BYTES
+                ),
+            ),
+            MalformedJson => {
+                ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
+            }
+            InvalidShape(why) => ApiError::bad_request(
+                "invalid_request",
+                format!("The request body does not have the expected shape: {why}"),
+            ),
+            Unreadable => {
+                ApiError::bad_request("invalid_request", "The request body could not be read.")
+            }
+            NotSignedIn => ApiError::unauthorized("not_signed_in", "Sign in first."),
+            NoSuchEndpoint => ApiError::not_found("not_found", "No such endpoint."),
+            CrossOrigin => ApiError::forbidden(
+                "cross_origin_request",
+                "Requests must come from Keyfort's own pages.",
+            ),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use crate::error::ApiError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use keyfort_core::webauthn::WebAuthnRefusal;
 use webauthn_rs_core::proto::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 /// WebAuthn L3 §4 "Credential ID": at most 1023 bytes.
@@ -21,33 +22,24 @@ pub const MAX_USER_HANDLE: usize = 64;
 /// An attestation object with a certificate chain (TPM, Android key) is a few KiB.
 pub const MAX_ATTESTATION_OBJECT: usize = 16 * 1024;
 
-fn too_large(field: &str, max: usize) -> ApiError {
-    ApiError::bad_request(
-        "webauthn_field_too_large",
-        format!("The {field} is larger than {max} bytes."),
-    )
+fn too_large(field: &'static str, max: usize) -> ApiError {
+    WebAuthnRefusal::FieldTooLarge { field, max }.into()
 }
 
 fn ids_and_type(id: &str, raw_id: &[u8], type_: &str) -> Result<(), ApiError> {
     if type_ != "public-key" {
-        return Err(ApiError::bad_request(
-            "credential_type_invalid",
-            "The credential type must be public-key.",
-        ));
+        return Err(WebAuthnRefusal::CredentialTypeInvalid.into());
     }
     if raw_id.is_empty() || raw_id.len() > MAX_CREDENTIAL_ID {
         return Err(too_large("credential id", MAX_CREDENTIAL_ID));
     }
     if B64.decode(id).ok().as_deref() != Some(raw_id) {
-        return Err(ApiError::bad_request(
-            "credential_id_mismatch",
-            "The credential's id and rawId differ.",
-        ));
+        return Err(WebAuthnRefusal::CredentialIdMismatch.into());
     }
     Ok(())
 }
 
-fn within(field: &str, len: usize, max: usize) -> Result<(), ApiError> {
+fn within(field: &'static str, len: usize, max: usize) -> Result<(), ApiError> {
     if len > max {
         return Err(too_large(field, max));
     }
@@ -96,10 +88,7 @@ pub fn check_registration(c: &RegisterPublicKeyCredential) -> Result<(), ApiErro
 /// browser named (else the stored passkey could never be used to sign in).
 pub fn check_attested_id(c: &RegisterPublicKeyCredential, attested: &[u8]) -> Result<(), ApiError> {
     if c.raw_id.as_slice() != attested {
-        return Err(ApiError::bad_request(
-            "credential_id_mismatch",
-            "The attested credential id differs from the credential's rawId.",
-        ));
+        return Err(WebAuthnRefusal::CredentialIdMismatch.into());
     }
     Ok(())
 }
