@@ -110,8 +110,9 @@ async fn run(
                 public,
                 grants,
                 auth_method,
-                has_keys: jwks.is_some(),
                 id_token_alg: Some(id_token_alg),
+                // Whether keys come with it is the JWK set passed to `register`.
+                ..ClientDraft::default()
             };
             let r = clients::register(
                 store,

@@ -49,7 +49,36 @@ async fn clients_secrets_and_key_rotation() {
     let s = ServerProcess::start(&[("KEYFORT_MAINTENANCE_INTERVAL_SECONDS", "1")]);
     let env: [(&str, &str); 0] = [];
     // Registration: validation first.
+    let keys = tempfile::tempdir().unwrap();
+    let not_json = keys.path().join("not-json.jwks");
+    std::fs::write(&not_json, "not a key set").unwrap();
+    let empty = keys.path().join("empty.jwks");
+    std::fs::write(&empty, r#"{"keys":[]}"#).unwrap();
+    let (not_json, empty) = (not_json.to_str().unwrap(), empty.to_str().unwrap());
+    let with_keys = |file| {
+        vec![
+            "client",
+            "add",
+            "App",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--jwks",
+            file,
+        ]
+    };
     for bad in [
+        with_keys(not_json),
+        with_keys(empty),
+        with_keys("/nonexistent/keys.jwks"),
+        vec![
+            "client",
+            "add",
+            "App",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--auth-method",
+            "private_key_jwt",
+        ],
         vec![
             "client",
             "add",

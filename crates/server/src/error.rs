@@ -75,19 +75,11 @@ impl ApiError {
     }
 }
 
+/// A store error as the API's answer: through the application layer's mapping in
+/// `refusals`, so both say the same.
 impl From<keyfort_store::StoreError> for ApiError {
     fn from(e: keyfort_store::StoreError) -> Self {
-        use keyfort_store::StoreError::*;
-        match e {
-            Conflict(what) => {
-                ApiError::conflict("conflict", format!("That {what} already exists."))
-            }
-            NotFound(what) => ApiError::not_found("not_found", format!("No such {what}.")),
-            other => {
-                tracing::error!(error = %other, "store error");
-                ApiError::internal()
-            }
-        }
+        crate::app::AppError::from(e).into()
     }
 }
 

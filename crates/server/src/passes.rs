@@ -155,8 +155,9 @@ pub async fn sign_in(
         (Ok(accepted), Some(user), Some(pass)) => (accepted, user, pass),
         (Err(refusal), user, pass) => {
             let e = ApiError::from(refusal);
-            let typed_name = user.is_none().then_some(body.username.as_str());
-            let event = signin::refusal_event(&client, METHOD, user.as_ref(), typed_name, now, &e);
+            // The log row names the user when known, else the name typed.
+            let typed = Some(body.username.as_str());
+            let event = signin::refusal_event(&client, METHOD, user.as_ref(), typed, now, &e);
             // A wrong code counts against the pass in the commit of its log row.
             let written = match (&pass, verdict.count_failure) {
                 (Some(p), true) => state.store.log_pass_failure(&event, &p.id).await,

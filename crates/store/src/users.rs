@@ -147,11 +147,6 @@ impl Store {
         self.read(UserById(id.to_string())).await
     }
 
-    pub async fn list_users(&self) -> Result<Vec<User>> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
-        self.records(sql, &[]).await
-    }
-
     /// One page of users in username order, after `q.after` (the last username of the
     /// previous page), filtered. Walks the username index, so a page costs the same on the
     /// first page as on the ten-thousandth.

@@ -1,6 +1,5 @@
 //! Self-service passkey use cases: a user's own passkeys, listed, renamed, removed.
 
-use super::dto::PasskeyDto;
 use super::{AppError, Result};
 use keyfort_core::passkey::normalize_passkey_name;
 use keyfort_core::registration::RegistrationRefusal;
@@ -27,12 +26,6 @@ fn passkey_id(id: &str) -> Result<()> {
     uuid::Uuid::parse_str(id)
         .map(|_| ())
         .map_err(|_| AppError::NotFound("passkey"))
-}
-
-/// The user's passkeys, oldest first.
-pub async fn list(store: &Store, user: &User) -> Result<Vec<PasskeyDto>> {
-    let keys = store.passkeys_of_user(&user.id).await?;
-    Ok(keys.iter().map(PasskeyDto::from).collect())
 }
 
 /// Renames one of the user's own passkeys; audited.

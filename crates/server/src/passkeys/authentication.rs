@@ -173,26 +173,23 @@ pub async fn finish(
                 owner_enabled: user.enabled,
             }),
     };
-    // The stored credential is parsed only once the checks before verification pass.
+    let cred = found
+        .as_ref()
+        .map(|(passkey, _)| live_credential(passkey))
+        .transpose()?;
     let expect = Expect {
         challenge: &ceremony.challenge,
         origin: &state.rp.origin,
         rp_id_hash: &state.rp_id_hash,
     };
-    let mut broken = false;
+    // Run only once the checks before verification pass, so only for a known credential.
     let verdict = assess_passkey(facts, || {
-        let Some((passkey, _)) = &found else {
-            return Err(WebAuthnRefusal::InvalidResponse);
-        };
-        let Ok(cred) = live_credential(passkey) else {
-            broken = true;
-            return Err(WebAuthnRefusal::InvalidResponse);
-        };
-        let verified = match verify_es256(&expect, &cred, &body.credential) {
+        let cred = cred.as_ref().ok_or(WebAuthnRefusal::InvalidResponse)?;
+        let verified = match verify_es256(&expect, cred, &body.credential) {
             Some(r) => r,
             None => state
                 .webauthn
-                .authenticate_single_credential(&body.credential, &ceremony.state, &cred)
+                .authenticate_single_credential(&body.credential, &ceremony.state, cred)
                 .map(|r| Asserted {
                     counter: r.counter(),
                     backup_eligible: r.backup_eligible(),
@@ -201,9 +198,6 @@ pub async fn finish(
         };
         verified.map_err(|e| webauthn_refusal(&e))
     });
-    if broken {
-        return Err(ApiError::internal());
-    }
     let (passkey, user, result) = match (verdict, found) {
         (PasskeyVerdict::Accept(result), Some((passkey, user))) => (passkey, user, result),
         (
@@ -230,12 +224,8 @@ pub async fn finish(
                     refusal = SignInRefusal::WebAuthn(WebAuthnRefusal::ChallengeInvalid);
                 }
             }
-            let username = if user.is_none() {
-                ceremony.username
-            } else {
-                None
-            };
-            return Err(refuse(user, username, spent_ref, refusal.into()).await);
+            // The log row names the owner when known, else the name typed.
+            return Err(refuse(user, ceremony.username, spent_ref, refusal.into()).await);
         }
         (PasskeyVerdict::Accept(_), None) => return Err(ApiError::internal()),
     };
