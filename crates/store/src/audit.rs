@@ -1,6 +1,5 @@
 use crate::Result;
 use crate::exec::{Arg, Exec};
-use sqlx::AnyConnection;
 
 /// One row of the audit log: who changed what, with a before/after summary.
 #[derive(Debug, Clone, Default)]
@@ -38,12 +37,8 @@ impl AuditEvent {
 
 const INSERT: &str = "INSERT INTO audit_log (at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6)";
 
-/// Writes an audit row on the given connection (usually inside the change's transaction).
-pub(crate) async fn write(conn: &mut AnyConnection, ev: &AuditEvent) -> Result<()> {
-    write_with(conn, ev).await
-}
-
-/// The audit row on any [`Exec`]: a sqlx connection, or a rusqlite one in a bulk import.
+/// The audit row, written on the connection of the change it records (inside its
+/// transaction): a body's, or a bulk import's.
 pub(crate) async fn write_with<E: Exec>(e: &mut E, ev: &AuditEvent) -> Result<()> {
     let before = ev.before.as_ref().map(|v| v.to_string());
     let after = ev.after.as_ref().map(|v| v.to_string());
@@ -60,12 +55,4 @@ pub(crate) async fn write_with<E: Exec>(e: &mut E, ev: &AuditEvent) -> Result<()
     )
     .await?;
     Ok(())
-}
-
-impl crate::Store {
-    /// Records an audit event on its own (for events that are not a row change, such as a suspected clone).
-    pub async fn audit(&self, ev: &AuditEvent) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        write(&mut conn, ev).await
-    }
 }

@@ -461,7 +461,7 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::conflict_or(e, "credential"))?;
         }
-        audit::write(&mut tx, &ev).await?;
+        audit::write_with(&mut *tx, &ev).await?;
         tx.commit().await?;
         Ok(())
     }

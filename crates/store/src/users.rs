@@ -377,7 +377,7 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::conflict_or(e, "user"))?;
         }
-        audit::write(&mut tx, &ev).await?;
+        audit::write_with(&mut *tx, &ev).await?;
         tx.commit().await?;
         Ok(())
     }
