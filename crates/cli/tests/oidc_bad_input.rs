@@ -191,16 +191,26 @@ async fn authorization_refusals(db: Db) {
         "{}.{}.{}",
         "eyJhbGciOiJFUzI1NiIsImtpZCI6Im5vIn0", "eyJzdWIiOiJ4In0", "c2ln"
     );
-    for query in [
-        format!("id_token_hint={forged}"),
-        format!(
-            "id_token_hint={forged}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out"
+    for (query, code) in [
+        (format!("id_token_hint={forged}"), "id_token_hint_invalid"),
+        (
+            format!(
+                "id_token_hint={forged}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out"
+            ),
+            "id_token_hint_invalid",
         ),
-        format!(
-            "client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
-            app.id
+        (
+            format!(
+                "client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+                app.id
+            ),
+            "post_logout_redirect_uri_not_registered",
         ),
-        "post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out".to_string(),
+        (
+            "post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fsigned-out".to_string(),
+            "post_logout_redirect_uri_not_registered",
+        ),
+        ("client_id=nobody".to_string(), "unknown_client"),
     ] {
         let r = browser
             .get(format!("{}/logout?{query}", h.base))
@@ -209,6 +219,8 @@ async fn authorization_refusals(db: Db) {
             .unwrap();
         assert_eq!(r.status(), 400, "{query}");
         assert!(r.headers().get("location").is_none());
+        let page = r.text().await.unwrap();
+        assert!(page.contains(code), "{query}: {page}");
     }
     let (status, _) = h.get_html(&browser, "/my/security").await;
     assert_eq!(status, 200, "a refused logout leaves the session alone");

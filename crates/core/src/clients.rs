@@ -214,6 +214,44 @@ pub fn validate_client(d: &ClientDraft) -> Result<ValidClient, ClientRefusal> {
     })
 }
 
+/// Why a client's authentication at the token, revocation or introspection endpoint is
+/// refused (RFC 6749 §2.3, RFC 7523 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthRefusal {
+    /// Unknown client, wrong method, wrong secret, or an assertion that does not verify:
+    /// one answer for all.
+    Failed,
+    /// RFC 6749 §2.3: one authentication method per request.
+    SeveralMethods,
+    /// `client_assertion_type` is not the JWT bearer type.
+    AssertionType,
+    /// An assertion's `jti` seen before (RFC 7523 §3, item 7).
+    AssertionReplayed,
+    /// Too many failures by this client from this address.
+    Throttled { retry_after_ms: i64 },
+}
+
+impl ClientAuthRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            ClientAuthRefusal::Failed => "client_authentication_failed",
+            ClientAuthRefusal::SeveralMethods => "several_client_auth_methods",
+            ClientAuthRefusal::AssertionType => "client_assertion_type_invalid",
+            ClientAuthRefusal::AssertionReplayed => "client_assertion_replayed",
+            ClientAuthRefusal::Throttled { .. } => "too_many_attempts",
+        }
+    }
+
+    /// Whether the refusal counts against the client's throttle: a failed credential does,
+    /// a malformed request (which proves nothing about the secret) does not.
+    pub fn counts_as_failure(self) -> bool {
+        matches!(
+            self,
+            ClientAuthRefusal::Failed | ClientAuthRefusal::AssertionReplayed
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

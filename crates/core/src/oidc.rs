@@ -155,8 +155,89 @@ pub fn reauthentication_needed(
     None
 }
 
+/// Why an RP-initiated sign-out request (OpenID Connect RP-Initiated Logout 1.0 §2) is
+/// refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutRefusal {
+    Unreadable,
+    /// The `id_token_hint` is not an ID token Keyfort issued.
+    ForeignHint,
+    /// `client_id` names another application than the hint's audience.
+    ClientMismatch,
+    UnknownClient,
+    /// `post_logout_redirect_uri` is not among the application's registered ones (or no
+    /// application was named to register it).
+    RedirectNotRegistered,
+}
+
+impl LogoutRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            LogoutRefusal::Unreadable => "invalid_request",
+            LogoutRefusal::ForeignHint => "id_token_hint_invalid",
+            LogoutRefusal::ClientMismatch => "client_id_mismatch",
+            LogoutRefusal::UnknownClient => "unknown_client",
+            LogoutRefusal::RedirectNotRegistered => "post_logout_redirect_uri_not_registered",
+        }
+    }
+}
+
+/// The application a sign-out request speaks for: the hint's audience, or the `client_id`
+/// sent, which must agree when both are present.
+pub fn logout_client<'a>(
+    hinted: Option<&'a str>,
+    named: Option<&'a str>,
+) -> Result<Option<&'a str>, LogoutRefusal> {
+    match (hinted, named) {
+        (Some(a), Some(b)) if a != b => Err(LogoutRefusal::ClientMismatch),
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
+}
+
+/// Where to send the browser after signing out: only a URI registered, exactly, for the
+/// application the request speaks for (`registered` is `None` when it names none).
+pub fn logout_redirect<'a>(
+    registered: Option<&[String]>,
+    uri: Option<&'a str>,
+) -> Result<Option<&'a str>, LogoutRefusal> {
+    let Some(uri) = uri else { return Ok(None) };
+    match registered {
+        Some(list) if list.iter().any(|u| u == uri) => Ok(Some(uri)),
+        _ => Err(LogoutRefusal::RedirectNotRegistered),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sign_out_speaks_for_one_application_and_returns_only_to_its_uris() {
+        assert_eq!(logout_client(Some("a"), Some("a")), Ok(Some("a")));
+        assert_eq!(logout_client(Some("a"), None), Ok(Some("a")));
+        assert_eq!(logout_client(None, Some("b")), Ok(Some("b")));
+        assert_eq!(logout_client(None, None), Ok(None));
+        assert_eq!(
+            logout_client(Some("a"), Some("b")),
+            Err(LogoutRefusal::ClientMismatch)
+        );
+        let reg = vec!["https://app.example/bye".to_string()];
+        assert_eq!(logout_redirect(Some(&reg), None), Ok(None));
+        assert_eq!(
+            logout_redirect(Some(&reg), Some("https://app.example/bye")),
+            Ok(Some("https://app.example/bye"))
+        );
+        for uri in ["https://app.example/bye/", "https://evil.example/bye"] {
+            assert_eq!(
+                logout_redirect(Some(&reg), Some(uri)),
+                Err(LogoutRefusal::RedirectNotRegistered)
+            );
+        }
+        assert_eq!(
+            logout_redirect(None, Some("https://app.example/bye")),
+            Err(LogoutRefusal::RedirectNotRegistered)
+        );
+    }
+
     #[test]
     fn a_refresh_issues_the_requested_scope_never_more() {
         let g = "openid profile email";

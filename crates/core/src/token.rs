@@ -34,6 +34,98 @@ impl TokenRefusal {
     }
 }
 
+/// Why a token-endpoint request is refused before (or besides) its grant's own checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRequestRefusal {
+    /// RFC 6749 §3.2: the body must be `application/x-www-form-urlencoded`.
+    NotAForm,
+    /// RFC 6749 §3.2: a parameter sent more than once.
+    RepeatedParameter,
+    MissingParameter(&'static str),
+    /// The password grant: never offered (RFC 9700 §2.4), logged as legacy authentication.
+    LegacyGrant,
+    /// A grant type Keyfort does not implement (at most 64 characters of it).
+    UnsupportedGrant(String),
+    /// A grant type the client did not register.
+    GrantNotAllowed(String),
+    PublicClientCredentials,
+    ScopeMalformed,
+    /// A user scope asked for without a user (client credentials).
+    ScopeNeedsUser(String),
+    /// The grant ended (its pass, or its `not_after`) before a token could be issued.
+    AuthorizationExpired,
+}
+
+impl TokenRequestRefusal {
+    /// The reason, for logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenRequestRefusal::NotAForm => "not_a_form",
+            TokenRequestRefusal::RepeatedParameter => "repeated_parameter",
+            TokenRequestRefusal::MissingParameter(_) => "missing_parameter",
+            TokenRequestRefusal::LegacyGrant => "legacy_authentication_blocked",
+            TokenRequestRefusal::UnsupportedGrant(_) => "unsupported_grant_type",
+            TokenRequestRefusal::GrantNotAllowed(_) => "grant_not_allowed",
+            TokenRequestRefusal::PublicClientCredentials => "public_client_credentials",
+            TokenRequestRefusal::ScopeMalformed => "scope_malformed",
+            TokenRequestRefusal::ScopeNeedsUser(_) => "scope_needs_user",
+            TokenRequestRefusal::AuthorizationExpired => "authorization_expired",
+        }
+    }
+}
+
+/// A client-credentials scope (RFC 6749 §3.3 scope tokens, each once, in order). User
+/// scopes mean nothing without a user.
+pub fn service_scope(raw: Option<&str>) -> Result<String, TokenRequestRefusal> {
+    let mut out = Vec::new();
+    for s in raw.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+        if s.len() > 128
+            || !s
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        {
+            return Err(TokenRequestRefusal::ScopeMalformed);
+        }
+        if matches!(s, "openid" | "offline_access" | "profile" | "email") {
+            return Err(TokenRequestRefusal::ScopeNeedsUser(s.to_string()));
+        }
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// Why a bearer access token is refused at a resource Keyfort serves (UserInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerRefusal {
+    Missing,
+    NotBearer,
+    /// Not one of Keyfort's access tokens, badly signed, or expired.
+    Invalid,
+    Revoked,
+    /// RFC 6750 §3.1: the token lacks the scope the resource needs.
+    InsufficientScope,
+    NoUser,
+    UserInactive,
+    UnknownClient,
+}
+
+impl BearerRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            BearerRefusal::Missing => "token_missing",
+            BearerRefusal::NotBearer => "not_bearer",
+            BearerRefusal::Invalid => "token_invalid",
+            BearerRefusal::Revoked => "token_revoked",
+            BearerRefusal::InsufficientScope => "insufficient_scope",
+            BearerRefusal::NoUser => "token_without_user",
+            BearerRefusal::UserInactive => "user_inactive",
+            BearerRefusal::UnknownClient => "unknown_client",
+        }
+    }
+}
+
 /// The stored code and what hangs off it.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeFacts<'a> {
@@ -127,6 +219,27 @@ pub fn valid_verifier(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_scopes_are_scope_tokens_without_user_scopes() {
+        assert_eq!(service_scope(None).as_deref(), Ok(""));
+        assert_eq!(
+            service_scope(Some(" read  write read ")).as_deref(),
+            Ok("read write")
+        );
+        assert_eq!(
+            service_scope(Some("read\"x")),
+            Err(TokenRequestRefusal::ScopeMalformed)
+        );
+        assert_eq!(
+            service_scope(Some(&"a".repeat(129))),
+            Err(TokenRequestRefusal::ScopeMalformed)
+        );
+        assert_eq!(
+            service_scope(Some("read openid")),
+            Err(TokenRequestRefusal::ScopeNeedsUser("openid".into()))
+        );
+    }
 
     const VERIFIER: &str = "0123456789abcdefghijklmnopqrstuvwxyz-._~ABCD";
 

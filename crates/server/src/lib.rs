@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod html;
 pub mod oidc;
 pub mod pages;
 pub mod passes;

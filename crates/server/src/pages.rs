@@ -5,9 +5,9 @@ use crate::extract::{CurrentSession, clear_session_cookie};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -63,34 +63,7 @@ struct SignOutPage {
     signed_in: bool,
 }
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    title: &'a str,
-    code: &'a str,
-    message: &'a str,
-}
-
-fn render(t: &impl Template) -> Response {
-    match t.render() {
-        Ok(html) => ([(CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-/// An HTML error page carrying the same stable code as the API.
-pub fn error_page(status: StatusCode, title: &str, e: &ApiError) -> Response {
-    let mut r = render(&MessagePage {
-        title,
-        code: e.code,
-        message: &e.message,
-    });
-    *r.status_mut() = status;
-    r
-}
+use crate::html::render;
 
 fn when(ms: Option<i64>) -> String {
     let Some(ms) = ms else { return "never".into() };

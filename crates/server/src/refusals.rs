@@ -3,15 +3,18 @@
 //! sign-in log records.
 
 use crate::error::ApiError;
+use crate::html::error_page;
 use crate::oidc::error::OAuthError;
-use crate::pages::error_page;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keyfort_core::authorize::AuthorizeRefusal;
+use keyfort_core::clients::ClientAuthRefusal;
+use keyfort_core::oidc::LogoutRefusal;
 use keyfort_core::passkey::MAX_PASSKEYS_PER_USER;
+use keyfort_core::refresh::RefreshRefusal;
 use keyfort_core::registration::RegistrationRefusal;
 use keyfort_core::signin::SignInRefusal;
-use keyfort_core::token::TokenRefusal;
+use keyfort_core::token::{BearerRefusal, TokenRefusal, TokenRequestRefusal};
 use keyfort_core::webauthn::WebAuthnRefusal;
 
 impl From<WebAuthnRefusal> for ApiError {
@@ -169,6 +172,95 @@ impl From<TokenRefusal> for OAuthError {
     }
 }
 
+impl From<RefreshRefusal> for OAuthError {
+    fn from(r: RefreshRefusal) -> Self {
+        match r {
+            RefreshRefusal::ScopeWidened { scope } => OAuthError::invalid_scope(format!(
+                "A refresh cannot widen the granted scope (\"{scope}\" was not granted)."
+            )),
+            RefreshRefusal::InvalidToken
+            | RefreshRefusal::TokenOfAnotherClient
+            | RefreshRefusal::Reused
+            | RefreshRefusal::UserDisabled => {
+                OAuthError::invalid_grant("The refresh token is invalid, expired or revoked.")
+            }
+        }
+    }
+}
+
+impl From<TokenRequestRefusal> for OAuthError {
+    fn from(r: TokenRequestRefusal) -> Self {
+        use TokenRequestRefusal::*;
+        match r {
+            NotAForm => {
+                OAuthError::invalid_request("The body must be application/x-www-form-urlencoded.")
+            }
+            RepeatedParameter => {
+                OAuthError::invalid_request("A parameter was sent more than once.")
+            }
+            MissingParameter(name) => OAuthError::invalid_request(format!("{name} is required.")),
+            LegacyGrant => OAuthError::unsupported_grant_type(
+                "The password grant is not offered: sign in with a passkey.",
+            ),
+            UnsupportedGrant(g) => OAuthError::unsupported_grant_type(format!(
+                "The grant type `{g}` is not supported."
+            )),
+            GrantNotAllowed(g) => {
+                OAuthError::unauthorized_client(format!("This client may not use the {g} grant."))
+            }
+            PublicClientCredentials => {
+                OAuthError::unauthorized_client("Public clients cannot use client credentials.")
+            }
+            ScopeMalformed => OAuthError::invalid_scope("A scope value is malformed."),
+            ScopeNeedsUser(s) => OAuthError::invalid_scope(format!(
+                "`{s}` needs a user; it is not available to client credentials."
+            )),
+            AuthorizationExpired => OAuthError::invalid_grant("The authorization has expired."),
+        }
+    }
+}
+
+impl From<ClientAuthRefusal> for OAuthError {
+    fn from(r: ClientAuthRefusal) -> Self {
+        use ClientAuthRefusal::*;
+        match r {
+            Failed => OAuthError::invalid_client("Client authentication failed."),
+            SeveralMethods => {
+                OAuthError::invalid_request("Use exactly one client authentication method.")
+            }
+            AssertionType => {
+                OAuthError::invalid_request("client_assertion_type must be jwt-bearer.")
+            }
+            AssertionReplayed => {
+                OAuthError::invalid_client("This client assertion was already used.")
+            }
+            Throttled { retry_after_ms } => OAuthError::too_many_attempts(retry_after_ms),
+        }
+    }
+}
+
+impl From<BearerRefusal> for OAuthError {
+    fn from(r: BearerRefusal) -> Self {
+        use BearerRefusal::*;
+        match r {
+            InsufficientScope => OAuthError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "The token was not issued for openid.",
+            ),
+            Missing => {
+                OAuthError::invalid_token("An access token is required (Authorization: Bearer …).")
+            }
+            NotBearer => OAuthError::invalid_token("Use the Bearer scheme."),
+            Invalid => OAuthError::invalid_token("The access token is invalid or expired."),
+            Revoked => OAuthError::invalid_token("The access token was revoked or has expired."),
+            NoUser => OAuthError::invalid_token("This token belongs to no user."),
+            UserInactive => OAuthError::invalid_token("The user is no longer active."),
+            UnknownClient => OAuthError::invalid_token("Unknown client."),
+        }
+    }
+}
+
 /// A request Keyfort cannot take before anything is decided: its body, its origin, its
 /// endpoint or its session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,6 +391,23 @@ pub fn authorize_page(r: AuthorizeRefusal) -> Response {
     )
 }
 
+/// The page a person sees for a refused sign-out request.
+pub fn logout_page(r: LogoutRefusal) -> Response {
+    use LogoutRefusal::*;
+    let message = match r {
+        Unreadable => "The sign-out parameters could not be read.",
+        ForeignHint => "The id_token_hint is not an ID token issued by Keyfort.",
+        ClientMismatch => "client_id does not match the id_token_hint.",
+        UnknownClient => "client_id is not an application registered with Keyfort.",
+        RedirectNotRegistered => "post_logout_redirect_uri is not registered for this application.",
+    };
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Sign-out request not valid",
+        &ApiError::bad_request(r.code(), message),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +446,106 @@ mod tests {
             assert_eq!(e.code, r.code());
             assert!(e.status.is_client_error(), "{r:?}");
         }
+    }
+
+    /// Token-endpoint refusals answer with the RFC 6749 §5.2 error each stands for; the
+    /// refresh refusals a client must not tell apart share one answer.
+    #[test]
+    fn token_refusals_answer_in_oauth_terms() {
+        use TokenRequestRefusal as T;
+        let cases: [(OAuthError, StatusCode, &str); 14] = [
+            (
+                T::NotAForm.into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+            (
+                T::MissingParameter("code").into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+            (
+                T::LegacyGrant.into(),
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+            ),
+            (
+                T::GrantNotAllowed("x".into()).into(),
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+            ),
+            (
+                T::ScopeNeedsUser("openid".into()).into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+            ),
+            (
+                T::AuthorizationExpired.into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+            ),
+            (
+                ClientAuthRefusal::Failed.into(),
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+            ),
+            (
+                ClientAuthRefusal::AssertionReplayed.into(),
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+            ),
+            (
+                ClientAuthRefusal::SeveralMethods.into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+            (
+                ClientAuthRefusal::Throttled {
+                    retry_after_ms: 1_500,
+                }
+                .into(),
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+            ),
+            (
+                BearerRefusal::InsufficientScope.into(),
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+            ),
+            (
+                BearerRefusal::Revoked.into(),
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+            ),
+            (
+                RefreshRefusal::ScopeWidened {
+                    scope: "email".into(),
+                }
+                .into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+            ),
+            (
+                RefreshRefusal::Reused.into(),
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+            ),
+        ];
+        for (e, status, error) in cases {
+            assert_eq!((e.status, e.error), (status, error), "{e:?}");
+            assert!(!e.description.is_empty());
+        }
+        let throttled = OAuthError::from(ClientAuthRefusal::Throttled {
+            retry_after_ms: 1_500,
+        });
+        assert_eq!(throttled.retry_after_secs, Some(2));
+        let same = [
+            RefreshRefusal::InvalidToken,
+            RefreshRefusal::TokenOfAnotherClient,
+            RefreshRefusal::Reused,
+            RefreshRefusal::UserDisabled,
+        ]
+        .map(|r| OAuthError::from(r).description);
+        assert!(same.iter().all(|d| d == &same[0]), "{same:?}");
     }
 }

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::Validation;
 use jsonwebtoken::jwk::JwkSet;
+use keyfort_core::clients::ClientAuthRefusal;
 use keyfort_store::ClientRecord;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -22,8 +23,35 @@ pub const AUTH_METHODS: [&str; 4] = [
     "none",
 ];
 
-fn invalid() -> OAuthError {
-    OAuthError::invalid_client("Client authentication failed.")
+fn invalid() -> ClientAuthRefusal {
+    ClientAuthRefusal::Failed
+}
+
+/// Why a credential check ended without a client: a refusal, or the store failing.
+enum Failure {
+    Refused(ClientAuthRefusal),
+    Store(keyfort_store::StoreError),
+}
+
+impl From<ClientAuthRefusal> for Failure {
+    fn from(r: ClientAuthRefusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
+impl From<keyfort_store::StoreError> for Failure {
+    fn from(e: keyfort_store::StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<Failure> for OAuthError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(r) => r.into(),
+            Failure::Store(e) => e.into(),
+        }
+    }
 }
 
 /// Compares a presented secret with the stored SHA-256 in constant time.
@@ -38,7 +66,7 @@ fn secret_matches(presented: &str, stored: Option<&str>) -> bool {
 }
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
-fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), OAuthError>> {
+fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ClientAuthRefusal>> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value
         .strip_prefix("Basic ")
@@ -86,16 +114,14 @@ pub async fn authenticate(
         + usize::from(assertion.is_some());
     if methods_used > 1 {
         // RFC 6749 §2.3: a client uses one authentication method per request.
-        return Err(OAuthError::invalid_request(
-            "Use exactly one client authentication method.",
-        ));
+        return Err(ClientAuthRefusal::SeveralMethods.into());
     }
     if let Some((id, secret)) = basic {
         return throttled(state, &id, ip, now, async |client: ClientRecord| {
             if client.auth_method != "client_secret_basic"
                 || !secret_matches(&secret, client.secret_hash.as_deref())
             {
-                return Err(invalid());
+                return Err(invalid().into());
             }
             Ok(client)
         })
@@ -107,7 +133,7 @@ pub async fn authenticate(
             if client.auth_method != "client_secret_post"
                 || !secret_matches(secret, client.secret_hash.as_deref())
             {
-                return Err(invalid());
+                return Err(invalid().into());
             }
             Ok(client)
         })
@@ -115,13 +141,11 @@ pub async fn authenticate(
     }
     if let Some(assertion) = assertion {
         if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
-            return Err(OAuthError::invalid_request(
-                "client_assertion_type must be jwt-bearer.",
-            ));
+            return Err(ClientAuthRefusal::AssertionType.into());
         }
         let id = assertion_issuer(assertion)?;
         if form.get("client_id").is_some_and(|c| *c != id) {
-            return Err(invalid());
+            return Err(invalid().into());
         }
         return throttled(state, &id, ip, now, async |client: ClientRecord| {
             private_key_jwt(state, assertion, client, now).await
@@ -133,7 +157,7 @@ pub async fn authenticate(
     if client.public_client && allow_public {
         return Ok(client);
     }
-    Err(invalid())
+    Err(invalid().into())
 }
 
 /// RFC 7523 §3: iss = sub = client_id, aud = the token endpoint (or the issuer), exp in
@@ -143,11 +167,11 @@ async fn private_key_jwt(
     assertion: &str,
     client: ClientRecord,
     now: i64,
-) -> Result<ClientRecord, OAuthError> {
+) -> Result<ClientRecord, Failure> {
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| invalid())?;
     let id = client.id.as_str();
     if client.auth_method != "private_key_jwt" {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     let jwks: JwkSet = client
         .jwks
@@ -167,7 +191,7 @@ async fn private_key_jwt(
             | jsonwebtoken::Algorithm::HS384
             | jsonwebtoken::Algorithm::HS512
     ) {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[id]);
@@ -181,26 +205,24 @@ async fn private_key_jwt(
         .claims;
     let jti = claims.jti.ok_or_else(invalid)?;
     let Some(remember_until) = assertion_memory_until(claims.exp, now) else {
-        return Err(invalid());
+        return Err(invalid().into());
     };
     if jti.is_empty() || jti.len() > 256 {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     if !state
         .store
         .remember_client_assertion(&jti, id, remember_until)
         .await?
     {
-        return Err(OAuthError::invalid_client(
-            "This client assertion was already used.",
-        ));
+        return Err(ClientAuthRefusal::AssertionReplayed.into());
     }
     Ok(client)
 }
 
 /// The client an assertion claims to come from (`iss`), read before its signature is
 /// checked: it only chooses the key to check it with, and the throttle to count against.
-pub fn assertion_issuer(assertion: &str) -> Result<String, OAuthError> {
+pub fn assertion_issuer(assertion: &str) -> Result<String, ClientAuthRefusal> {
     let unverified: serde_json::Value =
         jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
             .map(|d| d.claims)
@@ -221,18 +243,21 @@ async fn throttled(
     id: &str,
     ip: Option<&str>,
     now: i64,
-    check: impl AsyncFnOnce(ClientRecord) -> Result<ClientRecord, OAuthError>,
+    check: impl AsyncFnOnce(ClientRecord) -> Result<ClientRecord, Failure>,
 ) -> Result<ClientRecord, OAuthError> {
     // Client ids are Keyfort's own, far shorter: a longer one names no client.
     if id.is_empty() || id.len() > 256 {
-        return Err(invalid());
+        return Err(invalid().into());
     }
     let key = format!("client:{id}:{}", ip.unwrap_or("-"));
     let Some((client, prior)) = state.store.client_with_attempts(id, &key).await? else {
-        return Err(invalid());
+        return Err(invalid().into());
     };
     if let Some(wait) = keyfort_core::throttle::blocked_for(prior, now) {
-        return Err(OAuthError::too_many_attempts(wait));
+        return Err(ClientAuthRefusal::Throttled {
+            retry_after_ms: wait,
+        }
+        .into());
     }
     match check(client).await {
         Ok(client) => {
@@ -241,17 +266,17 @@ async fn throttled(
             }
             Ok(client)
         }
-        Err(e) if e.error == "invalid_client" => {
+        Err(Failure::Refused(r)) if r.counts_as_failure() => {
             if let keyfort_core::throttle::Reservation::Refused { retry_after_ms } = state
                 .store
                 .reserve_attempt(&key, crate::throttle::CLIENT_BACKOFF, now)
                 .await?
             {
-                return Err(OAuthError::too_many_attempts(retry_after_ms));
+                return Err(ClientAuthRefusal::Throttled { retry_after_ms }.into());
             }
-            Err(e)
+            Err(r.into())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -4,12 +4,14 @@
 use crate::error::ApiError;
 use crate::extract::{CurrentSession, clear_session_cookie};
 use crate::headers::csp_allowing_form_target;
-use crate::pages::{error_page, logout_confirm_page};
+use crate::pages::logout_confirm_page;
+use crate::refusals::logout_page;
 use crate::state::{AppState, now_ms};
 use axum::extract::{Query, RawForm, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jsonwebtoken::Validation;
+use keyfort_core::oidc::{LogoutRefusal, logout_client, logout_redirect};
 use serde::Deserialize;
 use url::Url;
 
@@ -28,14 +30,6 @@ struct HintClaims {
     aud: serde_json::Value,
     sub: String,
     sid: Option<String>,
-}
-
-fn bad(message: &str) -> Response {
-    error_page(
-        StatusCode::BAD_REQUEST,
-        "Sign-out request not valid",
-        &ApiError::bad_request("invalid_request", message),
-    )
 }
 
 /// Verifies an ID token Keyfort issued (an expired one is fine as a hint).
@@ -83,7 +77,7 @@ pub async fn post(
 ) -> Response {
     match serde_urlencoded::from_bytes::<LogoutParams>(&body) {
         Ok(p) => logout(&state, &headers, p, true).await,
-        Err(_) => bad("The sign-out parameters could not be read."),
+        Err(_) => logout_page(LogoutRefusal::Unreadable),
     }
 }
 
@@ -91,7 +85,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, p: LogoutParams, posted: 
     let hint = match p.id_token_hint.as_deref() {
         Some(t) => match verify_hint(state, t) {
             Some(h) => Some(h),
-            None => return bad("The id_token_hint is not an ID token issued by Keyfort."),
+            None => return logout_page(LogoutRefusal::ForeignHint),
         },
         None => None,
     };
@@ -100,34 +94,26 @@ async fn logout(state: &AppState, headers: &HeaderMap, p: LogoutParams, posted: 
         serde_json::Value::Array(a) => a.first().and_then(|v| v.as_str()).map(str::to_string),
         _ => None,
     });
-    if let (Some(a), Some(b)) = (&hinted_client, &p.client_id)
-        && a != b
-    {
-        return bad("client_id does not match the id_token_hint.");
-    }
-    let client_id = hinted_client.or(p.client_id.clone());
+    let client_id = match logout_client(hinted_client.as_deref(), p.client_id.as_deref()) {
+        Ok(c) => c,
+        Err(r) => return logout_page(r),
+    };
     // The application is named only as registered: an unknown client_id is refused, never
     // printed (it is the caller's text, not Keyfort's).
-    let client = match &client_id {
+    let client = match client_id {
         Some(id) => match state.store.client(id).await {
             Ok(Some(c)) => Some(c),
-            Ok(None) => return bad("client_id is not an application registered with Keyfort."),
+            Ok(None) => return logout_page(LogoutRefusal::UnknownClient),
             Err(e) => return ApiError::from(e).into_response(),
         },
         None => None,
     };
-    let redirect = match &p.post_logout_redirect_uri {
-        Some(uri) => {
-            match &client {
-                // Exact match against the client's registered list; never a redirect to an unregistered URI.
-                Some(c) if c.post_logout_uri_list().iter().any(|u| u == uri) => Some(uri.clone()),
-                _ => {
-                    return bad("post_logout_redirect_uri is not registered for this application.");
-                }
-            }
-        }
-        None => None,
-    };
+    let registered = client.as_ref().map(|c| c.post_logout_uri_list());
+    let redirect =
+        match logout_redirect(registered.as_deref(), p.post_logout_redirect_uri.as_deref()) {
+            Ok(r) => r.map(str::to_string),
+            Err(r) => return logout_page(r),
+        };
     let current = match CurrentSession::load(state, headers).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),

@@ -16,7 +16,7 @@ fn token_param(f: &HashMap<String, String>) -> Result<&str, OAuthError> {
     f.get("token")
         .map(String::as_str)
         .filter(|t| !t.is_empty() && t.len() <= 8192)
-        .ok_or_else(|| OAuthError::invalid_request("token is required."))
+        .ok_or_else(|| keyfort_core::token::TokenRequestRefusal::MissingParameter("token").into())
 }
 
 /// `POST /revoke`: always 200 for a well-formed request by an authenticated client,

@@ -5,6 +5,7 @@ use super::error::OAuthError;
 use super::keyring::{KeyRing, SigningKey};
 use crate::state::AppState;
 use jsonwebtoken::{Algorithm, Header, Validation};
+use keyfort_core::token::BearerRefusal;
 use keyfort_store::{ClientRecord, GrantRecord, User};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -157,7 +158,7 @@ pub fn prepare_access(
 ) -> Result<PreparedAccess, OAuthError> {
     let expires_at = capped(grant, now + ACCESS_TOKEN_TTL_MS);
     if expires_at <= now {
-        return Err(OAuthError::invalid_grant("The authorization has expired."));
+        return Err(keyfort_core::token::TokenRequestRefusal::AuthorizationExpired.into());
     }
     let claims = AccessClaims {
         iss: state.issuer.clone(),
@@ -203,25 +204,25 @@ pub fn prepare_refresh(grant: &GrantRecord, now: i64) -> (String, keyfort_store:
 }
 
 /// Verifies one of Keyfort's own access tokens: signature, `typ`, issuer, expiry.
-pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, OAuthError> {
-    let bad = || OAuthError::invalid_token("The access token is invalid or expired.");
-    let header = jsonwebtoken::decode_header(token).map_err(|_| bad())?;
+pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, BearerRefusal> {
+    const BAD: BearerRefusal = BearerRefusal::Invalid;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| BAD)?;
     // RFC 9068 §4: the typ header distinguishes access tokens from ID tokens.
     if !header
         .typ
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
     {
-        return Err(bad());
+        return Err(BAD);
     }
     let ring = state.keys();
     let key = header
         .kid
         .as_deref()
         .and_then(|k| ring.by_kid(k))
-        .ok_or_else(bad)?;
+        .ok_or(BAD)?;
     if key.alg != header.alg {
-        return Err(bad());
+        return Err(BAD);
     }
     let mut v = Validation::new(key.alg);
     v.set_issuer(&[&state.issuer]);
@@ -230,5 +231,5 @@ pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &v)
         .map(|d| d.claims)
-        .map_err(|_| bad())
+        .map_err(|_| BAD)
 }

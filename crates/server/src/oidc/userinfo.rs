@@ -5,20 +5,19 @@ use super::tokens;
 use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
+use keyfort_core::token::BearerRefusal;
 use serde_json::Value;
 
-fn bearer(headers: &HeaderMap) -> Result<&str, OAuthError> {
+fn bearer(headers: &HeaderMap) -> Result<&str, BearerRefusal> {
     let v = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            OAuthError::invalid_token("An access token is required (Authorization: Bearer …).")
-        })?;
+        .ok_or(BearerRefusal::Missing)?;
     v.strip_prefix("Bearer ")
         .or_else(|| v.strip_prefix("bearer "))
         .map(str::trim)
-        .ok_or_else(|| OAuthError::invalid_token("Use the Bearer scheme."))
+        .ok_or(BearerRefusal::NotBearer)
 }
 
 /// `GET|POST /userinfo`
@@ -32,30 +31,23 @@ pub async fn userinfo(
         .store
         .access_token_active(&claims.jti, now)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("The access token was revoked or has expired."))?;
+        .ok_or(BearerRefusal::Revoked)?;
     // The token's own (signed) scope: a refresh may have narrowed it below the grant's.
     if !tokens::scopes(&claims.scope).contains(&"openid") {
-        return Err(OAuthError::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "The token was not issued for openid.",
-        ));
+        return Err(BearerRefusal::InsufficientScope.into());
     }
-    let user_id = grant
-        .user_id
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_token("This token belongs to no user."))?;
+    let user_id = grant.user_id.as_deref().ok_or(BearerRefusal::NoUser)?;
     let user = state
         .store
         .user_by_id(user_id)
         .await?
         .filter(|u| u.enabled)
-        .ok_or_else(|| OAuthError::invalid_token("The user is no longer active."))?;
+        .ok_or(BearerRefusal::UserInactive)?;
     let client = state
         .store
         .client(&grant.client_id)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("Unknown client."))?;
+        .ok_or(BearerRefusal::UnknownClient)?;
     Ok(Json(Value::Object(
         tokens::user_claims(&state, &client, &claims.scope, &user).await?,
     )))

@@ -4,6 +4,7 @@ use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use futures_util::future::BoxFuture;
+use keyfort_core::token::{TokenRequestRefusal, service_scope};
 use keyfort_store::{GrantRecord, Issuance, Spend};
 use serde_json::{Value, json};
 
@@ -21,34 +22,6 @@ impl GrantHandler for ClientCredentials {
     }
 }
 
-/// Scope tokens as RFC 6749 §3.3 allows them; user scopes make no sense without a user.
-fn service_scope(raw: Option<&String>) -> Result<String, OAuthError> {
-    let mut out = Vec::new();
-    for s in raw
-        .map(String::as_str)
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-    {
-        if s.len() > 128
-            || !s
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-        {
-            return Err(OAuthError::invalid_scope("A scope value is malformed."));
-        }
-        if matches!(s, "openid" | "offline_access" | "profile" | "email") {
-            return Err(OAuthError::invalid_scope(format!(
-                "`{s}` needs a user; it is not available to client credentials."
-            )));
-        }
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    Ok(out.join(" "))
-}
-
 async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     let TokenRequest {
         state,
@@ -57,16 +30,14 @@ async fn issue(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         form,
     } = req;
     if client.public_client {
-        return Err(OAuthError::unauthorized_client(
-            "Public clients cannot use client credentials.",
-        ));
+        return Err(TokenRequestRefusal::PublicClientCredentials.into());
     }
     let grant = GrantRecord {
         id: crate::crypto::ordered_id(),
         client_id: client.id.clone(),
         user_id: None,
         session_id: None,
-        scope: service_scope(form.get("scope"))?,
+        scope: service_scope(form.get("scope").map(String::as_str))?,
         auth_time: None,
         acr: None,
         amr: "[]".into(),

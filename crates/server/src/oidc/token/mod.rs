@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
+use keyfort_core::token::TokenRequestRefusal;
 use keyfort_store::{ClientRecord, SignInEvent};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -27,12 +28,12 @@ pub struct TokenRequest<'a> {
 }
 
 impl TokenRequest<'_> {
-    pub fn param(&self, name: &str) -> Result<&str, OAuthError> {
+    pub fn param(&self, name: &'static str) -> Result<&str, OAuthError> {
         self.form
             .get(name)
             .map(String::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required.")))
+            .ok_or_else(|| TokenRequestRefusal::MissingParameter(name).into())
     }
 }
 
@@ -62,17 +63,13 @@ pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, St
                 .starts_with("application/x-www-form-urlencoded")
         });
     if !form_type {
-        return Err(OAuthError::invalid_request(
-            "The body must be application/x-www-form-urlencoded.",
-        ));
+        return Err(TokenRequestRefusal::NotAForm.into());
     }
     let mut form = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         // RFC 6749 §3.2: parameters must not be included more than once.
         if form.insert(k.into_owned(), v.into_owned()).is_some() {
-            return Err(OAuthError::invalid_request(
-                "A parameter was sent more than once.",
-            ));
+            return Err(TokenRequestRefusal::RepeatedParameter.into());
         }
     }
     Ok(form)
@@ -110,7 +107,7 @@ async fn handle(
     let grant_type = form
         .get("grant_type")
         .map(String::as_str)
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is required."))?;
+        .ok_or(TokenRequestRefusal::MissingParameter("grant_type"))?;
     if LEGACY_GRANTS.contains(&grant_type) {
         state
             .store
@@ -121,25 +118,20 @@ async fn handle(
                     username: form.get("username").map(|u| u.chars().take(128).collect()),
                     method: "password_grant",
                     outcome: "failure",
-                    reason: "legacy_authentication_blocked",
+                    reason: TokenRequestRefusal::LegacyGrant.code(),
                     ip: info.ip.clone(),
                     user_agent: info.user_agent.clone(),
                 },
                 None,
             )
             .await?;
-        return Err(OAuthError::unsupported_grant_type(
-            "The password grant is not offered: sign in with a passkey.",
-        ));
+        return Err(TokenRequestRefusal::LegacyGrant.into());
     }
     let handler = HANDLERS
         .iter()
         .find(|h| h.grant_type() == grant_type)
         .ok_or_else(|| {
-            OAuthError::unsupported_grant_type(format!(
-                "The grant type `{}` is not supported.",
-                grant_type.chars().take(64).collect::<String>()
-            ))
+            TokenRequestRefusal::UnsupportedGrant(grant_type.chars().take(64).collect())
         })?;
     let client = client_auth::authenticate(
         state,
@@ -151,9 +143,7 @@ async fn handle(
     )
     .await?;
     if !client.allows_grant(grant_type) {
-        return Err(OAuthError::unauthorized_client(format!(
-            "This client may not use the {grant_type} grant."
-        )));
+        return Err(TokenRequestRefusal::GrantNotAllowed(grant_type.to_string()).into());
     }
     handler
         .handle(TokenRequest {

@@ -5,6 +5,7 @@ use super::{GrantHandler, TokenRequest};
 use crate::oidc::error::OAuthError;
 use crate::oidc::tokens;
 use futures_util::future::BoxFuture;
+use keyfort_core::refresh::{RefreshFacts, RefreshRefusal, RefreshRequest, assess_refresh};
 use keyfort_store::{Issuance, RevokeReason, Spend};
 use serde_json::{Value, json};
 
@@ -28,43 +29,32 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     } = req;
     let presented = req.param("refresh_token")?;
     let hash = crate::crypto::token_hash(presented);
-    let invalid = || OAuthError::invalid_grant("The refresh token is invalid, expired or revoked.");
     // The token, its grant and the grant's user in one read.
-    let (record, grant, user) = state
-        .store
-        .refresh_token_with_grant(&hash)
-        .await?
-        .ok_or_else(invalid)?;
-    if grant.client_id != client.id {
-        return Err(invalid());
-    }
-    if record.used_at.is_some() {
-        return Err(reuse(state, &grant, now).await?);
-    }
-    if now >= record.expires_at
-        || grant.revoked_at.is_some()
-        || grant.not_after.is_some_and(|n| now >= n)
-    {
-        return Err(invalid());
-    }
-    // RFC 6749 §6: the tokens carry the requested scope, never more than the grant's.
-    let scope = keyfort_core::oidc::refreshed_scope(
-        &grant.scope,
-        req.form.get("scope").map(String::as_str),
-    )
-    .map_err(|w| {
-        OAuthError::invalid_scope(format!(
-            "A refresh cannot widen the granted scope (\"{}\" was not granted).",
-            w.scope
-        ))
-    })?;
-    if !user.enabled {
-        state
-            .store
-            .revoke_grant(&grant, RevokeReason::UserDisabled, now)
-            .await?;
-        return Err(invalid());
-    }
+    let loaded = state.store.refresh_token_with_grant(&hash).await?;
+    let decided = assess_refresh(
+        RefreshRequest {
+            token: loaded.as_ref().map(|(record, grant, user)| RefreshFacts {
+                grant_client_id: &grant.client_id,
+                used: record.used_at.is_some(),
+                expires_at: record.expires_at,
+                grant_revoked: grant.revoked_at.is_some(),
+                grant_not_after: grant.not_after,
+                granted_scope: &grant.scope,
+                user_enabled: user.enabled,
+            }),
+            client_id: &client.id,
+            requested_scope: req.form.get("scope").map(String::as_str),
+        },
+        now,
+    );
+    let (scope, (_, grant, user)) = match (decided, loaded) {
+        (Ok(scope), Some(loaded)) => (scope, loaded),
+        (Err(refusal), Some((_, grant, _))) => {
+            return Err(refuse(state, &grant, refusal, now).await?);
+        }
+        (Err(refusal), None) => return Err(refusal.into()),
+        (Ok(_), None) => return Err(OAuthError::server_error()),
+    };
     let access = tokens::prepare_access(state, &grant, &scope, now)?;
     let (next, next_record) = tokens::prepare_refresh(&grant, now);
     // One commit: the presented token is spent and its successor recorded together.
@@ -79,7 +69,8 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
         })
         .await?;
     if !issued {
-        return Err(reuse(state, &grant, now).await?);
+        // Spent by a concurrent request since it was read: a reuse.
+        return Err(refuse(state, &grant, RefreshRefusal::Reused, now).await?);
     }
     let (access, expires_in) = access.sign(state, now)?;
     let mut answer = json!({
@@ -96,18 +87,21 @@ async fn refresh(req: TokenRequest<'_>) -> Result<Value, OAuthError> {
     Ok(answer)
 }
 
-/// A refresh token presented twice: the whole family is revoked, audited in the same
-/// commit (once: a family revoked before writes nothing).
-async fn reuse(
+/// Answers a refused refresh. A reuse revokes the whole family and a disabled user's
+/// grant goes too, audited in the same commit (once: a family revoked before writes
+/// nothing).
+async fn refuse(
     state: &crate::state::AppState,
     grant: &keyfort_store::GrantRecord,
+    refusal: RefreshRefusal,
     now: i64,
 ) -> Result<OAuthError, OAuthError> {
-    state
-        .store
-        .revoke_grant(grant, RevokeReason::RefreshReuse, now)
-        .await?;
-    Ok(OAuthError::invalid_grant(
-        "The refresh token is invalid, expired or revoked.",
-    ))
+    if refusal.revokes_grant() {
+        let reason = match refusal {
+            RefreshRefusal::Reused => RevokeReason::RefreshReuse,
+            _ => RevokeReason::UserDisabled,
+        };
+        state.store.revoke_grant(grant, reason, now).await?;
+    }
+    Ok(refusal.into())
 }
