@@ -5,6 +5,7 @@
 //! concurrency for a bounded time or number of operations.
 
 pub mod floor;
+pub mod policy_load;
 pub mod provision;
 pub mod report;
 pub mod scenarios;

@@ -10,7 +10,8 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(name = "keyfort-bench", about = "Load generator for Keyfort")]
 struct Args {
-    /// Scenarios to run: passkey-signin, oidc-login, refresh, client-credentials, crypto-floor, or all.
+    /// Scenarios to run: passkey-signin, oidc-login, refresh, client-credentials, crypto-floor,
+    /// policy-eval (the policy evaluator alone), or all.
     #[arg(long = "scenario", default_value = "all")]
     scenarios: Vec<String>,
     #[arg(long, default_value_t = 32)]
@@ -41,6 +42,11 @@ struct Args {
     /// spent ceremony and a sign-in log row) so the store holds that many sessions.
     #[arg(long)]
     pile_up_sessions: Option<u64>,
+    /// Before the run, create this many groups, put each signing-in user in 50 of them and
+    /// apply a policy of 3 passkey profiles and 20 targets (`policy_load`), so every
+    /// sign-in loads the user's groups and evaluates the policy.
+    #[arg(long)]
+    policy_groups: Option<usize>,
     /// The keyfort binary to run (default: the one beside this binary).
     #[arg(long)]
     keyfort: Option<std::path::PathBuf>,
@@ -60,6 +66,7 @@ async fn main() -> Result<()> {
     if wanted.iter().any(|s| s == "all") {
         wanted = [
             "crypto-floor",
+            "policy-eval",
             "passkey-signin",
             "oidc-login",
             "refresh",
@@ -77,9 +84,18 @@ async fn main() -> Result<()> {
         floor.es256_jwt_unparsed_us,
         floor.per_signin_us()
     );
+    if wanted.iter().any(|s| s == "policy-eval") {
+        let (median, p99) = keyfort_bench::policy_load::measure_evaluator(200_000)?;
+        println!(
+            "policy evaluator (3 profiles, 20 targets, a user in {} groups): median {:.0} ns, p99 {:.0} ns per evaluation",
+            keyfort_bench::policy_load::MEMBERSHIPS,
+            median,
+            p99
+        );
+    }
     let scenarios: Vec<Scenario> = wanted
         .iter()
-        .filter(|s| s.as_str() != "crypto-floor")
+        .filter(|s| s.as_str() != "crypto-floor" && s.as_str() != "policy-eval")
         .map(|s| Scenario::parse(s).with_context(|| format!("unknown scenario {s}")))
         .collect::<Result<_>>()?;
     if scenarios.is_empty() {
@@ -106,6 +122,17 @@ async fn main() -> Result<()> {
         t.elapsed().as_secs_f64(),
         store.backend().as_str()
     );
+    if let Some(groups) = args.policy_groups {
+        let t = std::time::Instant::now();
+        let users: Vec<String> = (0..args.users).map(|i| format!("bench{i:07}")).collect();
+        keyfort_bench::policy_load::provision(&store, &users, groups).await?;
+        println!(
+            "policy: {groups} groups, each signing-in user in {} of them, {} include targets and 3 profiles, in {:.1} s",
+            keyfort_bench::policy_load::MEMBERSHIPS,
+            keyfort_bench::policy_load::TARGETS,
+            t.elapsed().as_secs_f64()
+        );
+    }
     store.close().await;
     let server = if args.in_process {
         target::Server::in_process(dir.path(), port, args.database_url.as_deref()).await?

@@ -108,7 +108,7 @@ pub fn actor() -> String {
     format!("cli:{who}")
 }
 
-async fn store() -> Result<Store, CliError> {
+pub(crate) async fn store() -> Result<Store, CliError> {
     let config = Config::from_process_env()?;
     open_store(&config).await
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod clients;
 mod output;
+mod policy;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,9 @@ enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(clients::KeysCommand),
+    /// The authentication-methods policy and its passkey profiles.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
             Command::Log(c) => admin::log(c, cli.json).await,
             Command::Client(c) => clients::client(c, cli.json, &admin::actor()).await,
             Command::Keys(c) => clients::keys(c, cli.json, &admin::actor()).await,
+            Command::Policy(c) => policy::policy(c, cli.json, &admin::actor()).await,
         }
     });
     match result {

@@ -305,3 +305,92 @@ fn users_are_listed_a_page_at_a_time() {
         "{human}"
     );
 }
+
+/// `keyfort policy`: show the document, apply one (a dry run first), refuse a bad one
+/// naming its field, refuse a stale version, and explain it for a user and a
+/// hypothetical passkey.
+#[test]
+fn policy_administration() {
+    let cli = Cli::new();
+    cli.json(&["user", "add", "alice", "--json"]);
+    cli.json(&["user", "add", "bob", "--json"]);
+    cli.json(&["group", "add", "contractors", "--json"]);
+    cli.json(&["group", "add-member", "contractors", "alice", "--json"]);
+    let shown = cli.json(&["policy", "show", "--json"]);
+    assert_eq!(shown["version"], 0);
+    assert_eq!(shown["policy"]["fido2"]["state"], "enabled");
+    assert_eq!(shown["policy"]["sms"]["state"], "disabled");
+    let groups = cli.json(&["group", "list", "--json"]);
+    let contractors = groups[0]["id"].as_str().unwrap().to_string();
+
+    // Contractors: no passkeys at all; everyone else: device-bound only.
+    let mut doc = shown["policy"].clone();
+    doc["fido2"]["excludeTargets"] = serde_json::json!([{ "id": contractors }]);
+    doc["fido2"]["passkeyProfiles"][0]["passkeyTypes"] = serde_json::json!(["deviceBound"]);
+    let file = cli.dir.path().join("policy.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let dry = cli.json(&["policy", "apply", file, "--dry-run", "--json"]);
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!(dry["changes"].as_array().unwrap().len(), 2, "{dry}");
+    assert_eq!(cli.json(&["policy", "show", "--json"])["version"], 0);
+    let applied = cli.json(&["policy", "apply", file, "--if-version", "0", "--json"]);
+    assert_eq!(applied["version"], 1);
+    let stale = cli.run(&["policy", "apply", file, "--if-version", "0"]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(stderr(&stale).contains("version 1"), "{}", stderr(&stale));
+
+    let e = cli.json(&["policy", "explain", "alice", "--synced", "--json"]);
+    assert_eq!(e["policyVersion"], 1);
+    let fido2 = &e["methods"][0];
+    assert_eq!(
+        (&fido2["method"], &fido2["scope"], &fido2["excludedBy"]),
+        (
+            &Value::from("fido2"),
+            &Value::from("excluded"),
+            &Value::from("contractors")
+        )
+    );
+    assert_eq!(e["passkeys"][0]["signInReason"], "passkeys_excluded");
+    let text = cli.run(&["policy", "explain", "bob", "--synced"]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("passkey_type_not_allowed"), "{text}");
+
+    // A document of the wrong shape, or breaking a rule, is refused whole, naming the field.
+    doc["fido2"]["passkeyProfiles"][0]["passkeyTypes"] = serde_json::json!(["cloud"]);
+    std::fs::write(cli.dir.path().join("bad.json"), doc.to_string()).unwrap();
+    let bad = cli.run(&["policy", "apply", "bad.json"]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(
+        stderr(&bad).contains("fido2.passkeyProfiles[0].passkeyTypes[0]"),
+        "{}",
+        stderr(&bad)
+    );
+    doc["fido2"]["passkeyProfiles"][0]["passkeyTypes"] = serde_json::json!(["synced"]);
+    doc["sms"]["excludeTargets"] = serde_json::json!([{ "id": "all_users" }]);
+    std::fs::write(cli.dir.path().join("bad.json"), doc.to_string()).unwrap();
+    let bad = cli.run(&["policy", "apply", "bad.json"]);
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(
+        stderr(&bad).contains("sms.excludeTargets[0].id"),
+        "{}",
+        stderr(&bad)
+    );
+    assert_eq!(cli.json(&["policy", "show", "--json"])["version"], 1);
+    let human = cli.run(&["policy", "show"]);
+    let human = String::from_utf8_lossy(&human.stdout).to_string();
+    assert!(
+        human.contains("version 1") && human.contains("contractors"),
+        "{human}"
+    );
+    let audit = cli.json(&["log", "audit", "--json"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "policy.updated"),
+        "{audit}"
+    );
+}

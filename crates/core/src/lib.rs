@@ -10,6 +10,7 @@ pub mod decision;
 pub mod directory;
 pub mod oidc;
 pub mod passkey;
+pub mod policy;
 pub mod refresh;
 pub mod registration;
 pub mod relying_party;

@@ -4,6 +4,7 @@
 //! The handlers parse, load the facts (the user, the pass or passkey, whether the code
 //! matched), call one function here, then commit and render what it decided.
 
+use crate::policy::PasskeyPolicyRefusal;
 use crate::tap::{PassState, Usability};
 use crate::time::Millis;
 use crate::webauthn::WebAuthnRefusal;
@@ -27,6 +28,8 @@ pub enum SignInRefusal {
     PassUsed,
     /// The right code of a pass whose start is still to come.
     PassNotYetValid,
+    /// The authentication-methods policy no longer accepts this passkey for this user.
+    Policy(PasskeyPolicyRefusal),
 }
 
 impl SignInRefusal {
@@ -41,6 +44,7 @@ impl SignInRefusal {
             SignInRefusal::PassExpired => "pass_expired",
             SignInRefusal::PassUsed => "pass_used",
             SignInRefusal::PassNotYetValid => "pass_not_yet_valid",
+            SignInRefusal::Policy(r) => r.code(),
         }
     }
 }
@@ -165,6 +169,7 @@ pub enum PasskeyVerdict<T> {
 /// to someone whose passkey just verified.
 pub fn assess_passkey<T>(
     f: PasskeyFacts<'_>,
+    allowed: impl FnOnce(&T) -> Result<(), PasskeyPolicyRefusal>,
     verify: impl FnOnce() -> Result<T, WebAuthnRefusal>,
 ) -> PasskeyVerdict<T> {
     let refuse = |refusal, identified, suspend| PasskeyVerdict::Refuse {
@@ -194,7 +199,10 @@ pub fn assess_passkey<T>(
         ),
         Err(r) => refuse(SignInRefusal::WebAuthn(r), true, false),
         Ok(_) if !c.owner_enabled => refuse(SignInRefusal::UserDisabled, true, false),
-        Ok(verified) => PasskeyVerdict::Accept(verified),
+        Ok(verified) => match allowed(&verified) {
+            Ok(()) => PasskeyVerdict::Accept(verified),
+            Err(r) => refuse(SignInRefusal::Policy(r), true, false),
+        },
     }
 }
 
@@ -202,6 +210,42 @@ pub fn assess_passkey<T>(
 mod tests {
     use super::*;
     use crate::time::MINUTE_MS;
+
+    fn any_passkey<T>(_: &T) -> Result<(), PasskeyPolicyRefusal> {
+        Ok(())
+    }
+
+    /// The policy is asked only once the passkey verified, and its refusal is identified
+    /// (the log names the owner) without suspending the passkey.
+    #[test]
+    fn a_verified_passkey_the_policy_refuses_is_refused() {
+        let handle = [1u8; 16];
+        let f = PasskeyFacts {
+            expected_user: None,
+            presented_handle: Some(&handle),
+            credential: Some(CredentialFacts {
+                owner_id: "u",
+                owner_handle: &handle,
+                suspended: false,
+                owner_enabled: true,
+            }),
+        };
+        let rule = PasskeyPolicyRefusal::Profile(crate::policy::ProfileRule::PasskeyType);
+        assert_eq!(
+            assess_passkey(f, |_: &u32| Err(rule), || Ok(7)),
+            PasskeyVerdict::Refuse {
+                refusal: SignInRefusal::Policy(rule),
+                identified: true,
+                suspend: false,
+            }
+        );
+        let v = assess_passkey(
+            f,
+            |_: &u32| -> Result<(), PasskeyPolicyRefusal> { panic!("asked before verifying") },
+            || Err(WebAuthnRefusal::InvalidSignature),
+        );
+        assert!(matches!(v, PasskeyVerdict::Refuse { .. }));
+    }
 
     fn pass(one_time: bool, used_at: Option<Millis>) -> PassState {
         PassState {
@@ -338,10 +382,13 @@ mod tests {
     #[test]
     fn a_verified_passkey_of_the_named_user_signs_in() {
         let f = facts(Some("alice"), Some(ALICE), Some(credential(false, true)));
-        assert_eq!(assess_passkey(f, || Ok(7)), PasskeyVerdict::Accept(7));
+        assert_eq!(
+            assess_passkey(f, any_passkey, || Ok(7)),
+            PasskeyVerdict::Accept(7)
+        );
         let discoverable = facts(None, None, Some(credential(false, true)));
         assert_eq!(
-            assess_passkey(discoverable, || Ok(7)),
+            assess_passkey(discoverable, any_passkey, || Ok(7)),
             PasskeyVerdict::Accept(7)
         );
     }
@@ -355,7 +402,7 @@ mod tests {
             facts(None, Some(&[2; 16]), Some(credential(false, true))),
         ];
         for f in cases {
-            let v = assess_passkey(f, || -> Result<u32, _> {
+            let v = assess_passkey(f, any_passkey, || -> Result<u32, _> {
                 panic!("verified a passkey that was refused")
             });
             assert_eq!(v, refused(SignInRefusal::UnknownCredential, false, false));
@@ -365,19 +412,19 @@ mod tests {
     #[test]
     fn a_blocked_passkey_is_refused_before_verifying() {
         let f = facts(None, None, Some(credential(true, true)));
-        let v = assess_passkey(f, || -> Result<u32, _> { panic!("verified") });
+        let v = assess_passkey(f, any_passkey, || -> Result<u32, _> { panic!("verified") });
         assert_eq!(v, refused(SignInRefusal::CredentialSuspended, true, false));
     }
 
     #[test]
     fn a_counter_going_backwards_blocks_the_passkey() {
         let f = facts(None, None, Some(credential(false, true)));
-        let v = assess_passkey(f, || -> Result<u32, _> {
+        let v = assess_passkey(f, any_passkey, || -> Result<u32, _> {
             Err(WebAuthnRefusal::SignCountRegression)
         });
         let regression = SignInRefusal::WebAuthn(WebAuthnRefusal::SignCountRegression);
         assert_eq!(v, refused(regression, true, true));
-        let v = assess_passkey(f, || -> Result<u32, _> {
+        let v = assess_passkey(f, any_passkey, || -> Result<u32, _> {
             Err(WebAuthnRefusal::InvalidSignature)
         });
         let bad = SignInRefusal::WebAuthn(WebAuthnRefusal::InvalidSignature);
@@ -388,10 +435,10 @@ mod tests {
     fn a_disabled_account_is_only_told_after_verifying() {
         let f = facts(None, None, Some(credential(false, false)));
         assert_eq!(
-            assess_passkey(f, || Ok(1u32)),
+            assess_passkey(f, any_passkey, || Ok(1u32)),
             refused(SignInRefusal::UserDisabled, true, false)
         );
-        let v = assess_passkey(f, || -> Result<u32, _> {
+        let v = assess_passkey(f, any_passkey, || -> Result<u32, _> {
             Err(WebAuthnRefusal::InvalidSignature)
         });
         let bad = SignInRefusal::WebAuthn(WebAuthnRefusal::InvalidSignature);

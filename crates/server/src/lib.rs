@@ -168,10 +168,26 @@ pub async fn serve(
             }
         }
     });
+    let policy_state = state.clone();
+    let policy_poll = tokio::spawn(async move {
+        // A policy applied on any node (or by the CLI) is enforced here within
+        // POLICY_POLL plus one read.
+        let mut tick = tokio::time::interval(POLICY_POLL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = policy_state.refresh_policy().await {
+                tracing::warn!(error = %e, "re-reading the authentication-methods policy failed");
+            }
+        }
+    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let r = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purger.abort();
+    policy_poll.abort();
     r
 }
+
+/// How often a node compares its policy's version with the stored one.
+pub const POLICY_POLL: std::time::Duration = std::time::Duration::from_secs(2);

@@ -46,6 +46,9 @@ struct PasskeyView {
     created: String,
     last_used: String,
     possibly_cloned: bool,
+    /// Why the policy in force refuses it at sign-in ("" when it accepts it).
+    policy_code: &'static str,
+    policy_message: &'static str,
 }
 
 #[derive(Template)]
@@ -175,9 +178,30 @@ pub async fn security(
     };
     let passkeys = state.store.passkeys_of_user(&current.user.id).await?;
     let last_one = passkeys.len() == 1;
+    let policy = state.policy();
+    let groups = state.store.group_ids_of_user(&current.user.id).await?;
+    let refusal = |p: &keyfort_store::PasskeyRecord| {
+        use keyfort_core::policy::{PasskeyCandidate, Stage, Subject, evaluate_passkey};
+        let candidate = PasskeyCandidate {
+            aaguid: &p.aaguid,
+            passkey_type: p.passkey_type,
+            attested: p.attested,
+        };
+        let subject = Subject { groups: &groups };
+        evaluate_passkey(&policy.policy, subject, candidate, Stage::SignIn)
+            .outcome
+            .err()
+    };
     let views = passkeys
         .into_iter()
-        .map(|p| PasskeyView {
+        .map(|p| {
+            let refused = refusal(&p);
+            (p, refused)
+        })
+        .map(|(p, refused)| PasskeyView {
+            policy_code: refused.map_or("", |r| r.code()),
+            policy_message: refused
+                .map_or("", |r| crate::refusals::passkey_policy_message(r, false)),
             type_label: p.passkey_type.label(),
             id: p.id,
             display_name: p.display_name,

@@ -11,6 +11,7 @@ use keyfort_core::authorize::AuthorizeRefusal;
 use keyfort_core::clients::ClientAuthRefusal;
 use keyfort_core::oidc::LogoutRefusal;
 use keyfort_core::passkey::MAX_PASSKEYS_PER_USER;
+use keyfort_core::policy::{PasskeyPolicyRefusal, ProfileRule};
 use keyfort_core::refresh::RefreshRefusal;
 use keyfort_core::registration::RegistrationRefusal;
 use keyfort_core::signin::SignInRefusal;
@@ -126,8 +127,42 @@ impl From<SignInRefusal> for ApiError {
                 "This Temporary Access Pass was for one use and has been used.",
             ),
             PassNotYetValid => (StatusCode::UNAUTHORIZED, "This pass is not valid yet."),
+            Policy(p) => (StatusCode::FORBIDDEN, passkey_policy_message(p, false)),
         };
         ApiError::new(status, r.code(), message)
+    }
+}
+
+/// What a person reads when the authentication-methods policy refuses a passkey: the
+/// rule, and what to do about it.
+pub fn passkey_policy_message(r: PasskeyPolicyRefusal, registering: bool) -> &'static str {
+    use PasskeyPolicyRefusal::*;
+    match (r, registering) {
+        (MethodDisabled, _) => "Your organisation has turned passkeys off.",
+        (Excluded | NotIncluded, false) => {
+            "Your organisation's policy does not let you sign in with a passkey. Sign in another way or contact your administrator."
+        }
+        (Excluded | NotIncluded, true) => {
+            "Your organisation's policy does not let you register a passkey."
+        }
+        (SelfServiceDisabled, _) => {
+            "Your organisation does not let people register passkeys themselves. Ask your administrator for a Temporary Access Pass."
+        }
+        (Profile(ProfileRule::PasskeyType), false) => {
+            "Your organisation's policy no longer accepts this type of passkey (synced or device-bound). Sign in another way and register one it accepts; My security shows which."
+        }
+        (Profile(ProfileRule::PasskeyType), true) => {
+            "Your organisation's policy does not accept this type of passkey (synced or device-bound). My security shows which it accepts."
+        }
+        (Profile(ProfileRule::Attestation), _) => {
+            "Your organisation requires a passkey whose maker can be verified (attestation), and this one's could not be."
+        }
+        (Profile(ProfileRule::KeyNotAllowed), _) => {
+            "Your organisation's policy does not accept passkeys from this provider or model. My security shows which it accepts."
+        }
+        (Profile(ProfileRule::KeyBlocked), _) => {
+            "Your organisation's policy blocks passkeys from this provider or model."
+        }
     }
 }
 
@@ -152,6 +187,7 @@ impl From<RegistrationRefusal> for ApiError {
                 StatusCode::CONFLICT,
                 "This passkey is already registered.".to_string(),
             ),
+            Policy(p) => (StatusCode::FORBIDDEN, passkey_policy_message(p, true).to_string()),
         };
         ApiError::new(status, r.code(), message)
     }
@@ -328,9 +364,9 @@ impl From<crate::app::AppError> for ApiError {
                 tracing::error!(error = %why, "application error");
                 ApiError::internal()
             }
-            e @ (Refused(_) | Client(_) | NoSecret(_) | Lifetime(_)) => {
-                ApiError::bad_request(e.code(), e.to_string())
-            }
+            e @ Stale { .. } => ApiError::conflict(e.code(), e.to_string()),
+            e @ (Refused(_) | Client(_) | NoSecret(_) | Lifetime(_) | Policy(_)
+            | PolicyDocument(_)) => ApiError::bad_request(e.code(), e.to_string()),
         }
     }
 }

@@ -32,12 +32,42 @@ pub struct Inner {
     /// Sign-in log rows older than this go at the next purge.
     pub signin_log_retention_ms: i64,
     pub throttles: crate::throttle::Throttles,
+    /// The authentication-methods policy as of its last (re)load: what every sign-in and
+    /// registration reads (never the database).
+    policy: std::sync::RwLock<Arc<crate::app::policy::Snapshot>>,
 }
 
 impl Inner {
     /// The signing keys as of the last (re)load.
     pub fn keys(&self) -> Arc<KeyRing> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The policy snapshot in force.
+    pub fn policy(&self) -> Arc<crate::app::policy::Snapshot> {
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the policy when the stored version differs from this node's (a change
+    /// applied on another node, or by the CLI). Returns whether it changed.
+    pub async fn refresh_policy(&self) -> Result<bool, crate::app::AppError> {
+        let stored = self
+            .store
+            .policy_version(crate::app::policy::METHODS)
+            .await?;
+        if stored == self.policy().version {
+            return Ok(false);
+        }
+        let fresh = crate::app::policy::load(&self.store).await?;
+        let mut slot = self.policy.write().unwrap_or_else(|p| p.into_inner());
+        // Never step back to an older version read by a slower concurrent refresh.
+        if fresh.version > slot.version || fresh.version == 0 {
+            *slot = Arc::new(fresh);
+        }
+        Ok(true)
     }
 
     /// Re-reads the keys from the store (after `keyfort keys rotate` on any node).
@@ -58,6 +88,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Cipher(#[from] crate::aead::CipherError),
+    #[error("the authentication-methods policy cannot be loaded: {0}")]
+    Policy(String),
 }
 
 #[derive(Clone)]
@@ -79,6 +111,9 @@ impl AppState {
         }
         let master_key = MasterKey::load(config.master_key.as_deref(), &config.data_dir)?;
         let ring = KeyRing::load(&store, &master_key, now_ms()).await?;
+        let policy = crate::app::policy::load(&store)
+            .await
+            .map_err(|e| StartError::Policy(e.to_string()))?;
         let webauthn = WebauthnCore::new_unsafe_experts_only(
             "Keyfort",
             &config.rp.id,
@@ -107,6 +142,7 @@ impl AppState {
                 .signin_log_retention_days
                 .saturating_mul(24 * 60 * keyfort_core::MINUTE_MS),
             throttles: crate::throttle::Throttles::new(&config.throttle),
+            policy: std::sync::RwLock::new(Arc::new(policy)),
         })))
     }
 }

@@ -105,6 +105,21 @@ impl Store {
         .await
     }
 
+    /// The ids of a user's groups: what policy targets name.
+    pub async fn group_ids_of_user(&self, user_id: &str) -> Result<Vec<String>> {
+        self.records(
+            "SELECT group_id FROM group_members WHERE user_id = $1",
+            &[Arg::Text(user_id)],
+        )
+        .await
+    }
+
+    /// Every group, by id and name (for resolving the groups a policy names).
+    pub async fn all_groups(&self) -> Result<Vec<Group>> {
+        self.records("SELECT id, name, created_at FROM groups ORDER BY name", &[])
+            .await
+    }
+
     /// The names of a user's groups, in order.
     pub async fn groups_of_user(&self, user_id: &str) -> Result<Vec<String>> {
         self.records(

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod logs;
 pub mod passes;
 pub mod passkeys;
+pub mod policy;
 
 use keyfort_core::clients::ClientRefusal;
 use keyfort_core::directory::DirectoryRefusal;
@@ -37,6 +38,15 @@ pub enum AppError {
     /// A pass lifetime outside its range.
     #[error(transparent)]
     Lifetime(#[from] LifetimeError),
+    /// A policy document breaks a policy rule.
+    #[error("{0}")]
+    Policy(keyfort_core::policy::PolicyRefusal),
+    /// A policy document that is not of the document's shape (the path, and what is wrong).
+    #[error("{0}")]
+    PolicyDocument(String),
+    /// The change was made from a version that is no longer the stored one.
+    #[error("the policy changed meanwhile (it is at version {current}); read it again")]
+    Stale { current: i64 },
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error("that {0} already exists")]
@@ -54,6 +64,9 @@ impl AppError {
             AppError::Client(r) => r.code(),
             AppError::Passkey(r) => r.code(),
             AppError::NoSecret(_) => "no_client_secret",
+            AppError::Policy(r) => r.problem.code(),
+            AppError::PolicyDocument(_) => "invalid_policy_document",
+            AppError::Stale { .. } => "version_conflict",
             AppError::Lifetime(_) => "invalid_lifetime",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
@@ -70,6 +83,8 @@ impl AppError {
                 | AppError::Passkey(_)
                 | AppError::NoSecret(_)
                 | AppError::Lifetime(_)
+                | AppError::Policy(_)
+                | AppError::PolicyDocument(_)
         )
     }
 }

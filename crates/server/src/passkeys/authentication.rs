@@ -14,6 +14,8 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use keyfort_core::passkey::PasskeyType;
+use keyfort_core::policy::{PasskeyCandidate, Stage, Subject, evaluate_passkey};
 use keyfort_core::signin::{
     CredentialFacts, PasskeyFacts, PasskeyVerdict, SignInRefusal, assess_passkey,
 };
@@ -182,8 +184,30 @@ pub async fn finish(
         origin: &state.rp.origin,
         rp_id_hash: &state.rp_id_hash,
     };
+    // The policy in force, and (only when a target names groups) the owner's groups.
+    let policy = state.policy();
+    let groups = match &found {
+        Some((_, user)) if policy.names_groups => state.store.group_ids_of_user(&user.id).await?,
+        _ => Vec::new(),
+    };
+    let allowed = |verified: &Asserted| {
+        let Some((passkey, _)) = &found else {
+            return Ok(());
+        };
+        // An assertion carries no AAGUID: what registration recorded, with the type from
+        // the flags this assertion carries.
+        let candidate = PasskeyCandidate {
+            aaguid: &passkey.aaguid,
+            passkey_type: PasskeyType::from_backup_eligible(verified.backup_eligible),
+            attested: passkey.attested,
+        };
+        let subject = Subject { groups: &groups };
+        evaluate_passkey(&policy.policy, subject, candidate, Stage::SignIn)
+            .outcome
+            .map(|_| ())
+    };
     // Run only once the checks before verification pass, so only for a known credential.
-    let verdict = assess_passkey(facts, || {
+    let verdict = assess_passkey(facts, allowed, || {
         let cred = cred.as_ref().ok_or(WebAuthnRefusal::InvalidResponse)?;
         let verified = match verify_es256(&expect, cred, &body.credential) {
             Some(r) => r,

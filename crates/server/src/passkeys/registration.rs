@@ -10,7 +10,8 @@ use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use keyfort_core::passkey::{AuthenticatorDataSummary, PasskeyType, format_aaguid};
-use keyfort_core::registration::{self, FinishFacts, RegistrationRefusal};
+use keyfort_core::policy::{PasskeyCandidate, Subject};
+use keyfort_core::registration::{self, FinishFacts, PolicyFacts, RegistrationRefusal};
 use keyfort_core::webauthn::WebAuthnRefusal;
 use keyfort_store::User;
 use keyfort_store::{PasskeyRecord, StoreError, Taken};
@@ -35,7 +36,13 @@ pub async fn begin(
     // Each begin stores a ceremony: a session may not create them without bound.
     state.throttles.check_registration(&current.session.id)?;
     let existing = state.store.passkeys_of_user(&current.user.id).await?;
-    registration::assess_begin(&session, existing.len(), now)?;
+    let policy = state.policy();
+    let groups = state.store.group_ids_of_user(&current.user.id).await?;
+    let facts = PolicyFacts {
+        policy: &policy.policy,
+        subject: Subject { groups: &groups },
+    };
+    registration::assess_begin(&session, existing.len(), facts, now)?;
     let exclude = existing
         .iter()
         .map(|p| B64.decode(&p.credential_id))
@@ -182,11 +189,18 @@ pub async fn finish(
     };
     let session = current.session.facts();
     let existing = state.store.passkeys_of_user(&current.user.id).await?.len();
+    let policy = state.policy();
+    let groups = state.store.group_ids_of_user(&current.user.id).await?;
+    let policy_facts = PolicyFacts {
+        policy: &policy.policy,
+        subject: Subject { groups: &groups },
+    };
     let facts = FinishFacts {
         session: &session,
         begun_by_session: ceremony.session_id.as_deref() == Some(current.session.id.as_str()),
         passkeys: existing,
         name: body.display_name.as_deref(),
+        policy: policy_facts,
     };
     let display_name = registration::assess_finish(facts, now)?;
     let reg_state: RegistrationState =
@@ -198,6 +212,14 @@ pub async fn finish(
         &current.user.id,
         display_name,
         now,
+    )?;
+    registration::assess_new_passkey(
+        policy_facts,
+        PasskeyCandidate {
+            aaguid: &record.aaguid,
+            passkey_type: record.passkey_type,
+            attested: record.attested,
+        },
     )?;
     match state
         .store

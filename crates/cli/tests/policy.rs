@@ -1,0 +1,241 @@
+//! The authentication-methods policy, enforced: a policy applied through the application
+//! layer on another store handle (as the CLI or another node does) is enforced by the
+//! running server at the next sign-in, within the poll interval; registration is refused
+//! for a passkey no profile in scope accepts; exclusion beats every include.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
+
+mod support;
+
+use keyfort_core::directory::UserDraft;
+use keyfort_core::passkey::PasskeyType;
+use keyfort_core::policy::{
+    EnforcementType, ExcludeTarget, IncludeTarget, KeyRestrictions, MethodsPolicy, PasskeyProfile,
+};
+use keyfort_server::app::{self, AppError};
+use keyfort_softauthn::{Authenticator, Overrides};
+use keyfort_store::Store;
+use std::time::{Duration, Instant};
+use support::inproc::{Db, Harness, client, start};
+
+const YUBIKEY: [u8; 16] = [
+    0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39, 0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54, 0xa8,
+];
+const YUBIKEY_ID: &str = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+const ICLOUD: [u8; 16] = [
+    0xfb, 0xfc, 0x30, 0x07, 0x15, 0x4e, 0x4e, 0xcc, 0x8c, 0x0b, 0x6e, 0x02, 0x05, 0x57, 0xd7, 0xbd,
+];
+
+fn now() -> i64 {
+    keyfort_server::state::now_ms()
+}
+
+/// A user with a multi-use pass, signed in with it; returns the signed-in client.
+async fn onboard(h: &Harness, name: &str) -> reqwest::Client {
+    let draft = UserDraft {
+        username: name.into(),
+        ..Default::default()
+    };
+    app::directory::add_user(&h.store, &draft, "test", now())
+        .await
+        .unwrap();
+    let pass = app::passes::issue_pass(&h.store, name, Some(60), false, "test", now())
+        .await
+        .unwrap();
+    let c = client();
+    let r = h.tap_signin(&c, name, &pass.temporary_access_pass).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    c
+}
+
+async fn apply(store: &Store, p: MethodsPolicy) -> i64 {
+    app::policy::apply(store, p, None, false, "test", now())
+        .await
+        .unwrap()
+        .version
+}
+
+async fn group(store: &Store, name: &str, members: &[&str]) -> String {
+    let g = app::directory::add_group(store, name, "test", now())
+        .await
+        .unwrap();
+    for m in members {
+        app::directory::add_member(store, name, m, "test", now())
+            .await
+            .unwrap();
+    }
+    g.id
+}
+
+/// Signs in until the answer's code is `code` (the server re-reads the policy on its
+/// own), and says how long that took.
+async fn until_code(h: &Harness, authn: &mut Authenticator, user: &str, code: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let r = h
+            .passkey_signin(&client(), authn, Some(user), &Overrides::default())
+            .await;
+        let got = if r.status == 200 { "ok" } else { r.code() };
+        if got == code {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still {got} ({:?}) after 10 s",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn profiles_enforced(db: Db) {
+    let Some(h) = start(db, "policy").await else {
+        return;
+    };
+    // Alice: a synced passkey; Bob: a device-bound YubiKey.
+    let alice = onboard(&h, "alice").await;
+    let mut synced = Authenticator::synced(ICLOUD);
+    let r = h.register(&alice, &mut synced, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let bob = onboard(&h, "bob").await;
+    let mut yubikey = Authenticator::new(YUBIKEY);
+    let r = h.register(&bob, &mut yubikey, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    until_code(&h, &mut synced, "alice", "ok").await;
+
+    // The administrator removes `synced` from the default profile: Alice's passkey is
+    // refused at its next sign-in (the log row says why), Bob's still signs in.
+    let mut p = MethodsPolicy::default();
+    p.fido2.passkey_profiles[0].passkey_types = vec![PasskeyType::DeviceBound];
+    assert_eq!(apply(&h.store, p.clone()).await, 1);
+    let took = until_code(&h, &mut synced, "alice", "passkey_type_not_allowed").await;
+    assert!(took < Duration::from_secs(5), "enforced after {took:?}");
+    let row = h.last_signin().await;
+    assert_eq!(
+        (row.reason.as_str(), row.username.as_deref()),
+        ("passkey_type_not_allowed", Some("alice"))
+    );
+    until_code(&h, &mut yubikey, "bob", "ok").await;
+    // "My security" says which passkey the policy no longer accepts, and why.
+    let (status, page) = h.get_html(&alice, "/my/security").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("data-code=\"passkey_type_not_allowed\"")
+            && page.contains("no longer accepts this type of passkey"),
+        "{page}"
+    );
+    let (_, page) = h.get_html(&bob, "/my/security").await;
+    assert!(
+        page.contains("policy-ok") && !page.contains("policy-refused"),
+        "{page}"
+    );
+    // Registering another synced passkey is refused too, and stores nothing.
+    let mut another = Authenticator::synced(ICLOUD);
+    let r = h
+        .register(&alice, &mut another, &Overrides::default())
+        .await;
+    assert_eq!((r.status, r.code()), (403, "passkey_type_not_allowed"));
+    let alice_id = h.store.user_by_username("alice").await.unwrap().unwrap().id;
+    assert_eq!(h.store.passkeys_of_user(&alice_id).await.unwrap().len(), 1);
+
+    // Administrators: attested device-bound keys of one model only. Bob's YubiKey is
+    // device-bound and on the allow list but not attested: it still signs in
+    // (attestation is a registration rule), while a second, unattested key cannot be
+    // registered; Carol, a contractor, is excluded from passkeys altogether.
+    let admins = group(&h.store, "admins", &["bob"]).await;
+    let contractors = group(&h.store, "contractors", &[]).await;
+    let carol = onboard(&h, "carol").await;
+    let mut carols = Authenticator::new(YUBIKEY);
+    let r = h.register(&carol, &mut carols, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app::directory::add_member(&h.store, "contractors", "carol", "test", now())
+        .await
+        .unwrap();
+    p.fido2.passkey_profiles.push(PasskeyProfile {
+        id: "admins".into(),
+        name: "Administrators".into(),
+        passkey_types: vec![PasskeyType::DeviceBound],
+        attestation_enforcement: keyfort_core::policy::AttestationEnforcement::RegistrationOnly,
+        key_restrictions: KeyRestrictions {
+            is_enforced: true,
+            enforcement_type: EnforcementType::Allow,
+            aa_guids: vec![YUBIKEY_ID.into()],
+        },
+    });
+    // Only the administrators' profile for administrators: a target per group.
+    p.fido2.include_targets = vec![IncludeTarget {
+        id: admins.clone(),
+        is_registration_required: true,
+        allowed_passkey_profiles: vec!["admins".into()],
+    }];
+    p.fido2.exclude_targets = vec![ExcludeTarget {
+        id: contractors.clone(),
+    }];
+    assert_eq!(apply(&h.store, p.clone()).await, 2);
+    until_code(&h, &mut carols, "carol", "passkeys_excluded").await;
+    until_code(&h, &mut yubikey, "bob", "ok").await;
+    // Alice is in no target now.
+    until_code(&h, &mut synced, "alice", "passkeys_not_in_scope").await;
+    let bob = {
+        let c = client();
+        let r = h
+            .passkey_signin(&c, &mut yubikey, Some("bob"), &Overrides::default())
+            .await;
+        assert_eq!(r.status, 200);
+        c
+    };
+    let mut second = Authenticator::new(YUBIKEY);
+    let r = h.register(&bob, &mut second, &Overrides::default()).await;
+    assert_eq!((r.status, r.code()), (403, "attestation_required"));
+
+    // The explanation names the profile and the rule for each passkey.
+    let e = app::policy::explain(&h.store, "bob", None).await.unwrap();
+    assert_eq!(e.policy_version, 2);
+    assert_eq!(e.passkey_profiles, vec!["admins".to_string()]);
+    let k = &e.passkeys[0];
+    assert!(k.sign_in_accepted && !k.registration_accepted, "{k:?}");
+    assert_eq!(k.profiles[0].reason, Some("attestation_required"));
+    let e = app::policy::explain(&h.store, "carol", None).await.unwrap();
+    let fido2 = e.methods.iter().find(|m| m.method == "fido2").unwrap();
+    assert_eq!(
+        (fido2.scope, fido2.excluded_by.as_deref()),
+        ("excluded", Some("contractors"))
+    );
+
+    // A change from a version that is no longer current is refused; a dry run and a
+    // refused document change nothing; every stored change is audited.
+    let stale = app::policy::apply(&h.store, p.clone(), Some(1), false, "test", now()).await;
+    assert!(
+        matches!(stale, Err(AppError::Stale { current: 2 })),
+        "{stale:?}"
+    );
+    let mut bad = p.clone();
+    bad.fido2.include_targets[0].id = "no-such-group".into();
+    let refused = app::policy::apply(&h.store, bad, None, false, "test", now()).await;
+    let Err(AppError::Policy(r)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(r.field, "fido2.includeTargets[0].id");
+    let dry = app::policy::apply(
+        &h.store,
+        MethodsPolicy::default(),
+        None,
+        true,
+        "test",
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(dry.dry_run && !dry.changes.is_empty());
+    assert_eq!(h.store.policy_version("methods").await.unwrap(), 2);
+    let audited = h
+        .store
+        .audit_log(1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.action == "policy.updated")
+        .count();
+    assert_eq!(audited, 2);
+}
+
+on_both_stores!(profiles_enforced);
