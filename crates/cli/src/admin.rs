@@ -66,8 +66,18 @@ pub enum GroupCommand {
     Add { name: String },
     /// Add a user to a group.
     AddMember { group: String, username: String },
-    /// List groups.
-    List,
+    /// List groups, a page at a time, in name order.
+    List {
+        /// Groups per page (1 to 1000; default 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// The cursor a previous page printed.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Only names starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -345,14 +355,28 @@ async fn run_group(
                 println!("Added {} to {}", m.member, m.group);
             }
         }
-        GroupCommand::List => {
-            let groups = directory::list_groups(store).await.map_err(app_failed)?;
+        GroupCommand::List {
+            limit,
+            cursor,
+            prefix,
+        } => {
+            let listing = directory::GroupListing {
+                cursor,
+                limit,
+                name_prefix: prefix,
+            };
+            let page = directory::list_groups(store, &listing)
+                .await
+                .map_err(app_failed)?;
             if as_json {
-                output::json(&groups);
+                output::json(&page);
             } else {
                 println!("{:<32} MEMBERS", "GROUP");
-                for g in &groups {
+                for g in &page.value {
                     println!("{:<32} {}", g.name, g.member_count);
+                }
+                if let Some(next) = &page.next_cursor {
+                    println!("More: keyfort group list --cursor {next}");
                 }
             }
         }

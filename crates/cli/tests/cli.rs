@@ -145,7 +145,27 @@ fn directory_administration() {
         Some(1)
     );
     let groups = cli.json(&["group", "list", "--json"]);
-    assert_eq!(groups[0]["memberCount"], 1);
+    assert_eq!(groups["value"][0]["memberCount"], 1);
+    // Groups are listed a page at a time, by name.
+    for g in ["g-a", "g-b", "g-c"] {
+        cli.json(&["group", "add", g, "--json"]);
+    }
+    let page = cli.json(&["group", "list", "--prefix", "g-", "--limit", "2", "--json"]);
+    let names: Vec<&str> = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["g-a", "g-b"]);
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let rest = cli.json(&[
+        "group", "list", "--prefix", "g-", "--cursor", cursor, "--json",
+    ]);
+    assert_eq!(rest["value"][0]["name"], "g-c");
+    assert!(rest["nextCursor"].is_null());
+    let bad = cli.run(&["group", "list", "--cursor", "!!"]);
+    assert_eq!(bad.status.code(), Some(64));
 
     // Passes: printed once, stored hashed, range-checked, one per user.
     let first = cli.json(&["tap", "issue", "alice", "--json"]);
@@ -321,7 +341,7 @@ fn policy_administration() {
     assert_eq!(shown["policy"]["fido2"]["state"], "enabled");
     assert_eq!(shown["policy"]["sms"]["state"], "disabled");
     let groups = cli.json(&["group", "list", "--json"]);
-    let contractors = groups[0]["id"].as_str().unwrap().to_string();
+    let contractors = groups["value"][0]["id"].as_str().unwrap().to_string();
 
     // Contractors: no passkeys at all; everyone else: device-bound only.
     let mut doc = shown["policy"].clone();

@@ -88,11 +88,25 @@ impl Store {
         .await
     }
 
-    pub async fn list_groups(&self) -> Result<Vec<GroupSummary>> {
+    /// One page of groups in name order, after `after` (the last name of the previous
+    /// page), their names starting with `prefix` (empty: any). Walks the name index.
+    pub async fn groups_page(
+        &self,
+        after: Option<&str>,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<GroupSummary>> {
         const SQL: &str = "SELECT g.id, g.name, g.created_at, \
              (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count \
-             FROM groups g ORDER BY g.name";
-        self.records(SQL, &[]).await
+             FROM groups g WHERE g.name > $1 \
+             AND ($2 = '' OR substr(g.name, 1, length($2)) = $2) \
+             ORDER BY g.name LIMIT $3";
+        let args = [
+            Arg::Text(after.unwrap_or("")),
+            Arg::Text(prefix),
+            Arg::Int(i64::from(limit)),
+        ];
+        self.records(SQL, &args).await
     }
 
     /// The usernames of a group's members, in order.

@@ -48,7 +48,11 @@ pub struct UserListing {
 /// One page of users in username order.
 pub async fn list_users(store: &Store, q: &UserListing) -> Result<Page<UserDto>> {
     let limit = page_size(q.limit)?;
-    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(c, MAX_USERNAME_LEN))
+        .transpose()?;
     let username_prefix = match q.username_prefix.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(p) => Some(username::normalize(p).map_err(DirectoryRefusal::Username)?),
@@ -73,13 +77,13 @@ pub async fn list_users(store: &Store, q: &UserListing) -> Result<Page<UserDto>>
     })
 }
 
-/// A cursor is the last username of the page before, base64url-encoded.
-fn decode_cursor(c: &str) -> Result<String> {
+/// A cursor is the last username (or group name) of the page before, base64url-encoded.
+fn decode_cursor(c: &str, max_chars: usize) -> Result<String> {
     let bytes = B64
         .decode(c.as_bytes())
         .map_err(|_| DirectoryRefusal::Cursor)?;
     let s = String::from_utf8(bytes).map_err(|_| DirectoryRefusal::Cursor)?;
-    if s.is_empty() || s.chars().count() > MAX_USERNAME_LEN {
+    if s.is_empty() || s.chars().count() > max_chars {
         return Err(DirectoryRefusal::Cursor.into());
     }
     Ok(s)
@@ -158,9 +162,41 @@ pub async fn add_member(
     })
 }
 
-pub async fn list_groups(store: &Store) -> Result<Vec<GroupDto>> {
-    let groups = store.list_groups().await?;
-    Ok(groups.iter().map(GroupDto::from).collect())
+/// What a group listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct GroupListing {
+    /// From a previous page's `nextCursor`.
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+    /// Names starting with this (normalised as a group name is).
+    pub name_prefix: Option<String>,
+}
+
+/// One page of groups in name order.
+pub async fn list_groups(store: &Store, q: &GroupListing) -> Result<Page<GroupDto>> {
+    let limit = page_size(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(c, keyfort_core::directory::MAX_GROUP_NAME_CHARS))
+        .transpose()?;
+    let prefix = match q.name_prefix.as_deref().map(str::trim) {
+        None | Some("") => String::new(),
+        Some(p) => validate_group_name(p)?,
+    };
+    let mut groups = store
+        .groups_page(after.as_deref(), &prefix, limit.saturating_add(1))
+        .await?;
+    let more = groups.len() > limit as usize;
+    groups.truncate(limit as usize);
+    let next_cursor = match groups.last() {
+        Some(last) if more => Some(B64.encode(last.name.as_bytes())),
+        _ => None,
+    };
+    Ok(Page {
+        value: groups.iter().map(GroupDto::from).collect(),
+        next_cursor,
+    })
 }
 
 #[cfg(test)]
@@ -170,7 +206,7 @@ mod tests {
     #[test]
     fn a_cursor_is_a_username_and_nothing_else() {
         let c = B64.encode("bob".as_bytes());
-        assert_eq!(decode_cursor(&c).unwrap(), "bob");
+        assert_eq!(decode_cursor(&c, MAX_USERNAME_LEN).unwrap(), "bob");
         for bad in [
             "",
             "!!",
@@ -179,7 +215,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    decode_cursor(bad),
+                    decode_cursor(bad, MAX_USERNAME_LEN),
                     Err(AppError::Refused(DirectoryRefusal::Cursor))
                 ),
                 "{bad}"
