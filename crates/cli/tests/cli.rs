@@ -244,6 +244,9 @@ fn directory_administration() {
             "user.disabled",
             "tap.issued",
             "tap.issued",
+            "group.created",
+            "group.created",
+            "group.created",
             "group.member_added",
             "group.created",
             "user.created"
