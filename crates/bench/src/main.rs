@@ -47,6 +47,10 @@ struct Args {
     /// sign-in loads the user's groups and evaluates the policy.
     #[arg(long)]
     policy_groups: Option<usize>,
+    /// With --policy-groups: a policy whose targets are all users only (the same
+    /// directory, no membership read at sign-in), as a control.
+    #[arg(long)]
+    policy_without_group_targets: bool,
     /// The keyfort binary to run (default: the one beside this binary).
     #[arg(long)]
     keyfort: Option<std::path::PathBuf>,
@@ -125,7 +129,13 @@ async fn main() -> Result<()> {
     if let Some(groups) = args.policy_groups {
         let t = std::time::Instant::now();
         let users: Vec<String> = (0..args.users).map(|i| format!("bench{i:07}")).collect();
-        keyfort_bench::policy_load::provision(&store, &users, groups).await?;
+        keyfort_bench::policy_load::provision(
+            &store,
+            &users,
+            groups,
+            !args.policy_without_group_targets,
+        )
+        .await?;
         println!(
             "policy: {groups} groups, each signing-in user in {} of them, {} include targets and 3 profiles, in {:.1} s",
             keyfort_bench::policy_load::MEMBERSHIPS,
