@@ -199,11 +199,7 @@ mod tests {
     use crate::exec::{Arg, Exec};
     use crate::{SignInEvent, Store};
 
-    async fn sqlite() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
-        (Store::open(&url).await.unwrap(), dir)
-    }
+    use crate::test_sqlite as sqlite;
 
     /// Inserts a spent-ceremony row; with `strict`, a duplicate id is a database error.
     struct Insert {

@@ -79,6 +79,14 @@ pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
     out
 }
 
+/// A fresh SQLite store in a directory of its own, for the store's unit tests.
+#[cfg(test)]
+pub(crate) async fn test_sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    (Store::open(&url).await.unwrap(), dir)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

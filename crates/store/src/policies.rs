@@ -146,11 +146,7 @@ impl Body for PutPolicy {
 mod tests {
     use super::*;
 
-    async fn sqlite() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
-        (Store::open(&url).await.unwrap(), dir)
-    }
+    use crate::test_sqlite as sqlite;
 
     fn ev() -> AuditEvent {
         AuditEvent::new(1, "admin", "policy.updated", "methods")

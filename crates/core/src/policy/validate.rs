@@ -133,15 +133,11 @@ pub fn normalize_aaguid(s: &str) -> Option<String> {
     {
         return None;
     }
-    let h = hex.to_ascii_lowercase();
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
+    let mut bytes = [0u8; 16];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(crate::passkey::format_aaguid(&bytes))
 }
 
 fn valid_profile_id(id: &str) -> bool {
