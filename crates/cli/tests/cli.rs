@@ -400,6 +400,29 @@ fn policy_administration() {
         "{}",
         stderr(&bad)
     );
+    // Bad input to the other commands: a missing file, an AAGUID that is not one, a user
+    // that does not exist.
+    let missing = cli.run(&["policy", "apply", "no-such-file.json"]);
+    assert_eq!(missing.status.code(), Some(64));
+    assert!(
+        stderr(&missing).contains("cannot read"),
+        "{}",
+        stderr(&missing)
+    );
+    let bad_aaguid = cli.run(&["policy", "explain", "alice", "--aaguid", "yubikey"]);
+    assert_eq!(bad_aaguid.status.code(), Some(64));
+    assert!(
+        stderr(&bad_aaguid).contains("--aaguid"),
+        "{}",
+        stderr(&bad_aaguid)
+    );
+    let nobody = cli.run(&["policy", "explain", "nobody"]);
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(
+        stderr(&nobody).contains("no such user"),
+        "{}",
+        stderr(&nobody)
+    );
     assert_eq!(cli.json(&["policy", "show", "--json"])["version"], 1);
     let human = cli.run(&["policy", "show"]);
     let human = String::from_utf8_lossy(&human.stdout).to_string();

@@ -179,7 +179,7 @@ pub async fn security(
     let passkeys = state.store.passkeys_of_user(&current.user.id).await?;
     let last_one = passkeys.len() == 1;
     let policy = state.policy();
-    let groups = state.store.group_ids_of_user(&current.user.id).await?;
+    let groups = policy.groups_of(&state.store, &current.user.id).await?;
     let refusal = |p: &keyfort_store::PasskeyRecord| {
         use keyfort_core::policy::{PasskeyCandidate, Stage, Subject, evaluate_passkey};
         let candidate = PasskeyCandidate {
@@ -196,20 +196,19 @@ pub async fn security(
         .into_iter()
         .map(|p| {
             let refused = refusal(&p);
-            (p, refused)
-        })
-        .map(|(p, refused)| PasskeyView {
-            policy_code: refused.map_or("", |r| r.code()),
-            policy_message: refused
-                .map_or("", |r| crate::refusals::passkey_policy_message(r, false)),
-            type_label: p.passkey_type.label(),
-            id: p.id,
-            display_name: p.display_name,
-            aaguid: p.aaguid,
-            attested: p.attested,
-            created: when(Some(p.created_at)),
-            last_used: when(p.last_used_at),
-            possibly_cloned: p.possibly_cloned,
+            PasskeyView {
+                policy_code: refused.map_or("", |r| r.code()),
+                policy_message: refused
+                    .map_or("", |r| crate::refusals::passkey_policy_message(r, false)),
+                type_label: p.passkey_type.label(),
+                id: p.id,
+                display_name: p.display_name,
+                aaguid: p.aaguid,
+                attested: p.attested,
+                created: when(Some(p.created_at)),
+                last_used: when(p.last_used_at),
+                possibly_cloned: p.possibly_cloned,
+            }
         })
         .collect();
     Ok(render(&SecurityPage {

@@ -52,22 +52,18 @@ impl Inner {
     }
 
     /// Re-reads the policy when the stored version differs from this node's (a change
-    /// applied on another node, or by the CLI). Returns whether it changed.
-    pub async fn refresh_policy(&self) -> Result<bool, crate::app::AppError> {
+    /// applied on another node, or by the CLI). Only the poller calls it, so reloads do
+    /// not race one another.
+    pub async fn refresh_policy(&self) -> Result<(), crate::app::AppError> {
         let stored = self
             .store
             .policy_version(crate::app::policy::METHODS)
             .await?;
-        if stored == self.policy().version {
-            return Ok(false);
+        if stored != self.policy().version {
+            let fresh = crate::app::policy::load(&self.store).await?;
+            *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
         }
-        let fresh = crate::app::policy::load(&self.store).await?;
-        let mut slot = self.policy.write().unwrap_or_else(|p| p.into_inner());
-        // Never step back to an older version read by a slower concurrent refresh.
-        if fresh.version > slot.version || fresh.version == 0 {
-            *slot = Arc::new(fresh);
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// Re-reads the keys from the store (after `keyfort keys rotate` on any node).

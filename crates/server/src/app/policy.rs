@@ -30,6 +30,19 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The ids of a user's groups as far as this policy needs them: read from the store
+    /// only when a target names groups, none otherwise.
+    pub async fn groups_of(
+        &self,
+        store: &Store,
+        user_id: &str,
+    ) -> std::result::Result<Vec<String>, keyfort_store::StoreError> {
+        if !self.names_groups {
+            return Ok(Vec::new());
+        }
+        store.group_ids_of_user(user_id).await
+    }
+
     pub fn new(version: i64, policy: MethodsPolicy) -> Snapshot {
         let names_groups = policy.groups().next().is_some();
         Snapshot {

@@ -187,7 +187,7 @@ pub async fn finish(
     // The policy in force, and (only when a target names groups) the owner's groups.
     let policy = state.policy();
     let groups = match &found {
-        Some((_, user)) if policy.names_groups => state.store.group_ids_of_user(&user.id).await?,
+        Some((_, user)) => policy.groups_of(&state.store, &user.id).await?,
         _ => Vec::new(),
     };
     let allowed = |verified: &Asserted| {

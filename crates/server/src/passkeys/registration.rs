@@ -37,7 +37,7 @@ pub async fn begin(
     state.throttles.check_registration(&current.session.id)?;
     let existing = state.store.passkeys_of_user(&current.user.id).await?;
     let policy = state.policy();
-    let groups = state.store.group_ids_of_user(&current.user.id).await?;
+    let groups = policy.groups_of(&state.store, &current.user.id).await?;
     let facts = PolicyFacts {
         policy: &policy.policy,
         subject: Subject { groups: &groups },
@@ -190,7 +190,7 @@ pub async fn finish(
     let session = current.session.facts();
     let existing = state.store.passkeys_of_user(&current.user.id).await?.len();
     let policy = state.policy();
-    let groups = state.store.group_ids_of_user(&current.user.id).await?;
+    let groups = policy.groups_of(&state.store, &current.user.id).await?;
     let policy_facts = PolicyFacts {
         policy: &policy.policy,
         subject: Subject { groups: &groups },
