@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record, fetch_records};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError};
 use serde::Serialize;
@@ -121,11 +121,7 @@ impl Store {
 
     /// The ids of a user's groups: what policy targets name.
     pub async fn group_ids_of_user(&self, user_id: &str) -> Result<Vec<String>> {
-        self.records(
-            "SELECT group_id FROM group_members WHERE user_id = $1",
-            &[Arg::Text(user_id)],
-        )
-        .await
+        self.records(GROUP_IDS_OF_USER, &[Arg::Text(user_id)]).await
     }
 
     /// Every group, by id and name (for resolving the groups a policy names).
@@ -143,6 +139,16 @@ impl Store {
         )
         .await
     }
+}
+
+const GROUP_IDS_OF_USER: &str = "SELECT group_id FROM group_members WHERE user_id = $1";
+
+/// The ids of a user's groups, inside another read.
+pub(crate) async fn fetch_group_ids_of_user<E: Exec>(
+    e: &mut E,
+    user_id: &str,
+) -> Result<Vec<String>> {
+    fetch_records(e, GROUP_IDS_OF_USER, &[Arg::Text(user_id)]).await
 }
 
 struct CreateGroup {

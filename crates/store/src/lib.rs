@@ -37,7 +37,7 @@ pub use groups::{Group, GroupSummary};
 pub use keys::{Reseal, SealedKey, SigningKeyRecord};
 pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use passes::PassRecord;
-pub use passkeys::PasskeyRecord;
+pub use passkeys::{PasskeyRecord, SignInFacts};
 pub use policies::{PolicyWrite, StoredPolicy};
 pub use pool::{Backend, Store};
 pub use revocations::RevokeReason;

@@ -40,10 +40,18 @@ macro_rules! passkey_columns {
     };
 }
 
-struct PasskeyWithUser(String);
+struct PasskeyWithUser {
+    credential_id: String,
+    /// Also read the owner's group ids, on the same connection.
+    with_groups: bool,
+}
+
+/// What a sign-in reads about a credential: the passkey, its owner and (when the policy
+/// names groups) the owner's group ids.
+pub type SignInFacts = (PasskeyRecord, crate::User, Vec<String>);
 
 impl Body for PasskeyWithUser {
-    type Out = Option<(PasskeyRecord, crate::User)>;
+    type Out = Option<SignInFacts>;
 
     async fn run<E: Exec>(&self, e: &mut E) -> Result<Self::Out> {
         const SQL: &str = concat!(
@@ -53,15 +61,24 @@ impl Body for PasskeyWithUser {
             crate::users::joined_user_columns!(),
             " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
         );
-        let args = [Arg::Text(&self.0)];
-        crate::users::fetch_with_user(
+        let args = [Arg::Text(&self.credential_id)];
+        let Some((passkey, user)) = crate::users::fetch_with_user(
             e,
             SQL,
             &args,
             PasskeyRecord::KINDS,
             PasskeyRecord::from_cols,
         )
-        .await
+        .await?
+        else {
+            return Ok(None);
+        };
+        let groups = if self.with_groups {
+            crate::groups::fetch_group_ids_of_user(e, &user.id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Some((passkey, user, groups)))
     }
 }
 
@@ -171,13 +188,19 @@ impl Store {
         .await
     }
 
-    /// The passkey with this credential id and the person it belongs to, in one query
-    /// (the sign-in path).
-    pub async fn passkey_with_user(
+    /// The passkey with this credential id and the person it belongs to, in one query,
+    /// and with `with_groups` the owner's group ids on the same connection (the sign-in
+    /// path: one read for everything it needs from the store).
+    pub async fn passkey_for_signin(
         &self,
         credential_id: &str,
-    ) -> Result<Option<(PasskeyRecord, crate::User)>> {
-        self.read(PasskeyWithUser(credential_id.to_string())).await
+        with_groups: bool,
+    ) -> Result<Option<SignInFacts>> {
+        self.read(PasskeyWithUser {
+            credential_id: credential_id.to_string(),
+            with_groups,
+        })
+        .await
     }
 
     /// Blocks a passkey whose counter went backwards, with its audit row — and, in the

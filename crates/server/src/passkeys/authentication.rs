@@ -153,9 +153,15 @@ pub async fn finish(
     let ceremony = opened.body;
     let spent_ref = Some(&spent);
     let credential_id = B64.encode(body.credential.raw_id.as_slice());
-    let found = state.store.passkey_with_user(&credential_id).await?;
+    // The policy in force; the owner's groups come in the same read, and only when a
+    // target names groups.
+    let policy = state.policy();
+    let found = state
+        .store
+        .passkey_for_signin(&credential_id, policy.names_groups)
+        .await?;
     let owner_handle = match &found {
-        Some((_, user)) => Some(
+        Some((_, user, _)) => Some(
             *uuid::Uuid::parse_str(&user.id)
                 .map_err(|_| ApiError::internal())?
                 .as_bytes(),
@@ -165,33 +171,26 @@ pub async fn finish(
     let facts = PasskeyFacts {
         expected_user: ceremony.expected_user.as_deref(),
         presented_handle: body.credential.response.user_handle.as_deref(),
-        credential: found
-            .as_ref()
-            .zip(owner_handle.as_ref())
-            .map(|((passkey, user), handle)| CredentialFacts {
+        credential: found.as_ref().zip(owner_handle.as_ref()).map(
+            |((passkey, user, _), handle)| CredentialFacts {
                 owner_id: &user.id,
                 owner_handle: handle,
                 suspended: passkey.possibly_cloned,
                 owner_enabled: user.enabled,
-            }),
+            },
+        ),
     };
     let cred = found
         .as_ref()
-        .map(|(passkey, _)| live_credential(passkey))
+        .map(|(passkey, _, _)| live_credential(passkey))
         .transpose()?;
     let expect = Expect {
         challenge: &ceremony.challenge,
         origin: &state.rp.origin,
         rp_id_hash: &state.rp_id_hash,
     };
-    // The policy in force, and (only when a target names groups) the owner's groups.
-    let policy = state.policy();
-    let groups = match &found {
-        Some((_, user)) => policy.groups_of(&state.store, &user.id).await?,
-        _ => Vec::new(),
-    };
     let allowed = |verified: &Asserted| {
-        let Some((passkey, _)) = &found else {
+        let Some((passkey, _, groups)) = &found else {
             return Ok(());
         };
         // An assertion carries no AAGUID: what registration recorded, with the type from
@@ -201,7 +200,7 @@ pub async fn finish(
             passkey_type: PasskeyType::from_backup_eligible(verified.backup_eligible),
             attested: passkey.attested,
         };
-        let subject = Subject { groups: &groups };
+        let subject = Subject { groups };
         evaluate_passkey(&policy.policy, subject, candidate, Stage::SignIn)
             .outcome
             .map(|_| ())
@@ -223,7 +222,7 @@ pub async fn finish(
         verified.map_err(|e| webauthn_refusal(&e))
     });
     let (passkey, user, result) = match (verdict, found) {
-        (PasskeyVerdict::Accept(result), Some((passkey, user))) => (passkey, user, result),
+        (PasskeyVerdict::Accept(result), Some((passkey, user, _))) => (passkey, user, result),
         (
             PasskeyVerdict::Refuse {
                 refusal,
@@ -233,7 +232,7 @@ pub async fn finish(
             found,
         ) => {
             let (passkey, user) = match found {
-                Some((p, u)) if identified => (Some(p), Some(u)),
+                Some((p, u, _)) if identified => (Some(p), Some(u)),
                 _ => (None, None),
             };
             let mut refusal = refusal;
