@@ -4,6 +4,7 @@ mod admin;
 mod clients;
 mod output;
 mod policy;
+mod roles;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,9 @@ enum Command {
     /// The authentication-methods policy and its passkey profiles.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Administrative roles of people and applications.
+    #[command(subcommand)]
+    Role(roles::RoleCommand),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
             Command::Client(c) => clients::client(c, cli.json, &admin::actor()).await,
             Command::Keys(c) => clients::keys(c, cli.json, &admin::actor()).await,
             Command::Policy(c) => policy::policy(c, cli.json, &admin::actor()).await,
+            Command::Role(c) => roles::role(c, cli.json, &admin::actor()).await,
         }
     });
     match result {

@@ -19,6 +19,7 @@ pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
 
 /// Who a user is to the organisation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum UserType {
     #[default]

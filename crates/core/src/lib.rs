@@ -14,6 +14,7 @@ pub mod policy;
 pub mod refresh;
 pub mod registration;
 pub mod relying_party;
+pub mod roles;
 pub mod session;
 pub mod signin;
 pub mod strength;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Synced (backup-eligible) or bound to one device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum PasskeyType {
     DeviceBound,

@@ -19,6 +19,7 @@ pub const ONE_TIME_REGISTRATION_WINDOW_MS: Millis = 10 * MINUTE_MS;
 pub const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Usability {
     EnabledByPolicy,

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     /// For a throttled request: the `Retry-After` seconds.
     pub retry_after_secs: Option<i64>,
+    /// A refused bearer token: the answer carries `WWW-Authenticate: Bearer` (RFC 6750 §3).
+    pub bearer_challenge: bool,
 }
 
 impl ApiError {
@@ -22,6 +24,15 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            bearer_challenge: false,
+        }
+    }
+
+    /// 401 for a missing or refused bearer token, with its challenge.
+    pub fn bearer(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            bearer_challenge: true,
+            ..ApiError::new(StatusCode::UNAUTHORIZED, code, message)
         }
     }
 
@@ -90,6 +101,17 @@ impl IntoResponse for ApiError {
             body["retryAfterSeconds"] = json!(secs);
         }
         let mut r = (self.status, axum::Json(body)).into_response();
+        if self.bearer_challenge {
+            let challenge = if self.code == "token_required" {
+                r#"Bearer realm="keyfort""#
+            } else {
+                r#"Bearer realm="keyfort", error="invalid_token""#
+            };
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            );
+        }
         if let Some(secs) = self.retry_after_secs {
             r.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

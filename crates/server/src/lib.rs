@@ -2,6 +2,7 @@
 //! for decisions and `keyfort-store` for state, and render.
 
 pub mod aead;
+pub mod api;
 pub mod app;
 pub mod bootstrap;
 pub mod config;
@@ -55,6 +56,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/passkeys/{id}/rename", post(passkeys::manage::rename))
         .route("/api/passkeys/{id}", delete(passkeys::manage::delete))
+        // A policy document may be larger than any other body.
+        .merge(api::router().layer(DefaultBodyLimit::max(
+            app::policy::MAX_DOCUMENT_BYTES + 4096,
+        )))
         .fallback(api_not_found);
     Router::new()
         .route("/", get(pages::home))
@@ -121,7 +126,10 @@ async fn same_origin_writes(State(state): State<AppState>, req: Request, next: N
     // Cookie-authenticated writes only: the OAuth endpoints authenticate clients by
     // credentials or tokens, and `/authorize` legitimately receives cross-site form posts.
     let path = req.uri().path();
-    let cookie_authenticated = path.starts_with("/api/") || path == "/signout" || path == "/logout";
+    // The admin API (`/api/v1/`) takes bearer tokens only, never a cookie.
+    let cookie_authenticated = (path.starts_with("/api/") && !path.starts_with("/api/v1/"))
+        || path == "/signout"
+        || path == "/logout";
     let writes = cookie_authenticated
         && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // Browsers say where a request comes from in Sec-Fetch-Site; under

@@ -364,9 +364,12 @@ impl From<crate::app::AppError> for ApiError {
                 tracing::error!(error = %why, "application error");
                 ApiError::internal()
             }
-            e @ Stale { .. } => ApiError::conflict(e.code(), e.to_string()),
+            e @ (Stale { .. } | LastGlobalAdministrator) => {
+                ApiError::conflict(e.code(), e.to_string())
+            }
+            e @ Forbidden(_) => ApiError::forbidden(e.code(), e.to_string()),
             e @ (Refused(_) | Client(_) | NoSecret(_) | Lifetime(_) | Policy(_)
-            | PolicyDocument(_)) => ApiError::bad_request(e.code(), e.to_string()),
+            | PolicyDocument(_) | UnknownRole(_)) => ApiError::bad_request(e.code(), e.to_string()),
         }
     }
 }

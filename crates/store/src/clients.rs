@@ -277,6 +277,13 @@ impl Body for RemoveClient {
         else {
             return Ok(false);
         };
+        // A removed application holds no roles (a later client of the same id would
+        // otherwise inherit them).
+        e.exec(
+            "DELETE FROM role_assignments WHERE principal_kind = 'client' AND principal_id = $1",
+            &[Arg::Text(&self.id)],
+        )
+        .await?;
         let ev = AuditEvent::new(self.now, &self.actor, "client.removed", &self.id)
             .before(summary(&gone));
         audit::write_with(e, &ev).await?;

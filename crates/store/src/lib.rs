@@ -23,6 +23,7 @@ mod policies;
 mod pool;
 mod readers;
 mod revocations;
+mod roles;
 mod secrets;
 mod sessions;
 mod throttles;
@@ -41,6 +42,7 @@ pub use passkeys::{PasskeyRecord, SignInFacts};
 pub use policies::{PolicyWrite, StoredPolicy};
 pub use pool::{Backend, Store};
 pub use revocations::RevokeReason;
+pub use roles::Assignment;
 pub use sessions::{PasskeyUse, Recorded, SessionRecord, SignInWrite};
 pub use users::{NewUser, RowVersion, User, UserQuery};
 

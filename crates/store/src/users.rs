@@ -246,6 +246,12 @@ impl Body for CreateUser {
         let ev = AuditEvent::new(self.now, &self.actor, "user.created", &user.username)
             .after(summary(&user));
         audit::write_with(e, &ev).await?;
+        // The first administrator (made at bootstrap) is a global administrator.
+        if new.is_admin {
+            let role = keyfort_core::roles::Role::GlobalAdministrator;
+            let assignment = crate::roles::Assignment::of_user(&user, role, &self.actor, self.now);
+            crate::roles::insert_with(e, &assignment, &self.actor).await?;
+        }
         Ok(user)
     }
 }

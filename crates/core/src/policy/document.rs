@@ -10,6 +10,7 @@ pub const ALL_USERS: &str = "all_users";
 
 /// A sign-in method the policy governs. The ids are Entra's method configuration ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MethodId {
     #[serde(rename = "fido2")]
@@ -55,6 +56,7 @@ impl MethodId {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MethodState {
     Enabled,
@@ -63,6 +65,7 @@ pub enum MethodState {
 
 /// Who a method applies to: `all_users` or a group id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IncludeTarget {
     pub id: String,
@@ -76,6 +79,7 @@ pub struct IncludeTarget {
 
 /// A group the method never applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExcludeTarget {
     pub id: String,
@@ -98,6 +102,7 @@ fn everyone() -> Vec<IncludeTarget> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum AttestationEnforcement {
     Disabled,
@@ -107,6 +112,7 @@ pub enum AttestationEnforcement {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum EnforcementType {
     Allow,
@@ -114,6 +120,7 @@ pub enum EnforcementType {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyRestrictions {
     pub is_enforced: bool,
@@ -125,6 +132,7 @@ pub struct KeyRestrictions {
 
 /// Which passkeys are good enough.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyProfile {
     pub id: String,
@@ -152,6 +160,7 @@ impl PasskeyProfile {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyMethod {
     pub state: MethodState,
@@ -165,6 +174,7 @@ pub struct PasskeyMethod {
 
 /// Temporary Access Pass settings (lifetimes in minutes, within 10–43,200).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PassMethod {
     pub state: MethodState,
@@ -182,6 +192,7 @@ pub struct PassMethod {
 
 /// A method with no settings beyond its targets (its ceremony settings live elsewhere).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlainMethod {
     pub state: MethodState,
@@ -207,6 +218,7 @@ targets_of!(PasskeyMethod, PassMethod, PlainMethod);
 
 /// The whole authentication-methods policy, keyed by method id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MethodsPolicy {
     pub fido2: PasskeyMethod,

@@ -20,7 +20,7 @@ pub fn iso(ms: i64) -> String {
     t.format(&fmt).unwrap_or_else(|_| ms.to_string())
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDto {
     pub id: String,
@@ -58,7 +58,7 @@ impl From<&User> for UserDto {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasskeyDto {
     pub id: String,
@@ -91,7 +91,7 @@ impl From<&PasskeyRecord> for PasskeyDto {
 }
 
 /// A user's Temporary Access Pass as the methods listing shows it (never the code).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PassDto {
     pub id: String,
@@ -121,7 +121,7 @@ impl PassDto {
 }
 
 /// A freshly issued pass: the only time the code is shown.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedPassDto {
     pub username: String,
@@ -134,7 +134,7 @@ pub struct IssuedPassDto {
 }
 
 /// A user with their groups and registered methods.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserDetailDto {
     pub user: UserDto,
@@ -143,7 +143,7 @@ pub struct UserDetailDto {
     pub temporary_access_pass: Option<PassDto>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupDto {
     pub id: String,
@@ -163,7 +163,7 @@ impl From<&GroupSummary> for GroupDto {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipDto {
     pub group: String,
@@ -171,7 +171,7 @@ pub struct MembershipDto {
 }
 
 /// One page of a listing; `nextCursor` asks for the next (absent on the last page).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub value: Vec<T>,
@@ -179,7 +179,7 @@ pub struct Page<T> {
 }
 
 /// A registered application (never its secret).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientDto {
     pub client_id: String,
@@ -214,7 +214,7 @@ impl From<&ClientRecord> for ClientDto {
 }
 
 /// A new registration: the secret (for a confidential client) is shown only here.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisteredClientDto {
     #[serde(flatten)]
@@ -222,7 +222,7 @@ pub struct RegisteredClientDto {
     pub client_secret: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RotatedSecretDto {
     pub client_id: String,
@@ -230,7 +230,7 @@ pub struct RotatedSecretDto {
 }
 
 /// A sign-in attempt (identical refusals from one address within a minute are one row).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInDto {
     pub id: i64,
@@ -266,7 +266,7 @@ impl From<&SignInRow> for SignInDto {
 }
 
 /// A change to the directory, credentials, clients or keys.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditDto {
     pub id: i64,

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod passes;
 pub mod passkeys;
 pub mod policy;
+pub mod roles;
 
 use keyfort_core::clients::ClientRefusal;
 use keyfort_core::directory::DirectoryRefusal;
@@ -47,6 +48,16 @@ pub enum AppError {
     /// The change was made from a version that is no longer the stored one.
     #[error("the policy changed meanwhile (it is at version {current}); read it again")]
     Stale { current: i64 },
+    /// Not one of the roles (the name given, shortened).
+    #[error("`{0}` is not a role; the roles are {roles}", roles = role_names())]
+    UnknownRole(String),
+    #[error(
+        "this is the last global administrator who is a person; assign the role to another person first"
+    )]
+    LastGlobalAdministrator,
+    /// The caller's roles do not allow the operation.
+    #[error("{0}")]
+    Forbidden(keyfort_core::roles::RoleRefusal),
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error("that {0} already exists")]
@@ -68,6 +79,9 @@ impl AppError {
             AppError::PolicyDocument(_) => "invalid_policy_document",
             AppError::Stale { .. } => "version_conflict",
             AppError::Lifetime(_) => "invalid_lifetime",
+            AppError::UnknownRole(_) => "unknown_role",
+            AppError::LastGlobalAdministrator => "last_global_administrator",
+            AppError::Forbidden(r) => r.code(),
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::Internal(_) => "internal_error",
@@ -85,8 +99,17 @@ impl AppError {
                 | AppError::Lifetime(_)
                 | AppError::Policy(_)
                 | AppError::PolicyDocument(_)
+                | AppError::UnknownRole(_)
         )
     }
+}
+
+fn role_names() -> String {
+    let names: Vec<&str> = keyfort_core::roles::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    names.join(", ")
 }
 
 impl From<RegistrationRefusal> for AppError {

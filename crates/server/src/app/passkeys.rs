@@ -6,14 +6,14 @@ use keyfort_core::registration::RegistrationRefusal;
 use keyfort_store::{Store, User};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RenamedPasskeyDto {
     pub id: String,
     pub display_name: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedPasskeyDto {
     pub deleted: String,

@@ -10,7 +10,7 @@ use keyfort_core::policy::{
     Scope, Stage, Subject, evaluate_passkey, method_scope, normalize_aaguid, validate_policy,
 };
 use keyfort_store::{AuditEvent, PolicyWrite, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -76,7 +76,7 @@ async fn group_names(store: &Store) -> Result<HashMap<String, String>> {
         .collect())
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyDto {
     pub version: i64,
@@ -109,26 +109,60 @@ pub fn parse_document(text: &str) -> Result<MethodsPolicy> {
             "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
         )));
     }
+    let mut policy: MethodsPolicy = read_json(text)?;
+    normalize_aaguids(&mut policy, "")?;
+    Ok(policy)
+}
+
+/// A change of the policy as the admin API takes it: the version it was made from, and
+/// the whole new document.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyChange {
+    /// The version this change was made from (409 when the stored one moved on).
+    pub version: i64,
+    pub policy: MethodsPolicy,
+}
+
+/// Reads a [`PolicyChange`], as [`parse_document`] reads a document.
+pub fn parse_change(text: &str) -> Result<PolicyChange> {
+    if text.len() > MAX_DOCUMENT_BYTES + 64 {
+        return Err(AppError::PolicyDocument(format!(
+            "the document is larger than {MAX_DOCUMENT_BYTES} bytes"
+        )));
+    }
+    let mut change: PolicyChange = read_json(text)?;
+    normalize_aaguids(&mut change.policy, "policy.")?;
+    Ok(change)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let mut policy: MethodsPolicy = serde_path_to_error::deserialize(de).map_err(|e| {
+    serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         AppError::PolicyDocument(format!("{path}: {}", e.inner()))
-    })?;
+    })
+}
+
+/// Each AAGUID in the stored spelling; `prefix` is the document's path in the request.
+fn normalize_aaguids(policy: &mut MethodsPolicy, prefix: &str) -> Result<()> {
     for (i, profile) in policy.fido2.passkey_profiles.iter_mut().enumerate() {
         for (j, a) in profile.key_restrictions.aa_guids.iter_mut().enumerate() {
             *a = normalize_aaguid(a).ok_or_else(|| {
                 AppError::Policy(PolicyRefusal {
-                    field: format!("fido2.passkeyProfiles[{i}].keyRestrictions.aaGuids[{j}]"),
+                    field: format!(
+                        "{prefix}fido2.passkeyProfiles[{i}].keyRestrictions.aaGuids[{j}]"
+                    ),
                     problem: PolicyProblem::InvalidAaguid,
                 })
             })?;
         }
     }
-    Ok(policy)
+    Ok(())
 }
 
 /// What applying a document did (or, in a dry run, would do).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppliedDto {
     /// The version stored (a dry run: the version it was checked against).
@@ -226,7 +260,7 @@ pub struct Hypothesis {
     pub attested: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileVerdictDto {
     pub profile_id: String,
@@ -236,7 +270,7 @@ pub struct ProfileVerdictDto {
     pub reason: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PasskeyVerdictDto {
     /// The registered passkey's name; absent for a hypothetical one.
@@ -252,7 +286,7 @@ pub struct PasskeyVerdictDto {
     pub profiles: Vec<ProfileVerdictDto>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodScopeDto {
     pub method: &'static str,
@@ -263,7 +297,7 @@ pub struct MethodScopeDto {
     pub excluded_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExplanationDto {
     pub username: String,

@@ -1,0 +1,144 @@
+//! The authentication-methods policy: read it, replace it whole, explain it for a user.
+
+use super::auth::Caller;
+use super::{ProblemDto, Text};
+use crate::app::policy::{
+    self as app_policy, AppliedDto, ExplanationDto, Hypothesis, PolicyChange, PolicyDto,
+};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::{AppState, now_ms};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use keyfort_core::passkey::PasskeyType;
+use keyfort_core::roles::AdminAction;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+/// The policy with its version (also the `ETag`).
+#[utoipa::path(get, path = "/api/v1/admin/policies/authenticationMethods", tag = "policy",
+    responses(
+        (status = 200, body = PolicyDto, headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+    ))]
+pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.may(AdminAction::ReadPolicy)?;
+    let dto = app_policy::show(&state.store).await?;
+    let etag =
+        HeaderValue::from_str(&format!("\"{}\"", dto.version)).map_err(|_| ApiError::internal())?;
+    Ok(([(header::ETAG, etag)], Json(dto)).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReplaceQuery {
+    /// Validate and report the difference; store nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// The version `If-Match` names (`"3"`, `W/"3"` or `3`), if the header is there.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_if_match",
+            "If-Match must name a policy version, as the ETag gives it.",
+        )
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse().map(Some).map_err(|_| bad())
+}
+
+/// Replaces the policy with a whole new document, validated whole before anything is
+/// stored, made from `version` (and `If-Match`, when sent): 409 when another change came
+/// first. Audited with before and after.
+#[utoipa::path(put, path = "/api/v1/admin/policies/authenticationMethods", tag = "policy",
+    params(ReplaceQuery, ("If-Match" = Option<String>, Header, description = "The version the change was made from, as the ETag gives it")),
+    request_body = PolicyChange,
+    responses(
+        (status = 200, body = AppliedDto),
+        (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+        (status = 409, body = ProblemDto), (status = 413, body = ProblemDto), (status = 415, body = ProblemDto),
+    ))]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    super::ApiQuery(q): super::ApiQuery<ReplaceQuery>,
+    headers: HeaderMap,
+    Text(body): Text,
+) -> Result<Json<AppliedDto>, ApiError> {
+    caller.may(AdminAction::ManagePolicy)?;
+    let expected = if_match(&headers)?;
+    let change = app_policy::parse_change(&body)?;
+    if expected.is_some_and(|v| v != change.version) {
+        return Err(ApiError::bad_request(
+            "version_mismatch",
+            "If-Match and the body's version name different versions.",
+        ));
+    }
+    let applied = app_policy::apply(
+        &state.store,
+        change.policy,
+        Some(change.version),
+        q.dry_run,
+        &caller.actor(),
+        now_ms(),
+    )
+    .await?;
+    if !q.dry_run {
+        // At once on this node; the others within the poll interval.
+        state.refresh_policy().await?;
+    }
+    Ok(Json(applied))
+}
+
+/// A user, and optionally a hypothetical passkey, to explain the policy for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExplainRequest {
+    username: String,
+    /// A hypothetical passkey's AAGUID; the user's own passkeys when absent.
+    aaguid: Option<String>,
+    /// `synced` when absent.
+    passkey_type: Option<PasskeyType>,
+    #[serde(default)]
+    attested: bool,
+}
+
+/// Which methods apply to the user, which passkey profiles are in their scope, and for
+/// each of their passkeys (or the hypothetical one) which profiles accept it and why each
+/// other refuses.
+#[utoipa::path(post, path = "/api/v1/admin/policies/authenticationMethods/explain", tag = "policy",
+    request_body = ExplainRequest,
+    responses(
+        (status = 200, body = ExplanationDto),
+        (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+        (status = 404, body = ProblemDto), (status = 413, body = ProblemDto), (status = 415, body = ProblemDto),
+    ))]
+pub async fn explain(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ExplainRequest>,
+) -> Result<Json<ExplanationDto>, ApiError> {
+    caller.may(AdminAction::ReadPolicy)?;
+    let hypothesis = match body.aaguid {
+        Some(raw) => Some(Hypothesis {
+            aaguid: keyfort_core::policy::normalize_aaguid(&raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_aaguid", "aaguid is not an AAGUID (a UUID).")
+            })?,
+            passkey_type: body.passkey_type.unwrap_or(PasskeyType::Synced),
+            attested: body.attested,
+        }),
+        None => None,
+    };
+    Ok(Json(
+        app_policy::explain(&state.store, &body.username, hypothesis).await?,
+    ))
+}
