@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use keyfort_core::session::session_alive;
+use keyfort_core::token::BearerRefusal;
 use keyfort_store::{SessionRecord, User};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -80,6 +81,18 @@ impl FromRequestParts<AppState> for ClientInfo {
             user_agent,
         })
     }
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1).
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, BearerRefusal> {
+    let v = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(BearerRefusal::Missing)?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or(BearerRefusal::NotBearer)
 }
 
 pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

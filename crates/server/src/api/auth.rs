@@ -9,7 +9,6 @@ use crate::oidc::tokens;
 use crate::state::{AppState, now_ms};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use keyfort_core::roles::{AdminAction, PrincipalKind, Role, authorize};
 use keyfort_core::token::BearerRefusal;
 
@@ -36,23 +35,12 @@ impl Caller {
     }
 }
 
-pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, BearerRefusal> {
-    let v = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(BearerRefusal::Missing)?;
-    v.strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or(BearerRefusal::NotBearer)
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let claims =
-            tokens::verify_access_token(state, bearer(&parts.headers)?).map_err(admin_bearer)?;
+        let claims = tokens::verify_access_token(state, crate::extract::bearer(&parts.headers)?)
+            .map_err(admin_bearer)?;
         let grant = state
             .store
             .access_token_active(&claims.jti, now_ms())

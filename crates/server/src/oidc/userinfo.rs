@@ -5,20 +5,9 @@ use super::tokens;
 use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use keyfort_core::token::BearerRefusal;
 use serde_json::Value;
-
-fn bearer(headers: &HeaderMap) -> Result<&str, BearerRefusal> {
-    let v = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(BearerRefusal::Missing)?;
-    v.strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or(BearerRefusal::NotBearer)
-}
 
 /// `GET|POST /userinfo`
 pub async fn userinfo(
@@ -26,7 +15,7 @@ pub async fn userinfo(
     headers: HeaderMap,
 ) -> Result<Json<Value>, OAuthError> {
     let now = now_ms();
-    let claims = tokens::verify_access_token(&state, bearer(&headers)?)?;
+    let claims = tokens::verify_access_token(&state, crate::extract::bearer(&headers)?)?;
     let grant = state
         .store
         .access_token_active(&claims.jti, now)
