@@ -187,6 +187,22 @@ async fn profiles_enforced(db: Db) {
     let r = h.register(&bob, &mut second, &Overrides::default()).await;
     assert_eq!((r.status, r.code()), (403, "attestation_required"));
 
+    // A membership change is enforced at the very next sign-in, whatever node made it:
+    // a node reuses the groups it read for a user only while the user's memberships
+    // version (read with the passkey) holds. Alice joins the administrators: in scope
+    // again, and refused by their profile.
+    let r = h
+        .passkey_signin(&client(), &mut synced, Some("alice"), &Overrides::default())
+        .await;
+    assert_eq!(r.code(), "passkeys_not_in_scope");
+    app::directory::add_member(&h.store, "admins", "alice", "test", now())
+        .await
+        .unwrap();
+    let r = h
+        .passkey_signin(&client(), &mut synced, Some("alice"), &Overrides::default())
+        .await;
+    assert_eq!((r.status, r.code()), (403, "passkey_type_not_allowed"));
+
     // The explanation names the profile and the rule for each passkey.
     let e = app::policy::explain(&h.store, "bob", None).await.unwrap();
     assert_eq!(e.policy_version, 2);

@@ -35,6 +35,9 @@ pub struct Inner {
     /// The authentication-methods policy as of its last (re)load: what every sign-in and
     /// registration reads (never the database).
     policy: std::sync::RwLock<Arc<crate::app::policy::Snapshot>>,
+    /// Per user, the policy's named groups they are in, while their memberships version
+    /// holds (`app::memberships`).
+    pub memberships: crate::app::memberships::Memberships,
 }
 
 impl Inner {
@@ -139,6 +142,7 @@ impl AppState {
                 .saturating_mul(24 * 60 * keyfort_core::MINUTE_MS),
             throttles: crate::throttle::Throttles::new(&config.throttle),
             policy: std::sync::RwLock::new(Arc::new(policy)),
+            memberships: crate::app::memberships::Memberships::default(),
         })))
     }
 }

@@ -1,5 +1,5 @@
 use crate::audit::{self, AuditEvent};
-use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record, fetch_records};
+use crate::exec::{Arg, Cols, Exec, Kind, Record, fetch_record};
 use crate::group_commit::Body;
 use crate::{Result, Store, StoreError};
 use serde::Serialize;
@@ -143,12 +143,16 @@ impl Store {
 
 const GROUP_IDS_OF_USER: &str = "SELECT group_id FROM group_members WHERE user_id = $1";
 
-/// The ids of a user's groups, inside another read.
-pub(crate) async fn fetch_group_ids_of_user<E: Exec>(
-    e: &mut E,
-    user_id: &str,
-) -> Result<Vec<String>> {
-    fetch_records(e, GROUP_IDS_OF_USER, &[Arg::Text(user_id)]).await
+/// Moves `users.memberships_version` of a user: every change to the user's memberships
+/// calls this in its own transaction, since a sign-in reuses the groups it read for as long
+/// as that version stays put.
+pub(crate) async fn bump_memberships_version<E: Exec>(e: &mut E, user_id: &str) -> Result<()> {
+    e.exec(
+        "UPDATE users SET memberships_version = memberships_version + 1 WHERE id = $1",
+        &[Arg::Text(user_id)],
+    )
+    .await?;
+    Ok(())
 }
 
 struct CreateGroup {
@@ -201,6 +205,8 @@ impl Body for AddMember {
         )
         .await
         .map_err(|e| e.named_conflict("membership"))?;
+        // Every sign-in's cached view of this user's groups is stale from this commit.
+        bump_memberships_version(e, &self.user_id).await?;
         // A membership change is a change of the group (its version is the ETag).
         e.exec(
             "UPDATE groups SET version = version + 1, updated_at = $1 WHERE id = $2",

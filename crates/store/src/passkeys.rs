@@ -42,13 +42,16 @@ macro_rules! passkey_columns {
 
 struct PasskeyWithUser {
     credential_id: String,
-    /// Also read the owner's group ids, on the same connection.
-    with_groups: bool,
 }
 
-/// What a sign-in reads about a credential: the passkey, its owner and (when the policy
-/// names groups) the owner's group ids.
-pub type SignInFacts = (PasskeyRecord, crate::User, Vec<String>);
+/// What a sign-in reads about a credential, in one statement: the passkey, its owner, and
+/// the owner's memberships version (which moves with every change to their groups).
+#[derive(Debug, Clone)]
+pub struct SignInFacts {
+    pub passkey: PasskeyRecord,
+    pub user: crate::User,
+    pub memberships_version: i64,
+}
 
 impl Body for PasskeyWithUser {
     type Out = Option<SignInFacts>;
@@ -57,28 +60,25 @@ impl Body for PasskeyWithUser {
         const SQL: &str = concat!(
             "SELECT p.id, p.user_id, p.credential_id, p.credential, p.aaguid, p.sign_count, \
              p.backup_eligible, p.backup_state, p.passkey_type, p.attestation_format, p.attested, \
-             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, ",
+             p.transports, p.display_name, p.created_at, p.last_used_at, p.possibly_cloned, \
+             u.memberships_version, ",
             crate::users::joined_user_columns!(),
             " FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = $1"
         );
+        let mut kinds = PasskeyRecord::KINDS.to_vec();
+        kinds.push(Kind::Int);
         let args = [Arg::Text(&self.credential_id)];
-        let Some((passkey, user)) = crate::users::fetch_with_user(
-            e,
-            SQL,
-            &args,
-            PasskeyRecord::KINDS,
-            PasskeyRecord::from_cols,
+        let found = crate::users::fetch_with_user(e, SQL, &args, &kinds, |c| {
+            Ok((PasskeyRecord::from_cols(c)?, c.int()?))
+        })
+        .await?;
+        Ok(
+            found.map(|((passkey, memberships_version), user)| SignInFacts {
+                passkey,
+                user,
+                memberships_version,
+            }),
         )
-        .await?
-        else {
-            return Ok(None);
-        };
-        let groups = if self.with_groups {
-            crate::groups::fetch_group_ids_of_user(e, &user.id).await?
-        } else {
-            Vec::new()
-        };
-        Ok(Some((passkey, user, groups)))
     }
 }
 
@@ -188,17 +188,11 @@ impl Store {
         .await
     }
 
-    /// The passkey with this credential id and the person it belongs to, in one query,
-    /// and with `with_groups` the owner's group ids on the same connection (the sign-in
-    /// path: one read for everything it needs from the store).
-    pub async fn passkey_for_signin(
-        &self,
-        credential_id: &str,
-        with_groups: bool,
-    ) -> Result<Option<SignInFacts>> {
+    /// The passkey with this credential id, the person it belongs to and their
+    /// memberships version, in one query (the sign-in path's one read).
+    pub async fn passkey_for_signin(&self, credential_id: &str) -> Result<Option<SignInFacts>> {
         self.read(PasskeyWithUser {
             credential_id: credential_id.to_string(),
-            with_groups,
         })
         .await
     }

@@ -785,6 +785,79 @@ async fn changes_move_the_row_version(store: &Store) {
     assert!(store.user_version("nobody").await.unwrap().is_none());
 }
 
+/// The sign-in read brings the passkey, its owner and the owner's memberships version,
+/// which moves with each membership change (in that change's commit) and with nothing
+/// else; a failed change leaves it where it was.
+async fn the_signin_read_carries_the_memberships_version(store: &Store) {
+    let u = user(store, "member").await;
+    let key = PasskeyRecord {
+        id: "key-member".into(),
+        user_id: u.id.clone(),
+        credential_id: "cred-member".into(),
+        credential: "{}".into(),
+        aaguid: "00000000-0000-0000-0000-000000000000".into(),
+        sign_count: 0,
+        backup_eligible: false,
+        backup_state: false,
+        passkey_type: keyfort_core::passkey::PasskeyType::DeviceBound,
+        attestation_format: "none".into(),
+        attested: false,
+        transports: "[]".into(),
+        display_name: "Key".into(),
+        created_at: 5,
+        last_used_at: None,
+        possibly_cloned: false,
+    };
+    store
+        .insert_passkey(&key, "member", "test", 5)
+        .await
+        .unwrap();
+    let version = || async {
+        let f = store
+            .passkey_for_signin("cred-member")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (f.passkey, f.user.id.as_str()),
+            (key.clone(), u.id.as_str())
+        );
+        f.memberships_version
+    };
+    assert_eq!(version().await, 0);
+    let g = store
+        .create_group("00000000-0000-4000-8000-0000000000a1", "g1", "test", 6)
+        .await
+        .unwrap();
+    assert_eq!(version().await, 0, "a new group is nobody's membership");
+    store
+        .add_group_member(&g, &u.id, "member", "test", 7)
+        .await
+        .unwrap();
+    assert_eq!(version().await, 1);
+    assert!(matches!(
+        store.add_group_member(&g, &u.id, "member", "test", 8).await,
+        Err(StoreError::Conflict("membership"))
+    ));
+    assert_eq!(version().await, 1, "a refused change moves nothing");
+    store
+        .set_user_enabled("member", false, "test", 9)
+        .await
+        .unwrap();
+    assert_eq!(
+        version().await,
+        1,
+        "other changes to the user do not move it"
+    );
+    assert!(
+        store
+            .passkey_for_signin("cred-none")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 /// A page of users follows the username index from the cursor, filtered.
 async fn users_come_a_page_at_a_time(store: &Store) {
     for name in ["pa", "pb", "pc", "q_x", "q%y"] {
@@ -883,5 +956,6 @@ on_both!(
     revocations_are_audited_with_their_change,
     changes_move_the_row_version,
     users_come_a_page_at_a_time,
+    the_signin_read_carries_the_memberships_version,
     signin_commits_its_answer
 );

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod directory;
 pub mod dto;
 pub mod logs;
+pub mod memberships;
 pub mod passes;
 pub mod passkeys;
 pub mod policy;

@@ -12,7 +12,7 @@ use keyfort_core::policy::{
 use keyfort_store::{AuditEvent, PolicyWrite, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The row the authentication-methods policy is stored under.
 pub const METHODS: &str = "methods";
@@ -25,8 +25,10 @@ pub struct Snapshot {
     /// 0: nothing stored yet (a fresh installation's default policy).
     pub version: i64,
     pub policy: MethodsPolicy,
-    /// Whether any target names a group: only then does a sign-in load the user's groups.
+    /// Whether any target names a group: only then does a sign-in need the user's groups.
     pub names_groups: bool,
+    /// The ids of the groups the targets name: the only memberships the policy can see.
+    pub named_groups: HashSet<String>,
 }
 
 impl Snapshot {
@@ -44,11 +46,12 @@ impl Snapshot {
     }
 
     pub fn new(version: i64, policy: MethodsPolicy) -> Snapshot {
-        let names_groups = policy.groups().next().is_some();
+        let named_groups: HashSet<String> = policy.groups().map(str::to_string).collect();
         Snapshot {
             version,
+            names_groups: !named_groups.is_empty(),
+            named_groups,
             policy,
-            names_groups,
         }
     }
 }

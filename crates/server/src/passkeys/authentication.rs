@@ -23,6 +23,7 @@ use keyfort_core::webauthn::{WebAuthnRefusal, ceremony_live};
 use keyfort_store::{PasskeyUse, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use webauthn_rs_core::proto::{
     AuthenticationState, Credential, PublicKeyCredential, UserVerificationPolicy,
 };
@@ -153,15 +154,23 @@ pub async fn finish(
     let ceremony = opened.body;
     let spent_ref = Some(&spent);
     let credential_id = B64.encode(body.credential.raw_id.as_slice());
-    // The policy in force; the owner's groups come in the same read, and only when a
-    // target names groups.
+    // The passkey, its owner and their memberships version in one read; the owner's groups
+    // (only those the policy in force names) from this node's cache while that version
+    // holds, read otherwise.
     let policy = state.policy();
-    let found = state
-        .store
-        .passkey_for_signin(&credential_id, policy.names_groups)
-        .await?;
+    let found = state.store.passkey_for_signin(&credential_id).await?;
+    let groups = match &found {
+        Some(f) => {
+            state
+                .memberships
+                .named_groups(&state.store, &policy, &f.user.id, f.memberships_version)
+                .await?
+        }
+        None => Arc::from(Vec::new()),
+    };
+    let found = found.map(|f| (f.passkey, f.user));
     let owner_handle = match &found {
-        Some((_, user, _)) => Some(
+        Some((_, user)) => Some(
             *uuid::Uuid::parse_str(&user.id)
                 .map_err(|_| ApiError::internal())?
                 .as_bytes(),
@@ -171,18 +180,19 @@ pub async fn finish(
     let facts = PasskeyFacts {
         expected_user: ceremony.expected_user.as_deref(),
         presented_handle: body.credential.response.user_handle.as_deref(),
-        credential: found.as_ref().zip(owner_handle.as_ref()).map(
-            |((passkey, user, _), handle)| CredentialFacts {
+        credential: found
+            .as_ref()
+            .zip(owner_handle.as_ref())
+            .map(|((passkey, user), handle)| CredentialFacts {
                 owner_id: &user.id,
                 owner_handle: handle,
                 suspended: passkey.possibly_cloned,
                 owner_enabled: user.enabled,
-            },
-        ),
+            }),
     };
     let cred = found
         .as_ref()
-        .map(|(passkey, _, _)| live_credential(passkey))
+        .map(|(passkey, _)| live_credential(passkey))
         .transpose()?;
     let expect = Expect {
         challenge: &ceremony.challenge,
@@ -190,7 +200,7 @@ pub async fn finish(
         rp_id_hash: &state.rp_id_hash,
     };
     let allowed = |verified: &Asserted| {
-        let Some((passkey, _, groups)) = &found else {
+        let Some((passkey, _)) = &found else {
             return Ok(());
         };
         // An assertion carries no AAGUID: what registration recorded, with the type from
@@ -200,7 +210,7 @@ pub async fn finish(
             passkey_type: PasskeyType::from_backup_eligible(verified.backup_eligible),
             attested: passkey.attested,
         };
-        let subject = Subject { groups };
+        let subject = Subject { groups: &groups };
         evaluate_passkey(&policy.policy, subject, candidate, Stage::SignIn)
             .outcome
             .map(|_| ())
@@ -222,7 +232,7 @@ pub async fn finish(
         verified.map_err(|e| webauthn_refusal(&e))
     });
     let (passkey, user, result) = match (verdict, found) {
-        (PasskeyVerdict::Accept(result), Some((passkey, user, _))) => (passkey, user, result),
+        (PasskeyVerdict::Accept(result), Some((passkey, user))) => (passkey, user, result),
         (
             PasskeyVerdict::Refuse {
                 refusal,
@@ -232,7 +242,7 @@ pub async fn finish(
             found,
         ) => {
             let (passkey, user) = match found {
-                Some((p, u, _)) if identified => (Some(p), Some(u)),
+                Some((p, u)) if identified => (Some(p), Some(u)),
                 _ => (None, None),
             };
             let mut refusal = refusal;
