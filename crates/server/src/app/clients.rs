@@ -31,7 +31,9 @@ pub async fn register(
         |l: &[String]| serde_json::to_string(l).map_err(|e| AppError::Internal(e.to_string()));
     let grants: Vec<String> = v.grants.iter().map(|g| g.as_str().to_string()).collect();
     let record = ClientRecord {
-        id: random_token().chars().take(22).collect(),
+        // 128 random bits in hex: an id never begins with `-` (which a command line would
+        // read as an option) and needs no escaping anywhere.
+        id: crate::crypto::hex(&crate::crypto::random_array::<16>()),
         name: v.name,
         secret_hash: secret.as_deref().map(token_hash),
         public_client: draft.public,
