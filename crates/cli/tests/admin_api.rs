@@ -45,14 +45,42 @@ async fn token(h: &Harness, c: &TestClient, scope: &str) -> String {
     r["access_token"].as_str().expect("a token").to_string()
 }
 
-/// Status, the error code (if any) and the body of one call.
+/// What one call answered.
+struct Reply {
+    status: u16,
+    /// The error code, when the body has one.
+    code: String,
+    body: Value,
+    what: String,
+}
+
+impl Reply {
+    /// The body, when the call answered `status`.
+    fn answers(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "{}: {}", self.what, self.body);
+        self.body
+    }
+
+    /// The body, when the call was refused with `status` and the error `code`.
+    fn refused(self, status: u16, code: &str) -> Value {
+        assert_eq!(
+            (self.status, self.code.as_str()),
+            (status, code),
+            "{}: {}",
+            self.what,
+            self.body
+        );
+        self.body
+    }
+}
+
 async fn call(
     h: &Harness,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<Value>,
-) -> (u16, String, Value) {
+) -> Reply {
     let http = reqwest::Client::new();
     let mut req = http.request(method.parse().unwrap(), h.url(&format!("{A}{path}")));
     if let Some(t) = token {
@@ -64,8 +92,12 @@ async fn call(
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap_or(Value::Null);
-    let code = body["error"].as_str().unwrap_or("").to_string();
-    (status, code, body)
+    Reply {
+        status,
+        code: body["error"].as_str().unwrap_or("").to_string(),
+        body,
+        what: format!("{method} {path}"),
+    }
 }
 
 async fn add_user(h: &Harness, name: &str) {
@@ -94,26 +126,31 @@ async fn authentication_is_required(db: Db) {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "token_required");
     // Not a token of Keyfort's.
-    let (s, code, _) = call(&h, "GET", "/users", Some("not-a-token"), None).await;
-    assert_eq!((s, code.as_str()), (401, "invalid_token"));
+    call(&h, "GET", "/users", Some("not-a-token"), None)
+        .await
+        .refused(401, "invalid_token");
     // A token without the admin scope, from a client that holds a role.
     let (c, _) = caller(&h, &[Role::GlobalAdministrator], "keyfort.admin").await;
     let unscoped = token(&h, &c, "reports").await;
-    let (s, code, _) = call(&h, "GET", "/users", Some(&unscoped), None).await;
-    assert_eq!((s, code.as_str()), (403, "insufficient_scope"));
+    call(&h, "GET", "/users", Some(&unscoped), None)
+        .await
+        .refused(403, "insufficient_scope");
     // A client without a role.
     let (_, nobody) = caller(&h, &[], "keyfort.admin").await;
-    let (s, code, body) = call(&h, "GET", "/users", Some(&nobody), None).await;
-    assert_eq!((s, code.as_str()), (403, "forbidden"), "{body}");
+    let body = call(&h, "GET", "/users", Some(&nobody), None)
+        .await
+        .refused(403, "forbidden");
     assert!(body["message"].as_str().unwrap().contains("globalReader"));
 
     // An expired token (signed by the server's own key, its expiry in the past).
     let (_, good) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
-    let (s, _, _) = call(&h, "GET", "/users", Some(&good), None).await;
-    assert_eq!(s, 200);
+    call(&h, "GET", "/users", Some(&good), None)
+        .await
+        .answers(200);
     let expired = resign_expired(&h, &good).await;
-    let (s, code, _) = call(&h, "GET", "/users", Some(&expired), None).await;
-    assert_eq!((s, code.as_str()), (401, "invalid_token"));
+    call(&h, "GET", "/users", Some(&expired), None)
+        .await
+        .refused(401, "invalid_token");
 
     // A revoked token (RFC 7009).
     let (revokee, revoked) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
@@ -125,8 +162,9 @@ async fn authentication_is_required(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (s, code, _) = call(&h, "GET", "/users", Some(&revoked), None).await;
-    assert_eq!((s, code.as_str()), (401, "invalid_token"));
+    call(&h, "GET", "/users", Some(&revoked), None)
+        .await
+        .refused(401, "invalid_token");
 
     // A removed role takes effect at the next call; a removed client's token is refused.
     let (holder, held) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
@@ -140,8 +178,9 @@ async fn authentication_is_required(db: Db) {
     )
     .await
     .unwrap();
-    let (s, code, _) = call(&h, "GET", "/users", Some(&held), None).await;
-    assert_eq!((s, code.as_str()), (403, "forbidden"));
+    call(&h, "GET", "/users", Some(&held), None)
+        .await
+        .refused(403, "forbidden");
 }
 
 /// `token` with its expiry moved into the past, signed again with the server's key.
@@ -194,8 +233,9 @@ async fn each_role_does_only_what_it_may(db: Db) {
         "/auditLogs",
         "/signIns",
     ] {
-        let (s, _, body) = call(&h, "GET", path, Some(&reader), None).await;
-        assert_eq!(s, 200, "{path}: {body}");
+        let body = call(&h, "GET", path, Some(&reader), None)
+            .await
+            .answers(200);
         let text = body.to_string();
         assert!(
             !text.contains("secret\":\""),
@@ -203,185 +243,191 @@ async fn each_role_does_only_what_it_may(db: Db) {
         );
     }
     let new_user = json!({ "username": "bob" });
-    let (s, code, _) = call(&h, "POST", "/users", Some(&reader), Some(new_user.clone())).await;
-    assert_eq!((s, code.as_str()), (403, "forbidden"));
+    call(&h, "POST", "/users", Some(&reader), Some(new_user.clone()))
+        .await
+        .refused(403, "forbidden");
     let pass = json!({ "lifetimeInMinutes": 60 });
-    let (s, _, _) = call(
+    call(
         &h,
         "POST",
         "/users/alice/temporaryAccessPass",
         Some(&reader),
         Some(pass.clone()),
     )
-    .await;
-    assert_eq!(s, 403);
+    .await
+    .answers(403);
 
     // Authentication policy administrators change the policy and nothing else.
-    let (_, _, current) = call(
+    let current = call(
         &h,
         "GET",
         "/policies/authenticationMethods",
         Some(&policy_admin),
         None,
     )
-    .await;
+    .await
+    .answers(200);
     let change = json!({ "version": current["version"], "policy": current["policy"] });
-    let (s, code, _) = call(
+    call(
         &h,
         "PUT",
         "/policies/authenticationMethods",
         Some(&reader),
         Some(change.clone()),
     )
-    .await;
-    assert_eq!((s, code.as_str()), (403, "forbidden"));
-    let (s, _, body) = call(
+    .await
+    .refused(403, "forbidden");
+    let body = call(
         &h,
         "PUT",
         "/policies/authenticationMethods",
         Some(&policy_admin),
         Some(change),
     )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    let (s, _, _) = call(
+    .await
+    .answers(200);
+    call(
         &h,
         "POST",
         "/users",
         Some(&policy_admin),
         Some(new_user.clone()),
     )
-    .await;
-    assert_eq!(s, 403);
+    .await
+    .answers(403);
 
     // The helpdesk issues passes to people without a role only; privileged ones to anyone.
-    let (s, _, body) = call(
+    let body = call(
         &h,
         "POST",
         "/users/alice/temporaryAccessPass",
         Some(&helpdesk),
         Some(pass.clone()),
     )
-    .await;
-    assert_eq!(s, 201, "{body}");
+    .await
+    .answers(201);
     assert!(body["temporaryAccessPass"].as_str().unwrap().len() >= 8);
-    let (s, code, body) = call(
+    let body = call(
         &h,
         "POST",
         "/users/admin/temporaryAccessPass",
         Some(&helpdesk),
         Some(pass.clone()),
     )
-    .await;
-    assert_eq!((s, code.as_str()), (403, "forbidden"), "{body}");
+    .await
+    .refused(403, "forbidden");
     assert!(
         body["message"]
             .as_str()
             .unwrap()
             .contains("privilegedAuthenticationAdministrator")
     );
-    let (s, _, _) = call(
+    call(
         &h,
         "POST",
         "/users/admin/temporaryAccessPass",
         Some(&privileged),
         Some(pass),
     )
-    .await;
-    assert_eq!(s, 201);
-    let (s, _, _) = call(
+    .await
+    .answers(201);
+    call(
         &h,
         "PUT",
         "/policies/authenticationMethods",
         Some(&helpdesk),
         Some(json!({ "version": 0, "policy": current["policy"] })),
     )
-    .await;
-    assert_eq!(s, 403);
+    .await
+    .answers(403);
 
     // Global administrators manage the directory and roles; each change is audited with
     // the application as the actor.
-    let (s, _, body) = call(&h, "POST", "/users", Some(&global), Some(new_user.clone())).await;
-    assert_eq!(s, 201, "{body}");
+    let body = call(&h, "POST", "/users", Some(&global), Some(new_user.clone()))
+        .await
+        .answers(201);
     assert_eq!(body["username"], "bob");
-    let (s, code, _) = call(&h, "POST", "/users", Some(&global), Some(new_user)).await;
-    assert_eq!((s, code.as_str()), (409, "conflict"));
-    let (s, _, _) = call(
+    call(&h, "POST", "/users", Some(&global), Some(new_user))
+        .await
+        .refused(409, "conflict");
+    call(
         &h,
         "POST",
         "/groups",
         Some(&global),
         Some(json!({"name": "staff"})),
     )
-    .await;
-    assert_eq!(s, 201);
-    let (s, _, _) = call(
+    .await
+    .answers(201);
+    call(
         &h,
         "POST",
         "/groups/staff/members",
         Some(&global),
         Some(json!({"username": "bob"})),
     )
-    .await;
-    assert_eq!(s, 201);
-    let (s, _, body) = call(
+    .await
+    .answers(201);
+    let body = call(
         &h,
         "PATCH",
         "/users/bob",
         Some(&global),
         Some(json!({"accountEnabled": false})),
     )
-    .await;
-    assert_eq!((s, body["enabled"].clone()), (200, json!(false)));
+    .await
+    .answers(200);
+    assert_eq!(body["enabled"], json!(false));
     let grant = json!({ "role": "globalReader", "principalType": "user", "principal": "bob" });
-    let (s, _, _) = call(
+    call(
         &h,
         "POST",
         "/roleAssignments",
         Some(&global),
         Some(grant.clone()),
     )
-    .await;
-    assert_eq!(s, 201);
-    let (s, code, _) = call(&h, "POST", "/roleAssignments", Some(&global), Some(grant)).await;
-    assert_eq!((s, code.as_str()), (409, "conflict"));
-    let (s, _, _) = call(
+    .await
+    .answers(201);
+    call(&h, "POST", "/roleAssignments", Some(&global), Some(grant))
+        .await
+        .refused(409, "conflict");
+    call(
         &h,
         "DELETE",
         "/roleAssignments/user/bob/globalReader",
         Some(&global),
         None,
     )
-    .await;
-    assert_eq!(s, 204);
-    let (s, code, _) = call(
+    .await
+    .answers(204);
+    call(
         &h,
         "DELETE",
         "/roleAssignments/user/bob/globalReader",
         Some(&global),
         None,
     )
-    .await;
-    assert_eq!((s, code.as_str()), (404, "not_found"));
+    .await
+    .refused(404, "not_found");
     // The last global administrator who is a person stays.
-    let (s, code, _) = call(
+    call(
         &h,
         "DELETE",
         "/roleAssignments/user/admin/globalAdministrator",
         Some(&global),
         None,
     )
-    .await;
-    assert_eq!((s, code.as_str()), (409, "last_global_administrator"));
-    let (s, code, _) = call(
+    .await
+    .refused(409, "last_global_administrator");
+    call(
         &h,
         "DELETE",
         "/roleAssignments/user/admin/superUser",
         Some(&global),
         None,
     )
-    .await;
-    assert_eq!((s, code.as_str()), (400, "unknown_role"));
+    .await
+    .refused(400, "unknown_role");
     let audit = h.store.audit_log(100).await.unwrap();
     let actor = format!("client:{}", global_client.id);
     for action in [
@@ -397,15 +443,15 @@ async fn each_role_does_only_what_it_may(db: Db) {
         );
     }
     // A removed application loses its roles with it.
-    let (s, _, _) = call(
+    call(
         &h,
         "DELETE",
         &format!("/clients/{}", global_client.id),
         Some(&global),
         None,
     )
-    .await;
-    assert_eq!(s, 204);
+    .await
+    .answers(204);
     assert!(
         h.store
             .roles_of(PrincipalKind::Client, &global_client.id)
@@ -439,19 +485,15 @@ async fn policy_changes_are_versioned(db: Db) {
     // An invalid document is refused whole, naming the field; nothing changes.
     let mut bad = current["policy"].clone();
     bad["fido2"]["passkeyProfiles"][0]["passkeyTypes"] = json!(["synced", "quantum"]);
-    let (s, code, body) = call(
+    let body = call(
         &h,
         "PUT",
         "/policies/authenticationMethods",
         Some(&t),
         Some(json!({ "version": v, "policy": bad })),
     )
-    .await;
-    assert_eq!(
-        (s, code.as_str()),
-        (400, "invalid_policy_document"),
-        "{body}"
-    );
+    .await
+    .refused(400, "invalid_policy_document");
     assert!(
         body["message"]
             .as_str()
@@ -461,15 +503,15 @@ async fn policy_changes_are_versioned(db: Db) {
     );
     let mut empty = current["policy"].clone();
     empty["fido2"]["passkeyProfiles"][0]["passkeyTypes"] = json!([]);
-    let (s, _, body) = call(
+    let body = call(
         &h,
         "PUT",
         "/policies/authenticationMethods",
         Some(&t),
         Some(json!({ "version": v, "policy": empty })),
     )
-    .await;
-    assert_eq!(s, 400, "{body}");
+    .await
+    .answers(400);
     assert!(
         body["message"].as_str().unwrap().contains("passkeyTypes"),
         "{body}"
@@ -488,15 +530,16 @@ async fn policy_changes_are_versioned(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let (s, _, body) = call(
+    let body = call(
         &h,
         "PUT",
         "/policies/authenticationMethods?dryRun=true",
         Some(&t),
         Some(json!({ "version": v, "policy": synced_only })),
     )
-    .await;
-    assert_eq!((s, body["dryRun"].clone()), (200, json!(true)), "{body}");
+    .await
+    .answers(200);
+    assert_eq!(body["dryRun"], json!(true), "{body}");
     assert!(!body["changes"].as_array().unwrap().is_empty());
     assert_eq!(app::policy::load(&h.store).await.unwrap().version, v);
 
@@ -552,15 +595,20 @@ async fn policy_changes_are_versioned(db: Db) {
 
     // Explain through the API: the same answer as the CLI's.
     add_user(&h, "carol").await;
-    let (s, _, body) = call(
+    let question = json!({
+        "username": "carol",
+        "aaguid": "cb69481e8ff7403993ec0a2729a154a8",
+        "passkeyType": "deviceBound",
+    });
+    let body = call(
         &h,
         "POST",
         "/policies/authenticationMethods/explain",
         Some(&t),
-        Some(json!({ "username": "carol", "aaguid": "cb69481e8ff7403993ec0a2729a154a8", "passkeyType": "deviceBound" })),
+        Some(question),
     )
-    .await;
-    assert_eq!(s, 200, "{body}");
+    .await
+    .answers(200);
     let cli = app::policy::explain(
         &h.store,
         "carol",
@@ -573,15 +621,15 @@ async fn policy_changes_are_versioned(db: Db) {
     .await
     .unwrap();
     assert_eq!(body, serde_json::to_value(cli).unwrap());
-    let (s, code, _) = call(
+    call(
         &h,
         "POST",
         "/policies/authenticationMethods/explain",
         Some(&t),
         Some(json!({ "username": "carol", "aaguid": "yubikey" })),
     )
-    .await;
-    assert_eq!((s, code.as_str()), (400, "invalid_aaguid"));
+    .await
+    .refused(400, "invalid_aaguid");
 }
 
 async fn bad_input_is_refused(db: Db) {

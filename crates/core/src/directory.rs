@@ -13,6 +13,9 @@ pub const MAX_EMAIL_BYTES: usize = 254;
 /// Page sizes of a listing: the default, and the most one page may hold.
 pub const DEFAULT_PAGE: u32 = 100;
 pub const MAX_PAGE: u32 = 1000;
+/// Rows of a log listing when none is asked for, and the most one listing returns.
+pub const DEFAULT_LOG_ROWS: i64 = 50;
+pub const MAX_LOG_ROWS: i64 = 1000;
 /// Free-form attributes a user may carry, and the longest key.
 pub const MAX_ATTRIBUTES: usize = 64;
 pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
@@ -67,6 +70,8 @@ pub enum DirectoryRefusal {
     PageSize,
     #[error("the cursor is not one a listing returned")]
     Cursor,
+    #[error("a log listing holds 1 to {MAX_LOG_ROWS} rows")]
+    LogLimit,
 }
 
 impl DirectoryRefusal {
@@ -82,6 +87,7 @@ impl DirectoryRefusal {
             DirectoryRefusal::GroupName => "invalid_group_name",
             DirectoryRefusal::PageSize => "invalid_page_size",
             DirectoryRefusal::Cursor => "invalid_cursor",
+            DirectoryRefusal::LogLimit => "invalid_limit",
         }
     }
 }
@@ -208,6 +214,15 @@ pub fn page_size(requested: Option<u32>) -> Result<u32, DirectoryRefusal> {
     }
 }
 
+/// The rows of a log listing asked for, or the default.
+pub fn log_limit(requested: Option<i64>) -> Result<i64, DirectoryRefusal> {
+    match requested {
+        None => Ok(DEFAULT_LOG_ROWS),
+        Some(n) if (1..=MAX_LOG_ROWS).contains(&n) => Ok(n),
+        Some(_) => Err(DirectoryRefusal::LogLimit),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +334,10 @@ mod tests {
             page_size(Some(MAX_PAGE + 1)),
             Err(DirectoryRefusal::PageSize)
         );
+        assert_eq!(log_limit(None), Ok(DEFAULT_LOG_ROWS));
+        assert_eq!(log_limit(Some(MAX_LOG_ROWS)), Ok(MAX_LOG_ROWS));
+        for bad in [0, -1, MAX_LOG_ROWS + 1, i64::MAX] {
+            assert_eq!(log_limit(Some(bad)), Err(DirectoryRefusal::LogLimit));
+        }
     }
 }

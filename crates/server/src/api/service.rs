@@ -161,14 +161,8 @@ pub struct LogQuery {
 }
 
 fn log_limit(q: &LogQuery) -> Result<i64, ApiError> {
-    match q.limit {
-        None => Ok(50),
-        Some(n) if (1..=1000).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit is 1 to 1000 rows.",
-        )),
-    }
+    keyfort_core::directory::log_limit(q.limit)
+        .map_err(|r| ApiError::from(crate::app::AppError::Refused(r)))
 }
 
 /// Changes to the directory, credentials, roles and policy, newest first.

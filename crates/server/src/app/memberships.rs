@@ -30,6 +30,11 @@ pub struct Memberships {
 }
 
 impl Memberships {
+    /// No groups: what a user the policy names no group of (or no user) is in.
+    pub fn none(&self) -> Arc<[String]> {
+        self.none.clone()
+    }
+
     pub fn new(capacity: usize) -> Memberships {
         Memberships {
             cache: quick_cache::sync::Cache::new(capacity),
@@ -47,7 +52,7 @@ impl Memberships {
         memberships_version: i64,
     ) -> Result<Arc<[String]>, StoreError> {
         if !snapshot.names_groups {
-            return Ok(self.none.clone());
+            return Ok(self.none());
         }
         if let Some(e) = self.cache.get(user_id)
             && e.policy_version == snapshot.version

@@ -23,7 +23,6 @@ use keyfort_core::webauthn::{WebAuthnRefusal, ceremony_live};
 use keyfort_store::{PasskeyUse, SpentCeremony};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use webauthn_rs_core::proto::{
     AuthenticationState, Credential, PublicKeyCredential, UserVerificationPolicy,
 };
@@ -166,7 +165,7 @@ pub async fn finish(
                 .named_groups(&state.store, &policy, &f.user.id, f.memberships_version)
                 .await?
         }
-        None => Arc::from(Vec::new()),
+        None => state.memberships.none(),
     };
     let found = found.map(|f| (f.passkey, f.user));
     let owner_handle = match &found {
