@@ -6,8 +6,14 @@ use crate::admin::{app_failed, store};
 use crate::output;
 use clap::Subcommand;
 use keyfort_core::passkey::PasskeyType;
-use keyfort_core::policy::{ALL_USERS, MethodId, normalize_aaguid};
-use keyfort_server::app::policy::{self as app_policy, Hypothesis};
+use keyfort_core::policy::{
+    ALL_USERS, AttestationEnforcement, MethodId, MethodState, normalize_aaguid,
+};
+use keyfort_server::app::policy::{self as app_policy, AppliedDto, Hypothesis};
+use keyfort_server::app::policy_edits::{
+    self as edits, KeyRule, MethodInput, ProfileAction, ProfileInput,
+};
+use keyfort_server::app::providers;
 use std::collections::HashMap;
 
 #[derive(Subcommand)]
@@ -25,13 +31,55 @@ pub enum PolicyCommand {
         #[arg(long)]
         if_version: Option<i64>,
     },
+    /// Change one method: its state, who it applies to, who it never applies to.
+    Set {
+        /// fido2, temporaryAccessPass, password, softwareOath, email or sms.
+        method: String,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// Apply the method to these groups (by name) instead of its current targets.
+        #[arg(long = "include", value_name = "GROUP", conflicts_with = "include_all")]
+        include: Vec<String>,
+        /// Apply the method to every user.
+        #[arg(long)]
+        include_all: bool,
+        /// With --include/--include-all: ask those users to register the method.
+        #[arg(long)]
+        registration_required: bool,
+        /// With --include/--include-all, passkeys only: the profiles for those users.
+        #[arg(long = "profiles", value_name = "ID", value_delimiter = ',')]
+        profiles: Vec<String>,
+        /// Never apply the method to these groups (replaces the current exclusions).
+        #[arg(
+            long = "exclude",
+            value_name = "GROUP",
+            conflicts_with = "no_exclusions"
+        )]
+        exclude: Vec<String>,
+        /// Remove every exclusion.
+        #[arg(long)]
+        no_exclusions: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Add, change or remove a passkey profile.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// The passkey provider names Keyfort knows, with their AAGUIDs (names containing
+    /// NAME only, when given).
+    Providers { name: Option<String> },
     /// Which methods and passkey profiles apply to a user, and whether each of their
     /// passkeys (or a hypothetical one) is accepted, with the reason of every profile.
     Explain {
         username: String,
         /// A hypothetical passkey of this model (AAGUID).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "provider")]
         aaguid: Option<String>,
+        /// Hypothetical passkeys of this provider ("Windows Hello": one per AAGUID).
+        #[arg(long)]
+        provider: Option<String>,
         #[arg(long, conflicts_with = "device_bound")]
         synced: bool,
         #[arg(long)]
@@ -40,6 +88,121 @@ pub enum PolicyCommand {
         #[arg(long)]
         attested: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ProfileCommand {
+    /// A new profile (both passkey types, attestation disabled and any model unless
+    /// given).
+    Add {
+        id: String,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// Change the given fields of a profile.
+    Set {
+        id: String,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// Remove a profile (never the default one, nor one a target names).
+    Remove {
+        id: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ProfileFields {
+    /// The name people read.
+    #[arg(long)]
+    name: Option<String>,
+    /// deviceBound, synced or both (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = passkey_type)]
+    types: Option<Vec<PasskeyType>>,
+    /// disabled or registrationOnly.
+    #[arg(long, value_parser = attestation)]
+    attestation: Option<AttestationEnforcement>,
+    /// Accept only passkeys of this provider (repeatable; see `policy providers`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["block_provider", "block_aaguid", "any_model"])]
+    allow_provider: Vec<String>,
+    /// Accept only passkeys of this model.
+    #[arg(long, value_name = "AAGUID", conflicts_with_all = ["block_provider", "block_aaguid", "any_model"])]
+    allow_aaguid: Vec<String>,
+    /// Refuse passkeys of this provider (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "any_model")]
+    block_provider: Vec<String>,
+    /// Refuse passkeys of this model.
+    #[arg(long, value_name = "AAGUID", conflicts_with = "any_model")]
+    block_aaguid: Vec<String>,
+    /// Lift the key restriction: any model.
+    #[arg(long)]
+    any_model: bool,
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn passkey_type(s: &str) -> Result<PasskeyType, String> {
+    PasskeyType::parse(s).ok_or_else(|| format!("`{s}` is deviceBound or synced"))
+}
+
+fn attestation(s: &str) -> Result<AttestationEnforcement, String> {
+    match s {
+        "disabled" => Ok(AttestationEnforcement::Disabled),
+        "registrationOnly" => Ok(AttestationEnforcement::RegistrationOnly),
+        _ => Err(format!("`{s}` is disabled or registrationOnly")),
+    }
+}
+
+impl ProfileFields {
+    fn input(self) -> (ProfileInput, bool) {
+        let keys = if self.any_model {
+            Some(KeyRule::AnyModel)
+        } else if !self.allow_provider.is_empty() || !self.allow_aaguid.is_empty() {
+            Some(KeyRule::Allow {
+                providers: self.allow_provider,
+                aaguids: self.allow_aaguid,
+            })
+        } else if !self.block_provider.is_empty() || !self.block_aaguid.is_empty() {
+            Some(KeyRule::Block {
+                providers: self.block_provider,
+                aaguids: self.block_aaguid,
+            })
+        } else {
+            None
+        };
+        let input = ProfileInput {
+            name: self.name,
+            passkey_types: self.types,
+            attestation_enforcement: self.attestation,
+            keys,
+        };
+        (input, self.dry_run)
+    }
+}
+
+fn print_applied(applied: &AppliedDto, as_json: bool) {
+    if as_json {
+        output::json(applied);
+        return;
+    }
+    for c in &applied.changes {
+        println!("  {c}");
+    }
+    match (applied.dry_run, applied.changes.is_empty()) {
+        (_, true) => println!("No change: the policy is at version {}.", applied.version),
+        (true, false) => println!(
+            "Dry run: {} change(s) against version {}; nothing was stored.",
+            applied.changes.len(),
+            applied.version
+        ),
+        (false, false) => println!(
+            "Applied {} change(s): the policy is at version {}.",
+            applied.changes.len(),
+            applied.version
+        ),
+    }
 }
 
 fn read_document(file: &str) -> Result<String, CliError> {
@@ -73,57 +236,131 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
             let applied = app_policy::apply(&store, document, if_version, dry_run, actor, now)
                 .await
                 .map_err(app_failed)?;
-            if as_json {
-                output::json(&applied);
-            } else {
-                for c in &applied.changes {
-                    println!("  {c}");
+            print_applied(&applied, as_json);
+        }
+        PolicyCommand::Set {
+            method,
+            enable,
+            disable,
+            include,
+            include_all,
+            registration_required,
+            profiles,
+            exclude,
+            no_exclusions,
+            dry_run,
+        } => {
+            let m = MethodId::parse(&method).ok_or_else(|| {
+                let all: Vec<&str> = MethodId::ALL.iter().map(|m| m.as_str()).collect();
+                CliError::Usage(format!("`{method}` is not a method: {}", all.join(", ")))
+            })?;
+            let retargets = include_all || !include.is_empty();
+            if !retargets && (registration_required || !profiles.is_empty()) {
+                return Err(CliError::Usage(
+                    "--registration-required and --profiles describe new targets: give --include or --include-all".into(),
+                ));
+            }
+            let input = MethodInput {
+                state: match (enable, disable) {
+                    (true, _) => Some(MethodState::Enabled),
+                    (_, true) => Some(MethodState::Disabled),
+                    _ => None,
+                },
+                include: (!include.is_empty()).then_some(include),
+                include_all_users: include_all,
+                registration_required,
+                profiles,
+                exclude: match (no_exclusions, exclude.is_empty()) {
+                    (true, _) => Some(Vec::new()),
+                    (false, false) => Some(exclude),
+                    (false, true) => None,
+                },
+            };
+            let applied = edits::change_method_targets(&store, m, input, dry_run, actor, now)
+                .await
+                .map_err(app_failed)?;
+            print_applied(&applied, as_json);
+        }
+        PolicyCommand::Profile(cmd) => {
+            let (action, id, input, dry_run) = match cmd {
+                ProfileCommand::Add { id, fields } => {
+                    let (input, dry_run) = fields.input();
+                    (ProfileAction::Add, id, input, dry_run)
                 }
-                match (applied.dry_run, applied.changes.is_empty()) {
-                    (_, true) => {
-                        println!("No change: the policy is at version {}.", applied.version)
-                    }
-                    (true, false) => println!(
-                        "Dry run: {} change(s) against version {}; nothing was stored.",
-                        applied.changes.len(),
-                        applied.version
-                    ),
-                    (false, false) => println!(
-                        "Applied {} change(s): the policy is at version {}.",
-                        applied.changes.len(),
-                        applied.version
-                    ),
+                ProfileCommand::Set { id, fields } => {
+                    let (input, dry_run) = fields.input();
+                    (ProfileAction::Set, id, input, dry_run)
+                }
+                ProfileCommand::Remove { id, dry_run } => {
+                    (ProfileAction::Remove, id, ProfileInput::default(), dry_run)
+                }
+            };
+            let applied = edits::change_passkey_profile(
+                &store,
+                providers::shipped(),
+                action,
+                &id,
+                input,
+                dry_run,
+                actor,
+                now,
+            )
+            .await
+            .map_err(app_failed)?;
+            print_applied(&applied, as_json);
+        }
+        PolicyCommand::Providers { name } => {
+            let wanted = name.as_deref().map(str::to_lowercase);
+            let listed: Vec<(&str, &[String])> = providers::shipped()
+                .names()
+                .filter(|(n, _)| wanted.as_ref().is_none_or(|w| n.to_lowercase().contains(w)))
+                .collect();
+            if as_json {
+                let rows: Vec<serde_json::Value> = listed
+                    .iter()
+                    .map(|(n, ids)| serde_json::json!({ "name": n, "aaguids": ids }))
+                    .collect();
+                output::json(&rows);
+            } else if listed.is_empty() {
+                println!("No provider name matches.");
+            } else {
+                for (n, ids) in listed {
+                    println!("{n:<36} {}", ids.join(", "));
                 }
             }
         }
         PolicyCommand::Explain {
             username,
             aaguid,
+            provider,
             synced,
             device_bound,
             attested,
         } => {
-            let hypothesis = if aaguid.is_some() || synced || device_bound || attested {
+            let passkey_type = if synced {
+                PasskeyType::Synced
+            } else {
+                PasskeyType::DeviceBound
+            };
+            let hypotheses = if let Some(name) = provider {
+                app_policy::provider_hypotheses(providers::shipped(), &name, passkey_type, attested)
+                    .map_err(app_failed)?
+            } else if aaguid.is_some() || synced || device_bound || attested {
                 let aaguid = match aaguid {
                     Some(a) => normalize_aaguid(&a).ok_or_else(|| {
                         CliError::Usage(format!("--aaguid: `{a}` is not an AAGUID"))
                     })?,
                     None => "00000000-0000-0000-0000-000000000000".into(),
                 };
-                let passkey_type = if synced {
-                    PasskeyType::Synced
-                } else {
-                    PasskeyType::DeviceBound
-                };
-                Some(Hypothesis {
+                vec![Hypothesis {
                     aaguid,
                     passkey_type,
                     attested,
-                })
+                }]
             } else {
-                None
+                Vec::new()
             };
-            let e = app_policy::explain(&store, &username, hypothesis)
+            let e = app_policy::explain(&store, &username, hypotheses)
                 .await
                 .map_err(app_failed)?;
             if as_json {
@@ -159,7 +396,10 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
                 println!(
                     "  passkey {} ({}, {}, {}): registration {}, sign-in {}",
                     k.display_name.as_deref().unwrap_or("(hypothetical)"),
-                    k.aaguid,
+                    match &k.provider_name {
+                        Some(n) => format!("{n}, {}", k.aaguid),
+                        None => k.aaguid.clone(),
+                    },
                     k.passkey_type.label(),
                     if k.attested {
                         "attested"
@@ -249,11 +489,15 @@ fn print_policy(shown: &app_policy::PolicyDto) {
         let types: Vec<&str> = profile.passkey_types.iter().map(|t| t.label()).collect();
         let k = &profile.key_restrictions;
         let keys = if k.is_enforced {
-            format!(
-                "{} {}",
-                format!("{:?}", k.enforcement_type).to_lowercase(),
-                k.aa_guids.join(", ")
-            )
+            let models: Vec<String> = k
+                .aa_guids
+                .iter()
+                .map(|a| match shown.provider_names.get(a) {
+                    Some(n) => format!("{n} ({a})"),
+                    None => a.clone(),
+                })
+                .collect();
+            format!("{} {}", k.enforcement_type.as_str(), models.join(", "))
         } else {
             "any model".into()
         };
@@ -262,7 +506,7 @@ fn print_policy(shown: &app_policy::PolicyDto) {
             profile.id,
             profile.name,
             types.join(" or "),
-            format!("{:?}", profile.attestation_enforcement).to_lowercase(),
+            profile.attestation_enforcement.as_str(),
             keys
         );
     }

@@ -277,7 +277,7 @@ async fn each_role_does_only_what_it_may(db: Db) {
     )
     .await
     .refused(403, "forbidden");
-    let body = call(
+    call(
         &h,
         "PUT",
         "/policies/authenticationMethods",
@@ -612,11 +612,11 @@ async fn policy_changes_are_versioned(db: Db) {
     let cli = app::policy::explain(
         &h.store,
         "carol",
-        Some(app::policy::Hypothesis {
+        vec![app::policy::Hypothesis {
             aaguid: "cb69481e-8ff7-4039-93ec-0a2729a154a8".into(),
             passkey_type: keyfort_core::passkey::PasskeyType::DeviceBound,
             attested: false,
-        }),
+        }],
     )
     .await
     .unwrap();
@@ -630,7 +630,50 @@ async fn policy_changes_are_versioned(db: Db) {
     )
     .await
     .refused(400, "invalid_aaguid");
+
+    // Provider names: listed for writing key restrictions, and explained by name.
+    let listed = call(&h, "GET", "/passkeyProviders?name=HELLO", Some(&t), None)
+        .await
+        .answers(200);
+    assert_eq!(listed[0]["name"], "Windows Hello", "{listed}");
+    let hello = listed[0]["aaguids"].as_array().unwrap().len();
+    assert!(hello >= 3, "{listed}");
+    let question = json!({ "username": "carol", "provider": "windows hello" });
+    let body = call(
+        &h,
+        "POST",
+        "/policies/authenticationMethods/explain",
+        Some(&t),
+        Some(question),
+    )
+    .await
+    .answers(200);
+    let keys = body["passkeys"].as_array().unwrap();
+    assert_eq!(keys.len(), hello, "{body}");
+    assert!(keys.iter().all(|k| k["providerName"] == "Windows Hello"));
+    for (question, code) in [
+        (
+            json!({ "username": "carol", "provider": "windows" }),
+            "unknown_provider",
+        ),
+        (
+            json!({ "username": "carol", "provider": "Windows Hello", "aaguid": HELLO }),
+            "invalid_request",
+        ),
+    ] {
+        call(
+            &h,
+            "POST",
+            "/policies/authenticationMethods/explain",
+            Some(&t),
+            Some(question),
+        )
+        .await
+        .refused(400, code);
+    }
 }
+
+const HELLO: &str = "08987058-cadc-4b81-b6e1-30de50dcbe96";
 
 async fn bad_input_is_refused(db: Db) {
     let Some(h) = start(db, "admin_api::bad_input_is_refused").await else {
@@ -763,6 +806,7 @@ async fn the_openapi_document_describes_every_route(db: Db) {
             "/api/v1/admin/policies/authenticationMethods/explain",
             &["post"],
         ),
+        ("/api/v1/admin/passkeyProviders", &["get"]),
         ("/api/v1/admin/roleAssignments", &["get", "post"]),
         (
             "/api/v1/admin/roleAssignments/{principalType}/{principal}/{role}",

@@ -440,3 +440,186 @@ fn policy_administration() {
         "{audit}"
     );
 }
+
+/// `keyfort policy set` and `policy profile add|set|remove`: one change at a time, a
+/// key restriction written with provider names stored as the AAGUIDs they stand for,
+/// names shown back, and every refusal naming what is wrong while changing nothing.
+#[test]
+fn policy_changes_one_at_a_time_with_provider_names() {
+    let cli = Cli::new();
+    cli.json(&["user", "add", "alice", "--json"]);
+    cli.json(&["group", "add", "admins", "--json"]);
+    cli.json(&["group", "add", "contractors", "--json"]);
+    cli.json(&["group", "add-member", "admins", "alice", "--json"]);
+    let providers = cli.json(&["policy", "providers", "windows hello", "--json"]);
+    let hello: Vec<String> = serde_json::from_value(providers[0]["aaguids"].clone()).unwrap();
+    assert!(hello.len() >= 3, "{providers}");
+
+    // Administrators: attested device-bound passkeys from Windows Hello or one named model.
+    let added = cli.json(&[
+        "policy",
+        "profile",
+        "add",
+        "admins",
+        "--name",
+        "Administrators",
+        "--types",
+        "deviceBound",
+        "--attestation",
+        "registrationOnly",
+        "--allow-provider",
+        "Windows Hello",
+        "--allow-aaguid",
+        "CB69481E8FF7403993EC0A2729A154A8",
+        "--json",
+    ]);
+    assert_eq!(added["version"], 1, "{added}");
+    let shown = cli.json(&["policy", "show", "--json"]);
+    let admins = &shown["policy"]["fido2"]["passkeyProfiles"][1];
+    let mut stored: Vec<String> =
+        serde_json::from_value(admins["keyRestrictions"]["aaGuids"].clone()).unwrap();
+    assert_eq!(
+        stored.pop().as_deref(),
+        Some("cb69481e-8ff7-4039-93ec-0a2729a154a8")
+    );
+    assert_eq!(
+        stored, hello,
+        "names are stored as the AAGUIDs they resolve to"
+    );
+    assert_eq!(admins["attestationEnforcement"], "registrationOnly");
+    assert_eq!(shown["providerNames"][&hello[0]], "Windows Hello");
+    let human = String::from_utf8_lossy(&cli.run(&["policy", "show"]).stdout).to_string();
+    assert!(human.contains("Windows Hello ("), "{human}");
+
+    // Targets: the administrators get their profile, contractors never SMS.
+    let set = cli.json(&[
+        "policy",
+        "set",
+        "fido2",
+        "--include",
+        "admins",
+        "--profiles",
+        "admins",
+        "--json",
+    ]);
+    assert_eq!(set["version"], 2, "{set}");
+    let set = cli.json(&[
+        "policy",
+        "set",
+        "sms",
+        "--enable",
+        "--exclude",
+        "contractors",
+        "--json",
+    ]);
+    assert_eq!(set["version"], 3, "{set}");
+    let e = cli.json(&[
+        "policy",
+        "explain",
+        "alice",
+        "--provider",
+        "windows hello",
+        "--json",
+    ]);
+    let keys = e["passkeys"].as_array().unwrap();
+    assert_eq!(keys.len(), hello.len(), "{e}");
+    assert!(
+        keys.iter().all(|k| k["providerName"] == "Windows Hello"),
+        "{e}"
+    );
+    assert!(keys.iter().all(|k| k["signInAccepted"] == true), "{e}");
+    // Unattested: refused at registration by the administrators' profile.
+    assert!(
+        keys.iter().all(|k| k["registrationAccepted"] == false),
+        "{e}"
+    );
+
+    // Refusals: an unknown provider (with a suggestion), a profile in use, the default
+    // profile, a duplicate id, an unknown method or group, options that do not combine.
+    let refusals: [(&[&str], i32, &str); 8] = [
+        (
+            &[
+                "policy",
+                "profile",
+                "set",
+                "admins",
+                "--allow-provider",
+                "Windows",
+            ],
+            64,
+            "did you mean: Windows Hello",
+        ),
+        (&["policy", "profile", "remove", "admins"], 64, "admins"),
+        (
+            &["policy", "profile", "remove", "default"],
+            64,
+            "default profile",
+        ),
+        (
+            &["policy", "profile", "add", "admins"],
+            64,
+            "repeats a profile id",
+        ),
+        (&["policy", "set", "fax", "--enable"], 64, "not a method"),
+        (
+            &["policy", "set", "sms", "--exclude", "nobody"],
+            1,
+            "no such group",
+        ),
+        (
+            &["policy", "set", "fido2", "--profiles", "admins"],
+            64,
+            "--include",
+        ),
+        (
+            &[
+                "policy",
+                "profile",
+                "set",
+                "admins",
+                "--allow-aaguid",
+                "x",
+                "--block-aaguid",
+                "y",
+            ],
+            2,
+            "cannot be used with",
+        ),
+    ];
+    for (args, code, says) in refusals {
+        let out = cli.run(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(cli.json(&["policy", "show", "--json"])["version"], 3);
+
+    // Back to any model; the profile leaves once no target names it.
+    cli.json(&[
+        "policy",
+        "profile",
+        "set",
+        "admins",
+        "--any-model",
+        "--json",
+    ]);
+    cli.json(&["policy", "set", "fido2", "--include-all", "--json"]);
+    let dry = cli.json(&[
+        "policy",
+        "profile",
+        "remove",
+        "admins",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(dry["dryRun"], true);
+    let removed = cli.json(&["policy", "profile", "remove", "admins", "--json"]);
+    assert_eq!(removed["version"], 6, "{removed}");
+    let audited = cli.json(&["log", "audit", "--json"]);
+    let changes = audited
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "policy.updated")
+        .count();
+    assert_eq!(changes, 6, "every stored change audited once");
+}

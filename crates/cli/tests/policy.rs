@@ -204,13 +204,17 @@ async fn profiles_enforced(db: Db) {
     assert_eq!((r.status, r.code()), (403, "passkey_type_not_allowed"));
 
     // The explanation names the profile and the rule for each passkey.
-    let e = app::policy::explain(&h.store, "bob", None).await.unwrap();
+    let e = app::policy::explain(&h.store, "bob", Vec::new())
+        .await
+        .unwrap();
     assert_eq!(e.policy_version, 2);
     assert_eq!(e.passkey_profiles, vec!["admins".to_string()]);
     let k = &e.passkeys[0];
     assert!(k.sign_in_accepted && !k.registration_accepted, "{k:?}");
     assert_eq!(k.profiles[0].reason, Some("attestation_required"));
-    let e = app::policy::explain(&h.store, "carol", None).await.unwrap();
+    let e = app::policy::explain(&h.store, "carol", Vec::new())
+        .await
+        .unwrap();
     let fido2 = e.methods.iter().find(|m| m.method == "fido2").unwrap();
     assert_eq!(
         (fido2.scope, fido2.excluded_by.as_deref()),
@@ -255,3 +259,141 @@ async fn profiles_enforced(db: Db) {
 }
 
 on_both_stores!(profiles_enforced);
+
+fn aaguid(s: &str) -> [u8; 16] {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+const HELLO: &str = "08987058-cadc-4b81-b6e1-30de50dcbe96";
+const HELLO_OTHER: &str = "9ddd1817-af5a-4672-a2b9-3e3dd95000a9";
+const GOOGLE: &str = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4";
+
+async fn set_keys(h: &Harness, rule: app::policy_edits::KeyRule) -> i64 {
+    let input = app::policy_edits::ProfileInput {
+        keys: Some(rule),
+        ..Default::default()
+    };
+    app::policy_edits::change_passkey_profile(
+        &h.store,
+        app::providers::shipped(),
+        app::policy_edits::ProfileAction::Set,
+        "default",
+        input,
+        false,
+        "test",
+        now(),
+    )
+    .await
+    .unwrap()
+    .version
+}
+
+/// A key restriction written with provider names: registration and sign-in accepted or
+/// refused by the AAGUIDs the name stands for, names shown back to people.
+async fn providers_by_name(db: Db) {
+    use app::policy_edits::KeyRule;
+    let Some(h) = start(db, "policy::providers_by_name").await else {
+        return;
+    };
+    let dana = onboard(&h, "dana").await;
+    let mut hello = Authenticator::new(aaguid(HELLO));
+    assert_eq!(
+        h.register(&dana, &mut hello, &Overrides::default())
+            .await
+            .status,
+        200
+    );
+    let erin = onboard(&h, "erin").await;
+    let mut google = Authenticator::synced(aaguid(GOOGLE));
+    assert_eq!(
+        h.register(&erin, &mut google, &Overrides::default())
+            .await
+            .status,
+        200
+    );
+
+    // Allow "Windows Hello": stored as every AAGUID of that name.
+    let allow = KeyRule::Allow {
+        providers: vec!["Windows Hello".into()],
+        aaguids: vec![],
+    };
+    assert_eq!(set_keys(&h, allow).await, 1);
+    let stored = app::policy::load(&h.store).await.unwrap().policy;
+    let keys = &stored.profile("default").unwrap().key_restrictions;
+    assert!(keys.is_enforced && keys.aa_guids.iter().any(|a| a == HELLO_OTHER));
+    assert!(keys.aa_guids.iter().all(|a| a != GOOGLE));
+    until_code(&h, &mut google, "erin", "passkey_model_not_allowed").await;
+    until_code(&h, &mut hello, "dana", "ok").await;
+    // Another Windows Hello AAGUID registers; a Google one does not.
+    let mut hello2 = Authenticator::new(aaguid(HELLO_OTHER));
+    let r = h.register(&dana, &mut hello2, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut google2 = Authenticator::synced(aaguid(GOOGLE));
+    let r = h.register(&erin, &mut google2, &Overrides::default()).await;
+    assert_eq!((r.status, r.code()), (403, "passkey_model_not_allowed"));
+
+    // Block "Google Password Manager" instead: the roles swap for Erin only.
+    let block = KeyRule::Block {
+        providers: vec!["google password manager".into()],
+        aaguids: vec![],
+    };
+    assert_eq!(set_keys(&h, block).await, 2);
+    until_code(&h, &mut google, "erin", "passkey_model_blocked").await;
+    until_code(&h, &mut hello2, "dana", "ok").await;
+
+    // An unknown name changes nothing.
+    let unknown = KeyRule::Allow {
+        providers: vec!["Windows".into()],
+        aaguids: vec![],
+    };
+    let r = app::policy_edits::change_passkey_profile(
+        &h.store,
+        app::providers::shipped(),
+        app::policy_edits::ProfileAction::Set,
+        "default",
+        app::policy_edits::ProfileInput {
+            keys: Some(unknown),
+            ..Default::default()
+        },
+        false,
+        "test",
+        now(),
+    )
+    .await;
+    assert_eq!(r.unwrap_err().code(), "unknown_provider");
+    assert_eq!(h.store.policy_version("methods").await.unwrap(), 2);
+
+    // Names wherever the AAGUID appears: My security, the user's record, the explanation.
+    let (_, page) = h.get_html(&dana, "/my/security").await;
+    assert!(
+        page.contains("<span class=\"provider\">Windows Hello</span>"),
+        "{page}"
+    );
+    let (_, page) = h.get_html(&erin, "/my/security").await;
+    assert!(
+        page.contains("Google Password Manager") && page.contains("passkey_model_blocked"),
+        "{page}"
+    );
+    let detail = app::directory::show_user(&h.store, "erin", now())
+        .await
+        .unwrap();
+    assert_eq!(
+        detail.passkeys[0].provider_name.as_deref(),
+        Some("Google Password Manager")
+    );
+    let e = app::policy::explain(&h.store, "erin", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        e.passkeys[0].provider_name.as_deref(),
+        Some("Google Password Manager")
+    );
+    assert_eq!(e.passkeys[0].sign_in_reason, Some("passkey_model_blocked"));
+}
+
+on_both_stores!(providers_by_name);

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod oidc;
 pub mod passkey;
 pub mod policy;
+pub mod providers;
 pub mod refresh;
 pub mod registration;
 pub mod relying_party;

@@ -42,6 +42,8 @@ struct PasskeyView {
     display_name: String,
     type_label: &'static str,
     aaguid: String,
+    /// The provider's name, when known ("" otherwise: the AAGUID is shown).
+    provider: String,
     attested: bool,
     created: String,
     last_used: String,
@@ -203,6 +205,10 @@ pub async fn security(
                 type_label: p.passkey_type.label(),
                 id: p.id,
                 display_name: p.display_name,
+                provider: crate::app::providers::shipped()
+                    .name(&p.aaguid)
+                    .unwrap_or_default()
+                    .to_string(),
                 aaguid: p.aaguid,
                 attested: p.attested,
                 created: when(Some(p.created_at)),

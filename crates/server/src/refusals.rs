@@ -369,7 +369,9 @@ impl From<crate::app::AppError> for ApiError {
             }
             e @ Forbidden(_) => ApiError::forbidden(e.code(), e.to_string()),
             e @ (Refused(_) | Client(_) | NoSecret(_) | Lifetime(_) | Policy(_)
-            | PolicyDocument(_) | UnknownRole(_)) => ApiError::bad_request(e.code(), e.to_string()),
+            | PolicyDocument(_) | Provider(_) | UnknownRole(_)) => {
+                ApiError::bad_request(e.code(), e.to_string())
+            }
         }
     }
 }

@@ -119,6 +119,25 @@ pub enum EnforcementType {
     Block,
 }
 
+impl AttestationEnforcement {
+    /// The document's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestationEnforcement::Disabled => "disabled",
+            AttestationEnforcement::RegistrationOnly => "registrationOnly",
+        }
+    }
+}
+
+impl EnforcementType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnforcementType::Allow => "allow",
+            EnforcementType::Block => "block",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -275,6 +294,34 @@ impl MethodsPolicy {
         }
     }
 
+    /// One method's state and targets, to change them.
+    pub fn parts_mut(
+        &mut self,
+        m: MethodId,
+    ) -> (
+        &mut MethodState,
+        &mut Vec<IncludeTarget>,
+        &mut Vec<ExcludeTarget>,
+    ) {
+        macro_rules! parts {
+            ($x:expr) => {
+                (
+                    &mut $x.state,
+                    &mut $x.include_targets,
+                    &mut $x.exclude_targets,
+                )
+            };
+        }
+        match m {
+            MethodId::Passkey => parts!(self.fido2),
+            MethodId::TemporaryAccessPass => parts!(self.temporary_access_pass),
+            MethodId::Password => parts!(self.password),
+            MethodId::SoftwareOath => parts!(self.software_oath),
+            MethodId::Email => parts!(self.email),
+            MethodId::Sms => parts!(self.sms),
+        }
+    }
+
     pub fn profile(&self, id: &str) -> Option<&PasskeyProfile> {
         self.fido2.passkey_profiles.iter().find(|p| p.id == id)
     }
@@ -325,5 +372,18 @@ mod tests {
         assert_eq!(json["temporaryAccessPass"]["defaultLifetimeInMinutes"], 60);
         let back: MethodsPolicy = serde_json::from_value(json).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn the_spelled_out_names_are_the_documents() {
+        for a in [
+            AttestationEnforcement::Disabled,
+            AttestationEnforcement::RegistrationOnly,
+        ] {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        for e in [EnforcementType::Allow, EnforcementType::Block] {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+        }
     }
 }

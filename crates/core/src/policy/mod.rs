@@ -1,6 +1,6 @@
 //! The authentication-methods policy: which sign-in methods exist for whom, and for
 //! passkeys, which passkeys are good enough (passkey profiles). `document` is the policy
-//! as an administrator writes it, `validate` checks a whole document before it is stored,
+//! as an administrator writes it, `edit` the one-at-a-time changes of the CLI, `validate` checks a whole document before it is stored,
 //! and `evaluate` is the one evaluator registration, sign-in, `policy explain` and the
 //! "My security" page call.
 //!
@@ -12,9 +12,11 @@
 //! at registration and at every sign-in; attestation at registration only.
 
 mod document;
+mod edit;
 mod evaluate;
 mod validate;
 
 pub use document::*;
+pub use edit::*;
 pub use evaluate::*;
 pub use validate::*;

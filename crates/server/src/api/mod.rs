@@ -132,6 +132,7 @@ impl Modify for BearerScheme {
         policy::show,
         policy::replace,
         policy::explain,
+        policy::providers,
         service::list_roles,
         service::assign_role,
         service::remove_role,
@@ -202,6 +203,7 @@ pub fn router() -> Router<AppState> {
             &format!("{A}/policies/authenticationMethods/explain"),
             post(policy::explain),
         )
+        .route(&format!("{A}/passkeyProviders"), get(policy::providers))
         .route(
             &format!("{A}/roleAssignments"),
             get(service::list_roles).post(service::assign_role),

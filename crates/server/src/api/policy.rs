@@ -104,8 +104,12 @@ pub async fn replace(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExplainRequest {
     username: String,
-    /// A hypothetical passkey's AAGUID; the user's own passkeys when absent.
+    /// A hypothetical passkey's AAGUID; the user's own passkeys when neither this nor
+    /// `provider` is given.
     aaguid: Option<String>,
+    /// Hypothetical passkeys of this provider (one per AAGUID the name stands for).
+    #[schema(max_length = 256)]
+    provider: Option<String>,
     /// `synced` when absent.
     passkey_type: Option<PasskeyType>,
     #[serde(default)]
@@ -128,17 +132,78 @@ pub async fn explain(
     ApiJson(body): ApiJson<ExplainRequest>,
 ) -> Result<Json<ExplanationDto>, ApiError> {
     caller.may(AdminAction::ReadPolicy)?;
-    let hypothesis = match body.aaguid {
-        Some(raw) => Some(Hypothesis {
+    let passkey_type = body.passkey_type.unwrap_or(PasskeyType::Synced);
+    let hypotheses = match (body.aaguid, body.provider) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "Give aaguid or provider, not both.",
+            ));
+        }
+        (Some(raw), None) => vec![Hypothesis {
             aaguid: keyfort_core::policy::normalize_aaguid(&raw).ok_or_else(|| {
                 ApiError::bad_request("invalid_aaguid", "aaguid is not an AAGUID (a UUID).")
             })?,
-            passkey_type: body.passkey_type.unwrap_or(PasskeyType::Synced),
+            passkey_type,
             attested: body.attested,
-        }),
-        None => None,
+        }],
+        (None, Some(name)) => app_policy::provider_hypotheses(
+            crate::app::providers::shipped(),
+            &name,
+            passkey_type,
+            body.attested,
+        )?,
+        (None, None) => Vec::new(),
     };
     Ok(Json(
-        app_policy::explain(&state.store, &body.username, hypothesis).await?,
+        app_policy::explain(&state.store, &body.username, hypotheses).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProviderQuery {
+    /// Only names containing this (case does not matter).
+    #[param(max_length = 256)]
+    name: Option<String>,
+}
+
+/// A passkey provider name and the AAGUIDs it stands for.
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderDto {
+    name: String,
+    aaguids: Vec<String>,
+}
+
+/// The passkey provider names Keyfort knows, in name order: what a key restriction's
+/// AAGUIDs are, and what to put in one for a product.
+#[utoipa::path(get, path = "/api/v1/admin/passkeyProviders", tag = "policy", params(ProviderQuery),
+    responses(
+        (status = 200, body = Vec<ProviderDto>),
+        (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+    ))]
+pub async fn providers(
+    caller: Caller,
+    super::ApiQuery(q): super::ApiQuery<ProviderQuery>,
+) -> Result<Json<Vec<ProviderDto>>, ApiError> {
+    caller.may(AdminAction::ReadPolicy)?;
+    let wanted = q.name.as_deref().map(str::to_lowercase);
+    if wanted.as_ref().is_some_and(|w| w.chars().count() > 256) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "name is at most 256 characters.",
+        ));
+    }
+    Ok(Json(
+        crate::app::providers::shipped()
+            .names()
+            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| n.to_lowercase().contains(w)))
+            .map(|(n, ids)| ProviderDto {
+                name: n.to_string(),
+                aaguids: ids.to_vec(),
+            })
+            .collect(),
     ))
 }

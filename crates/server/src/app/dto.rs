@@ -65,6 +65,8 @@ pub struct PasskeyDto {
     pub display_name: String,
     pub passkey_type: PasskeyType,
     pub aaguid: String,
+    /// The product the AAGUID is ("iCloud Keychain", "YubiKey 5 Series"), when known.
+    pub provider_name: Option<String>,
     pub attestation_verified: bool,
     pub backup_eligible: bool,
     pub backed_up: bool,
@@ -80,6 +82,9 @@ impl From<&PasskeyRecord> for PasskeyDto {
             display_name: p.display_name.clone(),
             passkey_type: p.passkey_type,
             aaguid: p.aaguid.clone(),
+            provider_name: super::providers::shipped()
+                .name(&p.aaguid)
+                .map(str::to_string),
             attestation_verified: p.attested,
             backup_eligible: p.backup_eligible,
             backed_up: p.backup_state,

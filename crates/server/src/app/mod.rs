@@ -14,6 +14,8 @@ pub mod memberships;
 pub mod passes;
 pub mod passkeys;
 pub mod policy;
+pub mod policy_edits;
+pub mod providers;
 pub mod roles;
 
 use keyfort_core::clients::ClientRefusal;
@@ -46,6 +48,9 @@ pub enum AppError {
     /// A policy document that is not of the document's shape (the path, and what is wrong).
     #[error("{0}")]
     PolicyDocument(String),
+    /// A provider name no source of names knows.
+    #[error(transparent)]
+    Provider(#[from] keyfort_core::providers::ProviderLookup),
     /// The change was made from a version that is no longer the stored one.
     #[error("the policy changed meanwhile (it is at version {current}); read it again")]
     Stale { current: i64 },
@@ -78,6 +83,7 @@ impl AppError {
             AppError::NoSecret(_) => "no_client_secret",
             AppError::Policy(r) => r.problem.code(),
             AppError::PolicyDocument(_) => "invalid_policy_document",
+            AppError::Provider(r) => r.code(),
             AppError::Stale { .. } => "version_conflict",
             AppError::Lifetime(_) => "invalid_lifetime",
             AppError::UnknownRole(_) => "unknown_role",
@@ -100,6 +106,7 @@ impl AppError {
                 | AppError::Lifetime(_)
                 | AppError::Policy(_)
                 | AppError::PolicyDocument(_)
+                | AppError::Provider(_)
                 | AppError::UnknownRole(_)
         )
     }

@@ -86,6 +86,8 @@ pub struct PolicyDto {
     pub policy: MethodsPolicy,
     /// The name of every group the policy names, by id.
     pub group_names: HashMap<String, String>,
+    /// The provider name of every AAGUID a key restriction names, when known.
+    pub provider_names: HashMap<String, String>,
 }
 
 pub async fn show(store: &Store) -> Result<PolicyDto> {
@@ -96,10 +98,20 @@ pub async fn show(store: &Store) -> Result<PolicyDto> {
         .groups()
         .filter_map(|id| Some((id.to_string(), names.get(id)?.clone())))
         .collect();
+    let catalogue = super::providers::shipped();
+    let provider_names = snapshot
+        .policy
+        .fido2
+        .passkey_profiles
+        .iter()
+        .flat_map(|p| &p.key_restrictions.aa_guids)
+        .filter_map(|a| Some((a.clone(), catalogue.name(a)?.to_string())))
+        .collect();
     Ok(PolicyDto {
         version: snapshot.version,
         policy: snapshot.policy,
         group_names,
+        provider_names,
     })
 }
 
@@ -279,6 +291,8 @@ pub struct PasskeyVerdictDto {
     /// The registered passkey's name; absent for a hypothetical one.
     pub display_name: Option<String>,
     pub aaguid: String,
+    /// The product the AAGUID is, when known.
+    pub provider_name: Option<String>,
     pub passkey_type: PasskeyType,
     pub attested: bool,
     /// At registration and at sign-in (attestation is a registration rule only).
@@ -321,6 +335,9 @@ fn verdict(
     PasskeyVerdictDto {
         display_name,
         aaguid: c.aaguid.to_string(),
+        provider_name: super::providers::shipped()
+            .name(c.aaguid)
+            .map(str::to_string),
         passkey_type: c.passkey_type,
         attested: c.attested,
         registration_accepted: registration.outcome.is_ok(),
@@ -340,13 +357,31 @@ fn verdict(
     }
 }
 
+/// Hypothetical passkeys of a provider: one per AAGUID its name stands for.
+pub fn provider_hypotheses(
+    catalogue: &keyfort_core::providers::Providers,
+    name: &str,
+    passkey_type: PasskeyType,
+    attested: bool,
+) -> Result<Vec<Hypothesis>> {
+    Ok(catalogue
+        .resolve(name)?
+        .iter()
+        .map(|aaguid| Hypothesis {
+            aaguid: aaguid.clone(),
+            passkey_type,
+            attested,
+        })
+        .collect())
+}
+
 /// The policy's answer for a user: which methods apply to them, which passkey profiles
-/// are in their scope, and for each of their passkeys (or the hypothetical one) which
+/// are in their scope, and for each of their passkeys (or each hypothetical one) which
 /// profiles accept it and the reason each other one refuses.
 pub async fn explain(
     store: &Store,
     raw_username: &str,
-    hypothesis: Option<Hypothesis>,
+    hypotheses: Vec<Hypothesis>,
 ) -> Result<ExplanationDto> {
     let snapshot = load(store).await?;
     let user = super::directory::find_user(store, raw_username).await?;
@@ -390,16 +425,22 @@ pub async fn explain(
             &evaluate_passkey(p, subject, c, Stage::SignIn),
         )
     };
-    let passkeys = match &hypothesis {
-        Some(h) => vec![judge(
-            None,
-            PasskeyCandidate {
-                aaguid: &h.aaguid,
-                passkey_type: h.passkey_type,
-                attested: h.attested,
-            },
-        )],
-        None => store
+    let passkeys = if !hypotheses.is_empty() {
+        hypotheses
+            .iter()
+            .map(|h| {
+                judge(
+                    None,
+                    PasskeyCandidate {
+                        aaguid: &h.aaguid,
+                        passkey_type: h.passkey_type,
+                        attested: h.attested,
+                    },
+                )
+            })
+            .collect()
+    } else {
+        store
             .passkeys_of_user(&user.id)
             .await?
             .iter()
@@ -413,7 +454,7 @@ pub async fn explain(
                     },
                 )
             })
-            .collect(),
+            .collect()
     };
     let mut group_list: Vec<String> = groups
         .iter()
