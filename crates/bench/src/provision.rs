@@ -78,20 +78,22 @@ pub async fn provision_population(
         for nu in &new_users {
             let user = store.user_by_id(&nu.id).await?.context("imported user")?;
             let (options, state) =
-                keyfort_server::passkeys::registration::options(&webauthn, &user, vec![])
+                keyfort_server::passkeys::registration::options(&webauthn, &user, vec![], false)
                     .map_err(|e| anyhow!("{e}"))?;
             let mut authn = Authenticator::synced([0x42; 16]);
             let response = authn.create(&serde_json::to_value(&options.public_key)?, base)?;
             let response: RegisterPublicKeyCredential = serde_json::from_value(response)?;
             let record = keyfort_server::passkeys::registration::verify(
                 &webauthn,
+                &keyfort_server::passkeys::anchors::TrustAnchors::none(),
                 &response,
                 &state,
                 &user.id,
                 "Bench key".into(),
                 now,
             )
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(|e| anyhow!("{e}"))?
+            .record;
             records.push(record);
             authenticators.push(authn);
         }

@@ -52,7 +52,11 @@ fn stderr(o: &Output) -> String {
 #[test]
 fn invalid_configuration_stops_start_up_with_one_line() {
     let cli = Cli::new();
+    let not_pem = cli.dir.path().join("anchors.pem");
+    std::fs::write(&not_pem, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
     let cases = [
+        ("KEYFORT_ATTESTATION_CA_FILE", "/no/such/anchors.pem"),
+        ("KEYFORT_ATTESTATION_CA_FILE", not_pem.to_str().unwrap()),
         ("KEYFORT_PUBLIC_URL", "http://10.1.2.3:8080"),
         ("KEYFORT_PUBLIC_URL", "not a url"),
         ("KEYFORT_LISTEN", "localhost"),

@@ -397,3 +397,123 @@ async fn providers_by_name(db: Db) {
 }
 
 on_both_stores!(providers_by_name);
+
+/// Attestation enforced at registration against the anchors an administrator
+/// configured: a packed statement chaining to one is attested and accepted, one chaining
+/// elsewhere or no statement at all is refused, and what each showed is recorded.
+async fn attestation_enforced(db: Db) {
+    use app::policy_edits::{ProfileAction, ProfileInput};
+    use keyfort_core::policy::AttestationEnforcement;
+    use keyfort_softauthn::TestCa;
+    let ca = TestCa::new("Keyfort test vendor root").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("anchors.pem");
+    std::fs::write(&file, ca.pem()).unwrap();
+    let settings = [
+        ("KEYFORT_THROTTLE_PASS_PER_IP_PER_MINUTE", "100000"),
+        ("KEYFORT_THROTTLE_SIGNIN_PER_IP_PER_MINUTE", "100000"),
+        ("KEYFORT_ATTESTATION_CA_FILE", file.to_str().unwrap()),
+    ];
+    let Some(h) = support::inproc::start_with(db, "policy::attestation_enforced", &settings).await
+    else {
+        return;
+    };
+    let input = ProfileInput {
+        attestation_enforcement: Some(AttestationEnforcement::RegistrationOnly),
+        ..Default::default()
+    };
+    app::policy_edits::change_passkey_profile(
+        &h.store,
+        app::providers::shipped(),
+        ProfileAction::Set,
+        "default",
+        input,
+        false,
+        "test",
+        now(),
+    )
+    .await
+    .unwrap();
+    let frank = onboard(&h, "frank").await;
+    // The node reads the new policy within its poll interval: wait for the refusal of an
+    // unattested passkey, which is the first effect of the change.
+    let start = Instant::now();
+    loop {
+        let mut plain = Authenticator::new(YUBIKEY);
+        let r = h.register(&frank, &mut plain, &Overrides::default()).await;
+        if r.status == 403 {
+            assert_eq!(r.code(), "attestation_required");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", r.body);
+        // Registered before the policy reached this node: remove it again.
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let frank_id = h.store.user_by_username("frank").await.unwrap().unwrap().id;
+        h.store
+            .delete_passkey(&frank_id, &id, "frank", "test", now())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut stranger = Authenticator::new(YUBIKEY).attested_by(
+        TestCa::new("Unknown vendor")
+            .unwrap()
+            .attestation(YUBIKEY)
+            .unwrap(),
+    );
+    let r = h
+        .register(&frank, &mut stranger, &Overrides::default())
+        .await;
+    assert_eq!((r.status, r.code()), (403, "attestation_required"));
+    let mut forged = Authenticator::new(YUBIKEY).attested_by(ca.attestation(YUBIKEY).unwrap());
+    forged.forge_attestation = true;
+    let r = h.register(&frank, &mut forged, &Overrides::default()).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let mut attested = Authenticator::new(YUBIKEY).attested_by(ca.attestation(YUBIKEY).unwrap());
+    let r = h
+        .register(&frank, &mut attested, &Overrides::default())
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    until_code(&h, &mut attested, "frank", "ok").await;
+
+    // Only the accepted passkey was stored, with what its attestation showed.
+    let detail = app::directory::show_user(&h.store, "frank", now())
+        .await
+        .unwrap();
+    assert_eq!(detail.passkeys.len(), 1, "{:?}", detail.passkeys);
+    let k = &detail.passkeys[0];
+    assert!(k.attestation_verified);
+    let a = k.attestation.as_ref().unwrap();
+    assert_eq!(
+        (a.level.as_str(), a.not_attested_reason.as_deref()),
+        ("attested", None)
+    );
+    assert_eq!(a.certificates.len(), 1);
+    let e = app::policy::explain(&h.store, "frank", Vec::new())
+        .await
+        .unwrap();
+    assert!(e.passkeys[0].registration_accepted && e.passkeys[0].attested);
+    let audited = h.store.audit_log(100).await.unwrap();
+    assert!(
+        audited.iter().any(|r| r.action == "passkey.registered"
+            && r.after
+                .as_deref()
+                .is_some_and(|a| a.contains("\"level\":\"attested\""))),
+        "{audited:?}"
+    );
+    // The record goes with its passkey.
+    let frank_id = h.store.user_by_username("frank").await.unwrap().unwrap().id;
+    h.store
+        .delete_passkey(&frank_id, &k.id, "frank", "test", now())
+        .await
+        .unwrap();
+    assert!(
+        h.store
+            .attestations_of_user(&frank_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+on_both_stores!(attestation_enforced);

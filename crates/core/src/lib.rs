@@ -4,6 +4,7 @@
 //! depends on time takes `now` (Unix milliseconds) as a parameter, so the same
 //! code answers a live sign-in, a test and (later) a What-If query.
 
+pub mod attestation;
 pub mod authorize;
 pub mod clients;
 pub mod decision;

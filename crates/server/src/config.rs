@@ -23,6 +23,7 @@ struct FileConfig {
     throttle_pass_per_ip_per_minute: Option<u32>,
     throttle_signin_per_ip_per_minute: Option<u32>,
     throttle_registrations_per_session_per_hour: Option<u32>,
+    attestation_ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +44,9 @@ pub struct Config {
     pub signin_log_retention_days: i64,
     /// Per-address, per-session limits and the proxies whose `X-Forwarded-For` counts.
     pub throttle: crate::throttle::ThrottleConfig,
+    /// `KEYFORT_ATTESTATION_CA_FILE`: PEM CA certificates a passkey's attestation may
+    /// chain to (read at start-up).
+    pub attestation_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -279,7 +283,11 @@ impl Config {
             )?,
             trusted_proxies,
         };
+        let attestation_ca_file = env("KEYFORT_ATTESTATION_CA_FILE")
+            .or(file.attestation_ca_file)
+            .map(PathBuf::from);
         Ok(Config {
+            attestation_ca_file,
             signin_log_retention_days,
             throttle,
             maintenance_interval_secs,

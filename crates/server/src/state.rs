@@ -38,6 +38,8 @@ pub struct Inner {
     /// Per user, the policy's named groups they are in, while their memberships version
     /// holds (`app::memberships`).
     pub memberships: crate::app::memberships::Memberships,
+    /// What a new passkey's attestation may chain to.
+    pub anchors: crate::passkeys::anchors::TrustAnchors,
 }
 
 impl Inner {
@@ -113,6 +115,15 @@ impl AppState {
         let policy = crate::app::policy::load(&store)
             .await
             .map_err(|e| StartError::Policy(e.to_string()))?;
+        let anchors = match &config.attestation_ca_file {
+            None => crate::passkeys::anchors::TrustAnchors::none(),
+            Some(path) => crate::passkeys::anchors::TrustAnchors::from_file(path).map_err(|e| {
+                crate::config::ConfigError {
+                    setting: "KEYFORT_ATTESTATION_CA_FILE",
+                    message: format!("{}: {e}", path.display()),
+                }
+            })?,
+        };
         let webauthn = WebauthnCore::new_unsafe_experts_only(
             "Keyfort",
             &config.rp.id,
@@ -143,6 +154,7 @@ impl AppState {
             throttles: crate::throttle::Throttles::new(&config.throttle),
             policy: std::sync::RwLock::new(Arc::new(policy)),
             memberships: crate::app::memberships::Memberships::default(),
+            anchors,
         })))
     }
 }

@@ -8,6 +8,10 @@
 //! user verification, counter, origin and RP ID overrides) let tests present
 //! both honest and hostile authenticators.
 
+mod attestation;
+
+pub use attestation::{Attestation, TestCa};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use coset::{CborSerializable, CoseKeyBuilder, iana};
@@ -86,6 +90,10 @@ pub struct Authenticator {
     /// Counter increment per assertion (0 = an authenticator without counters, as synced passkeys are).
     pub counter_step: u32,
     pub credentials: Vec<Credential>,
+    /// Packed attestation with this key and chain; `none` attestation without.
+    pub attestation: Option<Attestation>,
+    /// Sign the attestation over the wrong data (a forged statement).
+    pub forge_attestation: bool,
     rng: SystemRandom,
 }
 
@@ -118,6 +126,8 @@ impl Authenticator {
             user_verification: true,
             counter_step: 1,
             credentials: Vec::new(),
+            attestation: None,
+            forge_attestation: false,
             rng: SystemRandom::new(),
         }
     }
@@ -130,6 +140,43 @@ impl Authenticator {
             counter_step: 0,
             ..Authenticator::new(aaguid)
         }
+    }
+
+    /// The same authenticator, attesting its credentials with `attestation` (packed).
+    pub fn attested_by(mut self, attestation: Attestation) -> Self {
+        self.attestation = Some(attestation);
+        self
+    }
+
+    /// The attestation statement (WebAuthn L3 §8.2 packed, or §8.7 none).
+    fn statement(
+        &self,
+        auth_data: &[u8],
+        client_data: &str,
+    ) -> Result<(&'static str, ciborium::Value), Error> {
+        let Some(a) = &self.attestation else {
+            return Ok(("none", ciborium::Value::Map(vec![])));
+        };
+        let mut signed = auth_data.to_vec();
+        signed.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
+        if self.forge_attestation {
+            signed.push(0);
+        }
+        let sig = a.key.sign(&self.rng, &signed).map_err(|_| Error::Crypto)?;
+        let x5c = a
+            .chain
+            .iter()
+            .map(|c| ciborium::Value::Bytes(c.clone()))
+            .collect();
+        let text = |s: &str| ciborium::Value::Text(s.into());
+        Ok((
+            "packed",
+            ciborium::Value::Map(vec![
+                (text("alg"), ciborium::Value::Integer((-7).into())),
+                (text("sig"), ciborium::Value::Bytes(sig.as_ref().to_vec())),
+                (text("x5c"), ciborium::Value::Array(x5c)),
+            ]),
+        ))
     }
 
     fn flags(&self, uv: bool) -> u8 {
@@ -219,16 +266,19 @@ impl Authenticator {
         auth_data.extend_from_slice(&id);
         auth_data.extend_from_slice(&cose);
 
-        // WebAuthn L3 §6.5.4: attestation object, "none" format.
+        let client_data = client_data(
+            "webauthn.create",
+            o.challenge.as_deref().unwrap_or(&challenge),
+            o.origin.as_deref().unwrap_or(origin),
+        );
+        // WebAuthn L3 §6.5.4: the attestation object.
+        let (fmt, statement) = self.statement(&auth_data, &client_data)?;
         let att_obj = ciborium::Value::Map(vec![
             (
                 ciborium::Value::Text("fmt".into()),
-                ciborium::Value::Text("none".into()),
+                ciborium::Value::Text(fmt.into()),
             ),
-            (
-                ciborium::Value::Text("attStmt".into()),
-                ciborium::Value::Map(vec![]),
-            ),
+            (ciborium::Value::Text("attStmt".into()), statement),
             (
                 ciborium::Value::Text("authData".into()),
                 ciborium::Value::Bytes(auth_data),
@@ -236,12 +286,6 @@ impl Authenticator {
         ]);
         let mut att_bytes = Vec::new();
         ciborium::into_writer(&att_obj, &mut att_bytes).map_err(|_| Error::Crypto)?;
-
-        let client_data = client_data(
-            "webauthn.create",
-            o.challenge.as_deref().unwrap_or(&challenge),
-            o.origin.as_deref().unwrap_or(origin),
-        );
         let id_b64 = B64.encode(&id);
         self.credentials.push(Credential {
             id,

@@ -6,6 +6,7 @@
 //! same transaction as the change, so the audit log can never miss a change
 //! that was acknowledged.
 
+mod attestations;
 mod audit;
 mod bulk;
 mod ceremonies;
@@ -29,6 +30,7 @@ mod sessions;
 mod throttles;
 mod users;
 
+pub use attestations::AttestationRecord;
 pub use audit::AuditEvent;
 pub use ceremonies::{CeremonyRecord, SpentCeremony, Taken};
 pub use clients::ClientRecord;

@@ -157,16 +157,19 @@ fn summary(p: &PasskeyRecord) -> serde_json::Value {
 }
 
 impl Store {
-    /// Stores a registered passkey; audited as `passkey.registered` in the same commit.
+    /// Stores a registered passkey and what its attestation showed; audited as
+    /// `passkey.registered` in the same commit.
     pub async fn insert_passkey(
         &self,
         p: &PasskeyRecord,
+        attestation: Option<&crate::AttestationRecord>,
         username: &str,
         actor: &str,
         now: i64,
     ) -> Result<()> {
         self.transact(InsertPasskey {
             passkey: p.clone(),
+            attestation: attestation.cloned(),
             username: username.to_string(),
             actor: actor.to_string(),
             now,
@@ -277,6 +280,7 @@ impl Store {
 
 struct InsertPasskey {
     passkey: PasskeyRecord,
+    attestation: Option<crate::AttestationRecord>,
     username: String,
     actor: String,
     now: i64,
@@ -289,8 +293,16 @@ impl Body for InsertPasskey {
         e.exec(IMPORT_PASSKEY_ROW, &import_args(&self.passkey))
             .await
             .map_err(|e| e.named_conflict("credential"))?;
+        let mut after = summary(&self.passkey);
+        if let Some(a) = &self.attestation {
+            crate::attestations::insert(e, &self.passkey.id, a).await?;
+            after["attestation"] = serde_json::json!({
+                "level": a.level, "notAttestedReason": a.not_attested_reason,
+                "modelName": a.model_name, "certificates": a.chain.len(),
+            });
+        }
         let ev = AuditEvent::new(self.now, &self.actor, "passkey.registered", &self.username)
-            .after(summary(&self.passkey));
+            .after(after);
         audit::write_with(e, &ev).await
     }
 }

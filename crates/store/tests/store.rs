@@ -809,7 +809,7 @@ async fn the_signin_read_carries_the_memberships_version(store: &Store) {
         possibly_cloned: false,
     };
     store
-        .insert_passkey(&key, "member", "test", 5)
+        .insert_passkey(&key, None, "member", "test", 5)
         .await
         .unwrap();
     let version = || async {

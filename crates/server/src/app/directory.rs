@@ -103,11 +103,20 @@ pub async fn show_user(store: &Store, raw: &str, now: i64) -> Result<UserDetailD
     let u = find_user(store, raw).await?;
     let groups = store.groups_of_user(&u.id).await?;
     let passkeys = store.passkeys_of_user(&u.id).await?;
+    let attestations = store.attestations_of_user(&u.id).await?;
     let pass = store.pass_of_user(&u.id).await?;
     Ok(UserDetailDto {
         user: UserDto::from(&u),
         groups,
-        passkeys: passkeys.iter().map(PasskeyDto::from).collect(),
+        passkeys: passkeys
+            .iter()
+            .map(|p| PasskeyDto {
+                attestation: attestations
+                    .get(&p.id)
+                    .map(super::dto::AttestationDto::from),
+                ..PasskeyDto::from(p)
+            })
+            .collect(),
         temporary_access_pass: pass.as_ref().map(|p| PassDto::of(p, now)),
     })
 }

@@ -73,6 +73,33 @@ pub struct PasskeyDto {
     pub possibly_cloned: bool,
     pub created_date_time: String,
     pub last_used_date_time: Option<String>,
+    /// What its attestation showed at registration (absent for passkeys registered before
+    /// Keyfort recorded it).
+    pub attestation: Option<AttestationDto>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationDto {
+    /// `attested` or `notAttested`.
+    pub level: String,
+    /// Why not: `no_attestation`, `no_trust_anchors`, `untrusted_attestation_chain`,
+    /// `aaguid_outside_anchor`.
+    pub not_attested_reason: Option<String>,
+    pub model_name: Option<String>,
+    /// The certificates it presented, base64 DER, the attestation certificate first.
+    pub certificates: Vec<String>,
+}
+
+impl From<&keyfort_store::AttestationRecord> for AttestationDto {
+    fn from(a: &keyfort_store::AttestationRecord) -> Self {
+        AttestationDto {
+            level: a.level.clone(),
+            not_attested_reason: a.not_attested_reason.clone(),
+            model_name: a.model_name.clone(),
+            certificates: a.chain.clone(),
+        }
+    }
 }
 
 impl From<&PasskeyRecord> for PasskeyDto {
@@ -91,6 +118,7 @@ impl From<&PasskeyRecord> for PasskeyDto {
             possibly_cloned: p.possibly_cloned,
             created_date_time: iso(p.created_at),
             last_used_date_time: p.last_used_at.map(iso),
+            attestation: None,
         }
     }
 }

@@ -175,20 +175,22 @@ mod differential {
             last_signin_at: None,
         };
         let (options, state) =
-            crate::passkeys::registration::options(webauthn, &user, vec![]).unwrap();
+            crate::passkeys::registration::options(webauthn, &user, vec![], false).unwrap();
         let response = authn
             .create(&serde_json::to_value(&options.public_key).unwrap(), BASE)
             .unwrap();
         let response: RegisterPublicKeyCredential = serde_json::from_value(response).unwrap();
         let record = crate::passkeys::registration::verify(
             webauthn,
+            &crate::passkeys::anchors::TrustAnchors::none(),
             &response,
             &state,
             &user.id,
             "k".into(),
             0,
         )
-        .unwrap();
+        .unwrap()
+        .record;
         serde_json::from_str(&record.credential).unwrap()
     }
 

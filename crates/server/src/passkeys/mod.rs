@@ -5,6 +5,7 @@
 //! (`Store::take_ceremony`); sign-in state is sealed and carried by the browser, its id
 //! spent in the store when finished (`sealed`), so an unauthenticated `begin` writes nothing.
 
+pub mod anchors;
 pub mod assertion;
 pub mod authentication;
 pub mod manage;

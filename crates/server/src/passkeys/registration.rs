@@ -1,6 +1,7 @@
 //! Passkey registration: discoverable credential, user verification required,
 //! from a session that may register (a pass, or a passkey sign-in ≤ 5 minutes ago).
 
+use super::anchors::TrustAnchors;
 use super::{start_ceremony, webauthn_error};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentSession};
@@ -9,12 +10,13 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use keyfort_core::attestation::AttestationLevel;
 use keyfort_core::passkey::{AuthenticatorDataSummary, PasskeyType, format_aaguid};
 use keyfort_core::policy::{PasskeyCandidate, Subject};
 use keyfort_core::registration::{self, FinishFacts, PolicyFacts, RegistrationRefusal};
 use keyfort_core::webauthn::WebAuthnRefusal;
 use keyfort_store::User;
-use keyfort_store::{PasskeyRecord, StoreError, Taken};
+use keyfort_store::{AttestationRecord, PasskeyRecord, StoreError, Taken};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs_core::WebauthnCore;
@@ -43,12 +45,14 @@ pub async fn begin(
         subject: Subject { groups: &groups },
     };
     registration::assess_begin(&session, existing.len(), facts, now)?;
+    let attestation =
+        keyfort_core::attestation::wanted(facts.policy, facts.subject, !state.anchors.is_empty());
     let exclude = existing
         .iter()
         .map(|p| B64.decode(&p.credential_id))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ApiError::internal())?;
-    let (options, reg_state) = options(&state.webauthn, &current.user, exclude)?;
+    let (options, reg_state) = options(&state.webauthn, &current.user, exclude, attestation)?;
     Ok(Json(
         start_ceremony(
             &state,
@@ -96,17 +100,23 @@ pub fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorData
 }
 
 /// Registration options for `user`: a discoverable credential, user verification
-/// required, excluding the credentials the user already has.
+/// required, excluding the credentials the user already has; attestation asked for
+/// (`direct`) only when `attestation`.
 pub fn options(
     webauthn: &WebauthnCore,
     user: &User,
     exclude: Vec<CredentialID>,
+    attestation: bool,
 ) -> Result<(CreationChallengeResponse, RegistrationState), ApiError> {
     let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
     let builder = webauthn
         .new_challenge_register_builder(handle.as_bytes(), &user.username, &user.display_name)
         .map_err(|e| webauthn_error(&e))?
-        .attestation(AttestationConveyancePreference::None)
+        .attestation(if attestation {
+            AttestationConveyancePreference::Direct
+        } else {
+            AttestationConveyancePreference::None
+        })
         .user_verification_policy(UserVerificationPolicy::Required)
         .require_resident_key(true)
         .credential_algorithms(vec![
@@ -120,15 +130,24 @@ pub fn options(
         .map_err(|e| webauthn_error(&e))
 }
 
-/// Verifies a registration response (WebAuthn L3 §7.1) and describes the new passkey.
+/// A verified new passkey and what its attestation showed.
+pub struct NewPasskey {
+    pub record: PasskeyRecord,
+    pub attestation: AttestationRecord,
+}
+
+/// Verifies a registration response (WebAuthn L3 §7.1) — the attestation statement's
+/// signature included, whatever its format — and describes the new passkey: attested
+/// when the statement's chain ends at one of `anchors` that vouches for its model.
 pub fn verify(
     webauthn: &WebauthnCore,
+    anchors: &TrustAnchors,
     response: &RegisterPublicKeyCredential,
     reg_state: &RegistrationState,
     user_id: &str,
     display_name: String,
     now: i64,
-) -> Result<PasskeyRecord, ApiError> {
+) -> Result<NewPasskey, ApiError> {
     super::shape::check_registration(response)?;
     let cred: Credential = webauthn
         .register_credential(response, reg_state, None)
@@ -136,12 +155,26 @@ pub fn verify(
     super::shape::check_attested_id(response, cred.cred_id.as_slice())?;
     let summary = authenticator_data(&response.response.attestation_object)
         .ok_or(WebAuthnRefusal::InvalidResponse)?;
-    let aaguid = summary
-        .aaguid
-        .map(|a| format_aaguid(&a))
-        .unwrap_or_else(|| format_aaguid(&[0; 16]));
+    let aaguid_bytes = summary.aaguid.unwrap_or([0; 16]);
+    let aaguid = format_aaguid(&aaguid_bytes);
     let passkey_type = PasskeyType::from_backup_eligible(cred.backup_eligible);
-    Ok(PasskeyRecord {
+    let chain = anchors.check(&cred.attestation.data, &aaguid_bytes, epoch(now));
+    let level = keyfort_core::attestation::assess(chain);
+    let attestation = AttestationRecord {
+        level: level.as_str().into(),
+        not_attested_reason: match level {
+            AttestationLevel::Attested => None,
+            AttestationLevel::NotAttested(why) => Some(why.code().into()),
+        },
+        model_name: crate::app::providers::shipped()
+            .name(&aaguid)
+            .map(str::to_string),
+        chain: super::anchors::chain_der(&cred.attestation.data)
+            .iter()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+            .collect(),
+    };
+    let record = PasskeyRecord {
         id: crate::crypto::ordered_id(),
         user_id: user_id.to_string(),
         credential_id: B64.encode(cred.cred_id.as_slice()),
@@ -152,15 +185,23 @@ pub fn verify(
         backup_state: cred.backup_state,
         passkey_type,
         attestation_format: format_name(cred.attestation_format).into(),
-        // No attestation trust roots are configured yet: nothing is attested.
-        attested: false,
+        attested: level.is_attested(),
         transports: serde_json::to_string(&reported_transports(response))
             .map_err(|_| ApiError::internal())?,
         display_name,
         created_at: now,
         last_used_at: None,
         possibly_cloned: false,
+    };
+    Ok(NewPasskey {
+        record,
+        attestation,
     })
+}
+
+/// Unix milliseconds as a time the certificate checks take.
+fn epoch(ms: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// Transports are a hint reported by the client, kept to show and to guide later ceremonies.
@@ -205,8 +246,12 @@ pub async fn finish(
     let display_name = registration::assess_finish(facts, now)?;
     let reg_state: RegistrationState =
         serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
-    let record = verify(
+    let NewPasskey {
+        record,
+        attestation,
+    } = verify(
         &state.webauthn,
+        &state.anchors,
         &body.credential,
         &reg_state,
         &current.user.id,
@@ -223,7 +268,13 @@ pub async fn finish(
     )?;
     match state
         .store
-        .insert_passkey(&record, &current.user.username, &current.user.username, now)
+        .insert_passkey(
+            &record,
+            Some(&attestation),
+            &current.user.username,
+            &current.user.username,
+            now,
+        )
         .await
     {
         Ok(()) => {}
@@ -233,4 +284,138 @@ pub async fn finish(
     Ok(Json(json!({
         "id": record.id, "displayName": record.display_name, "passkeyType": record.passkey_type.as_str(), "aaGuid": record.aaguid,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Attestation through the real verifier: packed statements from a software
+    //! authenticator whose attestation certificate a test CA issued.
+    use super::*;
+    use keyfort_softauthn::{Authenticator, TestCa};
+    use std::time::Duration;
+    use url::Url;
+
+    const BASE: &str = "http://localhost:8080";
+    const MODEL: [u8; 16] = [7; 16];
+
+    fn rp() -> WebauthnCore {
+        WebauthnCore::new_unsafe_experts_only(
+            "Keyfort",
+            "localhost",
+            vec![Url::parse(BASE).unwrap()],
+            Duration::from_secs(300),
+            Some(false),
+            Some(false),
+        )
+    }
+
+    fn user() -> User {
+        User {
+            id: "00000000-0000-4000-8000-000000000001".into(),
+            username: "alice".into(),
+            display_name: "Alice".into(),
+            email: None,
+            given_name: None,
+            family_name: None,
+            employee_id: None,
+            attributes: serde_json::json!({}),
+            user_type: keyfort_core::directory::UserType::Member,
+            enabled: true,
+            is_admin: false,
+            created_at: 0,
+            last_signin_at: None,
+        }
+    }
+
+    fn register(authn: &mut Authenticator, anchors: &TrustAnchors) -> Result<NewPasskey, ApiError> {
+        let webauthn = rp();
+        let (options, state) = options(&webauthn, &user(), vec![], true).unwrap();
+        assert_eq!(
+            serde_json::to_value(&options.public_key).unwrap()["attestation"],
+            "direct"
+        );
+        let response = authn
+            .create(&serde_json::to_value(&options.public_key).unwrap(), BASE)
+            .unwrap();
+        let response: RegisterPublicKeyCredential = serde_json::from_value(response).unwrap();
+        verify(
+            &webauthn,
+            anchors,
+            &response,
+            &state,
+            &user().id,
+            "k".into(),
+            crate::state::now_ms(),
+        )
+    }
+
+    fn reason(n: &NewPasskey) -> Option<&str> {
+        n.attestation.not_attested_reason.as_deref()
+    }
+
+    #[test]
+    fn a_chain_to_a_configured_anchor_attests() {
+        let ca = TestCa::new("Keyfort test root").unwrap();
+        let anchors = TrustAnchors::from_pem(ca.pem().as_bytes()).unwrap();
+        let mut authn = Authenticator::new(MODEL).attested_by(ca.attestation(MODEL).unwrap());
+        let n = register(&mut authn, &anchors).unwrap();
+        assert!(n.record.attested);
+        assert_eq!(n.record.attestation_format, "packed");
+        assert_eq!(
+            (n.attestation.level.as_str(), reason(&n)),
+            ("attested", None)
+        );
+        assert_eq!(n.attestation.chain.len(), 1);
+        use base64::Engine;
+        let leaf = base64::engine::general_purpose::STANDARD
+            .decode(&n.attestation.chain[0])
+            .unwrap();
+        assert!(super::super::anchors::parses(&leaf));
+    }
+
+    #[test]
+    fn other_chains_and_no_statement_do_not_attest() {
+        let ca = TestCa::new("Keyfort test root").unwrap();
+        let stranger = TestCa::new("Someone else").unwrap();
+        let anchors = TrustAnchors::from_pem(ca.pem().as_bytes()).unwrap();
+        // A chain to a root nobody configured.
+        let mut authn = Authenticator::new(MODEL).attested_by(stranger.attestation(MODEL).unwrap());
+        let n = register(&mut authn, &anchors).unwrap();
+        assert!(!n.record.attested);
+        assert_eq!(reason(&n), Some("untrusted_attestation_chain"));
+        // A good chain, but no anchors at all.
+        let mut authn = Authenticator::new(MODEL).attested_by(ca.attestation(MODEL).unwrap());
+        let n = register(&mut authn, &TrustAnchors::none()).unwrap();
+        assert_eq!(reason(&n), Some("no_trust_anchors"));
+        // No statement.
+        let n = register(&mut Authenticator::new(MODEL), &anchors).unwrap();
+        assert_eq!(
+            (n.record.attestation_format.as_str(), reason(&n)),
+            ("none", Some("no_attestation"))
+        );
+    }
+
+    #[test]
+    fn a_forged_statement_is_refused() {
+        let ca = TestCa::new("Keyfort test root").unwrap();
+        let anchors = TrustAnchors::from_pem(ca.pem().as_bytes()).unwrap();
+        let mut authn = Authenticator::new(MODEL).attested_by(ca.attestation(MODEL).unwrap());
+        authn.forge_attestation = true;
+        assert!(register(&mut authn, &anchors).is_err());
+    }
+
+    #[test]
+    fn an_anchor_file_must_hold_ca_certificates() {
+        let ca = TestCa::new("Keyfort test root").unwrap();
+        assert_eq!(
+            TrustAnchors::from_pem(ca.pem().as_bytes()).unwrap().len(),
+            1
+        );
+        let two = format!("{}{}", ca.pem(), TestCa::new("Second").unwrap().pem());
+        assert_eq!(TrustAnchors::from_pem(two.as_bytes()).unwrap().len(), 2);
+        assert!(TrustAnchors::from_pem(b"").is_err());
+        assert!(TrustAnchors::from_pem(b"not pem").is_err());
+        let truncated = &ca.pem()[..100];
+        assert!(TrustAnchors::from_pem(truncated.as_bytes()).is_err());
+    }
 }
