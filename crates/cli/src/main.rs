@@ -2,6 +2,7 @@
 
 mod admin;
 mod clients;
+mod metadata;
 mod output;
 mod policy;
 mod roles;
@@ -52,6 +53,9 @@ enum Command {
     /// Administrative roles of people and applications.
     #[command(subcommand)]
     Role(roles::RoleCommand),
+    /// FIDO metadata: authenticator models, their attestation roots and status.
+    #[command(subcommand)]
+    Metadata(metadata::MetadataCommand),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
             Command::Keys(c) => clients::keys(c, cli.json, &admin::actor()).await,
             Command::Policy(c) => policy::policy(c, cli.json, &admin::actor()).await,
             Command::Role(c) => roles::role(c, cli.json, &admin::actor()).await,
+            Command::Metadata(c) => metadata::metadata(c, cli.json, &admin::actor()).await,
         }
     });
     match result {

@@ -55,7 +55,7 @@ pub async fn run() -> Result<(), CliError> {
         StartError::Config(e) => CliError::Config(e),
         StartError::Keys(e) => CliError::Failed(format!("signing keys: {e}")),
         StartError::Cipher(e) => CliError::Failed(format!("master key: {e}")),
-        e @ StartError::Policy(_) => CliError::Failed(e.to_string()),
+        e @ (StartError::Policy(_) | StartError::Metadata(_)) => CliError::Failed(e.to_string()),
     })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -56,6 +56,8 @@ fn invalid_configuration_stops_start_up_with_one_line() {
     std::fs::write(&not_pem, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
     let cases = [
         ("KEYFORT_ATTESTATION_CA_FILE", "/no/such/anchors.pem"),
+        ("KEYFORT_METADATA_BLOB", "http://mds.example.com/blob.jwt"),
+        ("KEYFORT_METADATA_REFRESH_HOURS", "0"),
         ("KEYFORT_ATTESTATION_CA_FILE", not_pem.to_str().unwrap()),
         ("KEYFORT_PUBLIC_URL", "http://10.1.2.3:8080"),
         ("KEYFORT_PUBLIC_URL", "not a url"),
@@ -626,4 +628,41 @@ fn policy_changes_one_at_a_time_with_provider_names() {
         .filter(|r| r["action"] == "policy.updated")
         .count();
     assert_eq!(changes, 6, "every stored change audited once");
+}
+
+/// `keyfort metadata`: nothing loaded at first; a BLOB not signed under FIDO's root, or
+/// one that cannot be read, is refused and nothing is stored.
+#[test]
+fn metadata_from_elsewhere_than_fido_is_refused() {
+    let cli = Cli::new();
+    let shown = cli.run(&["metadata", "show"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("No FIDO metadata loaded"));
+    // A well-formed BLOB signed by a root of the test's own.
+    let root = keyfort_softauthn::TestCa::new("Not FIDO").unwrap();
+    let (cert, key) = root.signer("signer", false).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    use base64::Engine;
+    header.x5c = Some(vec![
+        base64::engine::general_purpose::STANDARD.encode(&cert),
+    ]);
+    let payload = serde_json::json!({ "no": 1, "nextUpdate": "2099-01-01", "entries": [] });
+    let jwt = jsonwebtoken::encode(
+        &header,
+        &payload,
+        &jsonwebtoken::EncodingKey::from_ec_der(&key),
+    )
+    .unwrap();
+    let file = cli.dir.path().join("blob.jwt");
+    std::fs::write(&file, jwt).unwrap();
+    for (source, says) in [
+        (file.to_str().unwrap(), "does not end at the metadata root"),
+        ("/no/such/blob.jwt", "/no/such/blob.jwt"),
+    ] {
+        let out = cli.run(&["metadata", "load", source]);
+        assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    let shown = cli.json(&["metadata", "show", "--json"]);
+    assert!(shown.is_null(), "{shown}");
 }

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod clients;
 pub mod decision;
 pub mod directory;
+pub mod metadata;
 pub mod oidc;
 pub mod passkey;
 pub mod policy;

@@ -24,6 +24,8 @@ pub enum RegistrationRefusal {
     CredentialExists,
     /// The authentication-methods policy does not let this user register this passkey.
     Policy(PasskeyPolicyRefusal),
+    /// FIDO metadata reports this model revoked or compromised.
+    ModelReported(crate::metadata::Standing),
 }
 
 impl RegistrationRefusal {
@@ -36,6 +38,7 @@ impl RegistrationRefusal {
             RegistrationRefusal::InvalidName => "invalid_name",
             RegistrationRefusal::CredentialExists => "credential_exists",
             RegistrationRefusal::Policy(r) => r.code(),
+            RegistrationRefusal::ModelReported(s) => s.code(),
         }
     }
 }
@@ -112,6 +115,15 @@ pub fn assess_new_passkey(
         .outcome
         .map(|_| ())
         .map_err(RegistrationRefusal::Policy)
+}
+
+/// A model FIDO metadata reports revoked or compromised is never registered, whatever
+/// the policy says.
+pub fn assess_model(standing: crate::metadata::Standing) -> Result<(), RegistrationRefusal> {
+    if standing.is_bad() {
+        return Err(RegistrationRefusal::ModelReported(standing));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

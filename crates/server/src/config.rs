@@ -24,6 +24,8 @@ struct FileConfig {
     throttle_signin_per_ip_per_minute: Option<u32>,
     throttle_registrations_per_session_per_hour: Option<u32>,
     attestation_ca_file: Option<String>,
+    metadata_blob: Option<String>,
+    metadata_refresh_hours: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,10 @@ pub struct Config {
     /// `KEYFORT_ATTESTATION_CA_FILE`: PEM CA certificates a passkey's attestation may
     /// chain to (read at start-up).
     pub attestation_ca_file: Option<PathBuf>,
+    /// `KEYFORT_METADATA_BLOB`: a file or `https://` URL of the FIDO metadata BLOB.
+    pub metadata_blob: Option<String>,
+    /// `KEYFORT_METADATA_REFRESH_HOURS`: how often the BLOB is fetched again.
+    pub metadata_refresh_hours: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -286,7 +292,26 @@ impl Config {
         let attestation_ca_file = env("KEYFORT_ATTESTATION_CA_FILE")
             .or(file.attestation_ca_file)
             .map(PathBuf::from);
+        let metadata_blob = env("KEYFORT_METADATA_BLOB").or(file.metadata_blob);
+        if let Some(b) = &metadata_blob
+            && b.starts_with("http://")
+            && !(b.starts_with("http://localhost") || b.starts_with("http://127.0.0.1"))
+        {
+            return Err(err(
+                "KEYFORT_METADATA_BLOB",
+                "a URL must be https (http only for localhost)",
+            ));
+        }
+        let metadata_refresh_hours = number(
+            "KEYFORT_METADATA_REFRESH_HOURS",
+            env("KEYFORT_METADATA_REFRESH_HOURS"),
+            file.metadata_refresh_hours,
+            24,
+            1..=168,
+        )?;
         Ok(Config {
+            metadata_blob,
+            metadata_refresh_hours: u64::try_from(metadata_refresh_hours).unwrap_or(24),
             attestation_ca_file,
             signin_log_retention_days,
             throttle,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod headers;
 pub mod html;
+pub mod metadata;
 pub mod oidc;
 pub mod pages;
 pub mod passes;
@@ -174,6 +175,31 @@ pub async fn serve(
             if let Err(e) = purge_state.reload_keys().await {
                 tracing::warn!(error = %e, "reloading signing keys failed");
             }
+            // And metadata another node (or the CLI) stored.
+            if let Err(e) = purge_state.sync_metadata().await {
+                tracing::warn!(error = %e, "re-reading the stored FIDO metadata failed");
+            }
+        }
+    });
+    let metadata_state = state.clone();
+    let metadata_refresh = tokio::spawn(async move {
+        if metadata_state.metadata_source.is_none() {
+            return;
+        }
+        let mut tick = tokio::time::interval(metadata_state.metadata_refresh);
+        loop {
+            tick.tick().await;
+            match metadata_state.refresh_metadata().await {
+                Ok(Some(l)) if l.stored => {
+                    tracing::info!(serial = l.metadata.serial, "FIDO metadata updated")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(
+                    code = e.code(),
+                    error = %e,
+                    "refreshing FIDO metadata failed; the copy in use stays"
+                ),
+            }
         }
     });
     let policy_state = state.clone();
@@ -194,6 +220,7 @@ pub async fn serve(
         .await;
     purger.abort();
     policy_poll.abort();
+    metadata_refresh.abort();
     r
 }
 

@@ -188,6 +188,10 @@ impl From<RegistrationRefusal> for ApiError {
                 "This passkey is already registered.".to_string(),
             ),
             Policy(p) => (StatusCode::FORBIDDEN, passkey_policy_message(p, true).to_string()),
+            ModelReported(_) => (
+                StatusCode::FORBIDDEN,
+                "FIDO reports this model of authenticator revoked or compromised: use another passkey.".to_string(),
+            ),
         };
         ApiError::new(status, r.code(), message)
     }
@@ -368,10 +372,15 @@ impl From<crate::app::AppError> for ApiError {
                 ApiError::conflict(e.code(), e.to_string())
             }
             e @ Forbidden(_) => ApiError::forbidden(e.code(), e.to_string()),
-            e @ (Refused(_) | Client(_) | NoSecret(_) | Lifetime(_) | Policy(_)
-            | PolicyDocument(_) | Provider(_) | UnknownRole(_)) => {
-                ApiError::bad_request(e.code(), e.to_string())
-            }
+            e @ (Refused(_)
+            | Client(_)
+            | NoSecret(_)
+            | Lifetime(_)
+            | Policy(_)
+            | PolicyDocument(_)
+            | Provider(_)
+            | Metadata { .. }
+            | UnknownRole(_)) => ApiError::bad_request(e.code(), e.to_string()),
         }
     }
 }

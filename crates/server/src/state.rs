@@ -38,8 +38,15 @@ pub struct Inner {
     /// Per user, the policy's named groups they are in, while their memberships version
     /// holds (`app::memberships`).
     pub memberships: crate::app::memberships::Memberships,
-    /// What a new passkey's attestation may chain to.
-    pub anchors: crate::passkeys::anchors::TrustAnchors,
+    /// The CA certificates the administrator added (`attestation_ca_file`).
+    pub admin_anchors: crate::passkeys::anchors::TrustAnchors,
+    /// What a metadata BLOB's signing chain must end at.
+    pub metadata_root: crate::metadata::MetadataRoot,
+    /// Where BLOBs come from (`metadata_blob`), and how often they are fetched.
+    pub metadata_source: Option<String>,
+    pub metadata_refresh: Duration,
+    /// The metadata in use and what it adds to the anchors and names.
+    derived: std::sync::RwLock<Arc<crate::metadata::Derived>>,
 }
 
 impl Inner {
@@ -71,6 +78,46 @@ impl Inner {
         Ok(())
     }
 
+    /// The metadata in use, the trust anchors and the provider names it yields.
+    pub fn derived(&self) -> Arc<crate::metadata::Derived> {
+        self.derived
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn use_metadata(&self, m: Arc<crate::metadata::Metadata>) {
+        let derived = crate::metadata::Derived::new(&self.admin_anchors, Some(m));
+        *self.derived.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(derived);
+    }
+
+    /// Fetches the configured BLOB, verifies it and, when it is newer, stores and uses it.
+    /// Any failure leaves the copy in use (and says why).
+    pub async fn refresh_metadata(
+        &self,
+    ) -> Result<Option<crate::app::metadata::LoadedDto>, crate::app::AppError> {
+        let Some(source) = &self.metadata_source else {
+            return Ok(None);
+        };
+        let text = crate::app::metadata::read_source(source).await?;
+        let (loaded, metadata) =
+            crate::app::metadata::load(&self.store, &self.metadata_root, &text, "system", now_ms())
+                .await?;
+        self.use_metadata(metadata);
+        Ok(Some(loaded))
+    }
+
+    /// Uses the stored copy when another node (or the CLI) stored a newer one.
+    pub async fn sync_metadata(&self) -> Result<(), crate::app::AppError> {
+        let in_use = self.derived().metadata.as_ref().map(|m| m.edition.no);
+        if self.store.metadata_serial().await? > in_use
+            && let Some(m) = crate::app::metadata::stored(&self.store, &self.metadata_root).await?
+        {
+            self.use_metadata(m);
+        }
+        Ok(())
+    }
+
     /// Re-reads the keys from the store (after `keyfort keys rotate` on any node).
     pub async fn reload_keys(&self) -> Result<(), KeyError> {
         let ring = KeyRing::load(&self.store, &self.master_key, now_ms()).await?;
@@ -91,6 +138,8 @@ pub enum StartError {
     Cipher(#[from] crate::aead::CipherError),
     #[error("the authentication-methods policy cannot be loaded: {0}")]
     Policy(String),
+    #[error("FIDO metadata: {0}")]
+    Metadata(String),
 }
 
 #[derive(Clone)]
@@ -105,6 +154,17 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub async fn new(config: &Config, store: Store) -> Result<AppState, StartError> {
+        let root = crate::metadata::MetadataRoot::fido().map_err(StartError::Metadata)?;
+        AppState::with_metadata_root(config, store, root).await
+    }
+
+    /// [`AppState::new`] with another metadata root than FIDO's: for tests, whose BLOBs
+    /// a test root signs. Nothing in the configuration can change the root.
+    pub async fn with_metadata_root(
+        config: &Config,
+        store: Store,
+        metadata_root: crate::metadata::MetadataRoot,
+    ) -> Result<AppState, StartError> {
         if !crate::oidc::signer::install() {
             tracing::warn!(
                 "another JWT crypto provider was installed first: tokens are signed with the key parsed per token"
@@ -124,6 +184,16 @@ impl AppState {
                 }
             })?,
         };
+        // The last good metadata copy, if any: a copy that no longer verifies is reported
+        // and not used, and the next refresh replaces it.
+        let stored = match crate::app::metadata::stored(&store, &metadata_root).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored FIDO metadata is not used");
+                None
+            }
+        };
+        let derived = crate::metadata::Derived::new(&anchors, stored);
         let webauthn = WebauthnCore::new_unsafe_experts_only(
             "Keyfort",
             &config.rp.id,
@@ -154,7 +224,13 @@ impl AppState {
             throttles: crate::throttle::Throttles::new(&config.throttle),
             policy: std::sync::RwLock::new(Arc::new(policy)),
             memberships: crate::app::memberships::Memberships::default(),
-            anchors,
+            derived: std::sync::RwLock::new(Arc::new(derived)),
+            admin_anchors: anchors,
+            metadata_root,
+            metadata_source: config.metadata_blob.clone(),
+            metadata_refresh: Duration::from_secs(
+                config.metadata_refresh_hours.saturating_mul(3600),
+            ),
         })))
     }
 }

@@ -64,6 +64,23 @@ impl TestCa {
         )
     }
 
+    /// A signing certificate (not a CA) this root issued, and its PKCS#8 key: what a
+    /// test metadata BLOB is signed with. `expired`: valid only in 2000.
+    pub fn signer(&self, name: &str, expired: bool) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(crypto)?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+        }
+        let key = KeyPair::generate().map_err(crypto)?;
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).map_err(crypto)?;
+        Ok((cert.der().to_vec(), key.serialize_der()))
+    }
+
     /// An attestation certificate for authenticators of model `aaguid`, and its key.
     pub fn attestation(&self, aaguid: [u8; 16]) -> Result<Attestation, Error> {
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(crypto)?;

@@ -67,6 +67,16 @@ pub async fn start(db: Db, test: &str) -> Option<Harness> {
 
 /// [`start`] with settings of the test's own (environment names and values).
 pub async fn start_with(db: Db, test: &str, settings: &[(&str, &str)]) -> Option<Harness> {
+    start_with_root(db, test, settings, None).await
+}
+
+/// [`start_with`], FIDO metadata BLOBs verified against `root` instead of FIDO's.
+pub async fn start_with_root(
+    db: Db,
+    test: &str,
+    settings: &[(&str, &str)],
+    root: Option<keyfort_server::metadata::MetadataRoot>,
+) -> Option<Harness> {
     let tmp = tempfile::tempdir().unwrap();
     let database_url = match db {
         Db::Sqlite => None,
@@ -104,7 +114,11 @@ pub async fn start_with(db: Db, test: &str, settings: &[(&str, &str)]) -> Option
         .await
         .unwrap()
         .unwrap();
-    let state = AppState::new(&config, store.clone()).await.unwrap();
+    let state = match root {
+        Some(root) => AppState::with_metadata_root(&config, store.clone(), root).await,
+        None => AppState::new(&config, store.clone()).await,
+    }
+    .unwrap();
     let task = tokio::spawn(async move {
         keyfort_server::serve(listener, state, std::future::pending())
             .await

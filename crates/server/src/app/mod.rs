@@ -11,6 +11,7 @@ pub mod directory;
 pub mod dto;
 pub mod logs;
 pub mod memberships;
+pub mod metadata;
 pub mod passes;
 pub mod passkeys;
 pub mod policy;
@@ -48,6 +49,9 @@ pub enum AppError {
     /// A policy document that is not of the document's shape (the path, and what is wrong).
     #[error("{0}")]
     PolicyDocument(String),
+    /// A metadata BLOB that cannot be used (the copy in use stays).
+    #[error("{message}")]
+    Metadata { code: &'static str, message: String },
     /// A provider name no source of names knows.
     #[error(transparent)]
     Provider(#[from] keyfort_core::providers::ProviderLookup),
@@ -84,6 +88,7 @@ impl AppError {
             AppError::Policy(r) => r.problem.code(),
             AppError::PolicyDocument(_) => "invalid_policy_document",
             AppError::Provider(r) => r.code(),
+            AppError::Metadata { code, .. } => code,
             AppError::Stale { .. } => "version_conflict",
             AppError::Lifetime(_) => "invalid_lifetime",
             AppError::UnknownRole(_) => "unknown_role",
@@ -107,6 +112,7 @@ impl AppError {
                 | AppError::Policy(_)
                 | AppError::PolicyDocument(_)
                 | AppError::Provider(_)
+                | AppError::Metadata { .. }
                 | AppError::UnknownRole(_)
         )
     }

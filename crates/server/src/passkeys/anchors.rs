@@ -15,7 +15,7 @@ pub const MAX_ANCHORS: usize = 256;
 /// The largest anchor file read.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TrustAnchors {
     list: Option<AttestationCaList>,
 }
@@ -71,6 +71,25 @@ impl TrustAnchors {
         }
         let pem = std::fs::read(path).map_err(|e| e.to_string())?;
         TrustAnchors::from_pem(&pem)
+    }
+
+    /// Adds a model's attestation root from metadata: it vouches for that AAGUID only.
+    /// A root that cannot be read is skipped (metadata is not trusted to be tidy).
+    pub fn add_model_root(&mut self, der: &[u8], aaguid: &str, description: &str) {
+        let Ok(uuid) = uuid::Uuid::parse_str(aaguid) else {
+            return;
+        };
+        let mut b = webauthn_rs_core::proto::AttestationCaListBuilder::new();
+        if b.insert_device_der(der, uuid, description.to_string(), Default::default())
+            .is_err()
+        {
+            return;
+        }
+        let one = b.build();
+        match &mut self.list {
+            Some(list) => list.union(&one),
+            None => self.list = Some(one),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

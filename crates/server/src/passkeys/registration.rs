@@ -45,8 +45,11 @@ pub async fn begin(
         subject: Subject { groups: &groups },
     };
     registration::assess_begin(&session, existing.len(), facts, now)?;
-    let attestation =
-        keyfort_core::attestation::wanted(facts.policy, facts.subject, !state.anchors.is_empty());
+    let attestation = keyfort_core::attestation::wanted(
+        facts.policy,
+        facts.subject,
+        !state.derived().anchors.is_empty(),
+    );
     let exclude = existing
         .iter()
         .map(|p| B64.decode(&p.credential_id))
@@ -246,18 +249,23 @@ pub async fn finish(
     let display_name = registration::assess_finish(facts, now)?;
     let reg_state: RegistrationState =
         serde_json::from_str(&ceremony.state).map_err(|_| ApiError::internal())?;
+    let derived = state.derived();
     let NewPasskey {
         record,
-        attestation,
+        mut attestation,
     } = verify(
         &state.webauthn,
-        &state.anchors,
+        &derived.anchors,
         &body.credential,
         &reg_state,
         &current.user.id,
         display_name,
         now,
     )?;
+    registration::assess_model(derived.standing(&record.aaguid, now))?;
+    if let Some(name) = derived.providers.name(&record.aaguid) {
+        attestation.model_name = Some(name.to_string());
+    }
     registration::assess_new_passkey(
         policy_facts,
         PasskeyCandidate {
