@@ -30,6 +30,8 @@ pub enum SignInRefusal {
     PassNotYetValid,
     /// The authentication-methods policy no longer accepts this passkey for this user.
     Policy(PasskeyPolicyRefusal),
+    /// FIDO metadata reports the passkey's model revoked or compromised.
+    ModelReported(crate::metadata::Standing),
 }
 
 impl SignInRefusal {
@@ -45,6 +47,7 @@ impl SignInRefusal {
             SignInRefusal::PassUsed => "pass_used",
             SignInRefusal::PassNotYetValid => "pass_not_yet_valid",
             SignInRefusal::Policy(r) => r.code(),
+            SignInRefusal::ModelReported(s) => s.code(),
         }
     }
 }
@@ -146,6 +149,10 @@ pub struct CredentialFacts<'a> {
     /// Blocked as possibly cloned.
     pub suspended: bool,
     pub owner_enabled: bool,
+    /// What FIDO metadata reports of the passkey's model (its recorded AAGUID) now, and
+    /// whether a reported model is refused (the setting; otherwise only flagged).
+    pub model: crate::metadata::Standing,
+    pub refuse_reported: bool,
 }
 
 /// What to do with a passkey sign-in.
@@ -199,6 +206,9 @@ pub fn assess_passkey<T>(
         ),
         Err(r) => refuse(SignInRefusal::WebAuthn(r), true, false),
         Ok(_) if !c.owner_enabled => refuse(SignInRefusal::UserDisabled, true, false),
+        Ok(_) if c.model.is_bad() && c.refuse_reported => {
+            refuse(SignInRefusal::ModelReported(c.model), true, false)
+        }
         Ok(verified) => match allowed(&verified) {
             Ok(()) => PasskeyVerdict::Accept(verified),
             Err(r) => refuse(SignInRefusal::Policy(r), true, false),
@@ -228,6 +238,8 @@ mod tests {
                 owner_handle: &handle,
                 suspended: false,
                 owner_enabled: true,
+                model: crate::metadata::Standing::Good,
+                refuse_reported: true,
             }),
         };
         let rule = PasskeyPolicyRefusal::Profile(crate::policy::ProfileRule::PasskeyType);
@@ -356,7 +368,57 @@ mod tests {
             owner_handle: ALICE,
             suspended,
             owner_enabled,
+            model: crate::metadata::Standing::Good,
+            refuse_reported: true,
         }
+    }
+
+    /// A model FIDO reports revoked or compromised: refused once the passkey verified
+    /// (the owner named in the log), or only flagged when the setting is off.
+    #[test]
+    fn a_reported_model_is_refused_unless_the_setting_is_off() {
+        use crate::metadata::Standing;
+        let mut c = credential(false, true);
+        c.model = Standing::Revoked;
+        let f = PasskeyFacts {
+            expected_user: None,
+            presented_handle: Some(ALICE),
+            credential: Some(c),
+        };
+        assert_eq!(
+            assess_passkey(f, |_: &u32| Ok(()), || Ok(7)),
+            PasskeyVerdict::Refuse {
+                refusal: SignInRefusal::ModelReported(Standing::Revoked),
+                identified: true,
+                suspend: false,
+            }
+        );
+        assert_eq!(
+            SignInRefusal::ModelReported(Standing::Revoked).code(),
+            "authenticator_revoked"
+        );
+        // Not before the passkey verified.
+        assert_eq!(
+            assess_passkey(
+                f,
+                |_: &u32| Ok(()),
+                || Err(WebAuthnRefusal::InvalidSignature)
+            ),
+            PasskeyVerdict::Refuse {
+                refusal: SignInRefusal::WebAuthn(WebAuthnRefusal::InvalidSignature),
+                identified: true,
+                suspend: false,
+            }
+        );
+        c.refuse_reported = false;
+        let f = PasskeyFacts {
+            credential: Some(c),
+            ..f
+        };
+        assert_eq!(
+            assess_passkey(f, |_: &u32| Ok(()), || Ok(7)),
+            PasskeyVerdict::Accept(7)
+        );
     }
 
     fn facts(

@@ -26,6 +26,7 @@ struct FileConfig {
     attestation_ca_file: Option<String>,
     metadata_blob: Option<String>,
     metadata_refresh_hours: Option<i64>,
+    metadata_refuse_reported: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +54,9 @@ pub struct Config {
     pub metadata_blob: Option<String>,
     /// `KEYFORT_METADATA_REFRESH_HOURS`: how often the BLOB is fetched again.
     pub metadata_refresh_hours: u64,
+    /// `KEYFORT_METADATA_REFUSE_REPORTED`: a passkey whose model FIDO metadata reports
+    /// revoked or compromised is refused at sign-in (otherwise flagged and audited only).
+    pub metadata_refuse_reported: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -309,7 +313,21 @@ impl Config {
             24,
             1..=168,
         )?;
+        let metadata_refuse_reported = match env("KEYFORT_METADATA_REFUSE_REPORTED") {
+            Some(v) => match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(err(
+                        "KEYFORT_METADATA_REFUSE_REPORTED",
+                        format!("`{other}` is not true or false"),
+                    ));
+                }
+            },
+            None => file.metadata_refuse_reported.unwrap_or(true),
+        };
         Ok(Config {
+            metadata_refuse_reported,
             metadata_blob,
             metadata_refresh_hours: u64::try_from(metadata_refresh_hours).unwrap_or(24),
             attestation_ca_file,

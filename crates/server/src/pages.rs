@@ -194,18 +194,26 @@ pub async fn security(
             .outcome
             .err()
     };
+    let derived = state.derived();
+    let now = crate::state::now_ms();
     let views = passkeys
         .into_iter()
         .map(|p| {
             let refused = refusal(&p);
+            let model = derived.standing(&p.aaguid, now);
+            let (policy_code, policy_message) = match refused {
+                _ if model.is_bad() => (model.code(), crate::refusals::REPORTED_MODEL_MESSAGE),
+                Some(r) => (r.code(), crate::refusals::passkey_policy_message(r, false)),
+                None => ("", ""),
+            };
             PasskeyView {
-                policy_code: refused.map_or("", |r| r.code()),
-                policy_message: refused
-                    .map_or("", |r| crate::refusals::passkey_policy_message(r, false)),
+                policy_code,
+                policy_message,
                 type_label: p.passkey_type.label(),
                 id: p.id,
                 display_name: p.display_name,
-                provider: crate::app::providers::shipped()
+                provider: derived
+                    .providers
                     .name(&p.aaguid)
                     .unwrap_or_default()
                     .to_string(),

@@ -97,6 +97,9 @@ impl From<WebAuthnRefusal> for ApiError {
     }
 }
 
+/// What a person reads when FIDO metadata reports their passkey's model.
+pub const REPORTED_MODEL_MESSAGE: &str = "FIDO reports this model of authenticator revoked or compromised, so it can no longer sign you in. Use another passkey, or ask your administrator for a Temporary Access Pass to register a new one.";
+
 impl From<SignInRefusal> for ApiError {
     fn from(r: SignInRefusal) -> Self {
         use SignInRefusal::*;
@@ -128,6 +131,7 @@ impl From<SignInRefusal> for ApiError {
             ),
             PassNotYetValid => (StatusCode::UNAUTHORIZED, "This pass is not valid yet."),
             Policy(p) => (StatusCode::FORBIDDEN, passkey_policy_message(p, false)),
+            ModelReported(_) => (StatusCode::FORBIDDEN, REPORTED_MODEL_MESSAGE),
         };
         ApiError::new(status, r.code(), message)
     }

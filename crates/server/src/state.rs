@@ -45,6 +45,8 @@ pub struct Inner {
     /// Where BLOBs come from (`metadata_blob`), and how often they are fetched.
     pub metadata_source: Option<String>,
     pub metadata_refresh: Duration,
+    /// Refuse (not only flag) a passkey whose model metadata reports.
+    pub refuse_reported_models: bool,
     /// The metadata in use and what it adds to the anchors and names.
     derived: std::sync::RwLock<Arc<crate::metadata::Derived>>,
 }
@@ -228,6 +230,7 @@ impl AppState {
             admin_anchors: anchors,
             metadata_root,
             metadata_source: config.metadata_blob.clone(),
+            refuse_reported_models: config.metadata_refuse_reported,
             metadata_refresh: Duration::from_secs(
                 config.metadata_refresh_hours.saturating_mul(3600),
             ),

@@ -56,3 +56,21 @@ pub(crate) async fn write_with<E: Exec>(e: &mut E, ev: &AuditEvent) -> Result<()
     .await?;
     Ok(())
 }
+
+/// An audit row that records an observation rather than a change (a passkey of a
+/// reported model presented at sign-in): written in a commit of its own.
+struct Observed(AuditEvent);
+
+impl crate::group_commit::Body for Observed {
+    type Out = ();
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<()> {
+        write_with(e, &self.0).await
+    }
+}
+
+impl crate::Store {
+    pub async fn record_observation(&self, ev: AuditEvent) -> Result<()> {
+        self.transact(Observed(ev)).await
+    }
+}

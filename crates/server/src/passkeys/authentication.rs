@@ -157,6 +157,7 @@ pub async fn finish(
     // (only those the policy in force names) from this node's cache while that version
     // holds, read otherwise.
     let policy = state.policy();
+    let derived = state.derived();
     let found = state.store.passkey_for_signin(&credential_id).await?;
     let groups = match &found {
         Some(f) => {
@@ -187,6 +188,8 @@ pub async fn finish(
                 owner_handle: handle,
                 suspended: passkey.possibly_cloned,
                 owner_enabled: user.enabled,
+                model: derived.standing(&passkey.aaguid, now),
+                refuse_reported: state.refuse_reported_models,
             }),
     };
     let cred = found
@@ -256,11 +259,20 @@ pub async fn finish(
                     refusal = SignInRefusal::WebAuthn(WebAuthnRefusal::ChallengeInvalid);
                 }
             }
+            if let (SignInRefusal::ModelReported(model), Some(p), Some(u)) =
+                (refusal, &passkey, &user)
+            {
+                flag_reported(&state, p, &u.username, model, true, now).await;
+            }
             // The log row names the owner when known, else the name typed.
             return Err(refuse(user, ceremony.username, spent_ref, refusal.into()).await);
         }
         (PasskeyVerdict::Accept(_), None) => return Err(ApiError::internal()),
     };
+    let model = derived.standing(&passkey.aaguid, now);
+    if model.is_bad() {
+        flag_reported(&state, &passkey, &user.username, model, false, now).await;
+    }
     let used = PasskeyUse {
         id: &passkey.id,
         sign_count: i64::from(result.counter),
@@ -291,6 +303,26 @@ pub async fn finish(
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": redirect })),
     ))
+}
+
+/// Audits a passkey of a model FIDO metadata reports, presented at sign-in. A failure to
+/// write it is logged and does not change the answer.
+async fn flag_reported(
+    state: &AppState,
+    passkey: &keyfort_store::PasskeyRecord,
+    username: &str,
+    model: keyfort_core::metadata::Standing,
+    refused: bool,
+    now: i64,
+) {
+    let ev =
+        keyfort_store::AuditEvent::new(now, "system", "passkey.flagged", username).after(json!({
+            "passkeyId": passkey.id, "aaGuid": passkey.aaguid, "reason": model.code(),
+            "refused": refused,
+        }));
+    if let Err(e) = state.store.record_observation(ev).await {
+        tracing::warn!(error = %e, "auditing a passkey of a reported model failed");
+    }
 }
 
 /// The stored credential as the verifier needs it now. Its JSON is written once, at
