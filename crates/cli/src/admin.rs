@@ -223,7 +223,8 @@ async fn run_user(
             }
         }
         UserCommand::Show { username } => {
-            let d = directory::show_user(store, &username, now)
+            let names = crate::policy::catalogue(store).await;
+            let d = directory::show_user(store, &names, &username, now)
                 .await
                 .map_err(app_failed)?;
             if as_json {

@@ -205,6 +205,15 @@ fn print_applied(applied: &AppliedDto, as_json: bool) {
     }
 }
 
+/// The provider names the CLI resolves and shows: the shipped ones and the stored FIDO
+/// metadata's (verified against FIDO's root), as a node would.
+pub async fn catalogue(store: &keyfort_store::Store) -> keyfort_core::providers::Providers {
+    match keyfort_server::metadata::MetadataRoot::fido() {
+        Ok(root) => providers::with_stored_metadata(store, &root).await,
+        Err(_) => providers::shipped().clone(),
+    }
+}
+
 fn read_document(file: &str) -> Result<String, CliError> {
     let read = if file == "-" {
         std::io::read_to_string(std::io::stdin())
@@ -217,9 +226,10 @@ fn read_document(file: &str) -> Result<String, CliError> {
 pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<(), CliError> {
     let store = store().await?;
     let now = keyfort_server::state::now_ms();
+    let names = catalogue(&store).await;
     match cmd {
         PolicyCommand::Show => {
-            let shown = app_policy::show(&store).await.map_err(app_failed)?;
+            let shown = app_policy::show(&store, &names).await.map_err(app_failed)?;
             if as_json {
                 output::json(&shown);
             } else {
@@ -296,14 +306,7 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
                 }
             };
             let applied = edits::change_passkey_profile(
-                &store,
-                providers::shipped(),
-                action,
-                &id,
-                input,
-                dry_run,
-                actor,
-                now,
+                &store, &names, action, &id, input, dry_run, actor, now,
             )
             .await
             .map_err(app_failed)?;
@@ -311,7 +314,7 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
         }
         PolicyCommand::Providers { name } => {
             let wanted = name.as_deref().map(str::to_lowercase);
-            let listed: Vec<(&str, &[String])> = providers::shipped()
+            let listed: Vec<(&str, &[String])> = names
                 .names()
                 .filter(|(n, _)| wanted.as_ref().is_none_or(|w| n.to_lowercase().contains(w)))
                 .collect();
@@ -343,7 +346,7 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
                 PasskeyType::DeviceBound
             };
             let hypotheses = if let Some(name) = provider {
-                app_policy::provider_hypotheses(providers::shipped(), &name, passkey_type, attested)
+                app_policy::provider_hypotheses(&names, &name, passkey_type, attested)
                     .map_err(app_failed)?
             } else if aaguid.is_some() || synced || device_bound || attested {
                 let aaguid = match aaguid {
@@ -360,7 +363,7 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
             } else {
                 Vec::new()
             };
-            let e = app_policy::explain(&store, &username, hypotheses)
+            let e = app_policy::explain(&store, &names, &username, hypotheses)
                 .await
                 .map_err(app_failed)?;
             if as_json {

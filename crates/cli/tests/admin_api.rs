@@ -611,6 +611,7 @@ async fn policy_changes_are_versioned(db: Db) {
     .answers(200);
     let cli = app::policy::explain(
         &h.store,
+        app::providers::shipped(),
         "carol",
         vec![app::policy::Hypothesis {
             aaguid: "cb69481e-8ff7-4039-93ec-0a2729a154a8".into(),

@@ -163,7 +163,7 @@ async fn metadata_verified_stored_and_used(db: Db) {
     let stored = loop {
         let r = h.register(&gina, &mut key, &Overrides::default()).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        let detail = app::directory::show_user(&h.store, "gina", now())
+        let detail = app::directory::show_user(&h.store, app::providers::shipped(), "gina", now())
             .await
             .unwrap();
         let k = detail.passkeys.last().unwrap().clone();
@@ -178,6 +178,24 @@ async fn metadata_verified_stored_and_used(db: Db) {
     let a = stored.attestation.unwrap();
     assert_eq!(a.level, "attested");
     assert_eq!(a.model_name.as_deref(), Some("Keyfort Test Key 5"));
+    // Metadata names models the community list does not: shown, and usable in a key
+    // restriction, by every interface.
+    let names = app::providers::with_stored_metadata(&h.store, &root).await;
+    assert_eq!(names.name(KEY_ID), Some("Keyfort Test Key 5"));
+    assert_eq!(names.resolve("keyfort test key 5").unwrap(), [KEY_ID]);
+    assert!(
+        names.name("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4").is_some(),
+        "shipped too"
+    );
+    let detail = app::directory::show_user(&h.store, &names, "gina", now())
+        .await
+        .unwrap();
+    assert!(
+        detail
+            .passkeys
+            .iter()
+            .any(|p| p.provider_name.as_deref() == Some("Keyfort Test Key 5"))
+    );
 
     // Every bad BLOB is refused with its reason; the last good copy stays.
     let stranger = TestCa::new("Not the metadata root").unwrap();

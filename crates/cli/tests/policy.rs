@@ -204,7 +204,7 @@ async fn profiles_enforced(db: Db) {
     assert_eq!((r.status, r.code()), (403, "passkey_type_not_allowed"));
 
     // The explanation names the profile and the rule for each passkey.
-    let e = app::policy::explain(&h.store, "bob", Vec::new())
+    let e = app::policy::explain(&h.store, app::providers::shipped(), "bob", Vec::new())
         .await
         .unwrap();
     assert_eq!(e.policy_version, 2);
@@ -212,7 +212,7 @@ async fn profiles_enforced(db: Db) {
     let k = &e.passkeys[0];
     assert!(k.sign_in_accepted && !k.registration_accepted, "{k:?}");
     assert_eq!(k.profiles[0].reason, Some("attestation_required"));
-    let e = app::policy::explain(&h.store, "carol", Vec::new())
+    let e = app::policy::explain(&h.store, app::providers::shipped(), "carol", Vec::new())
         .await
         .unwrap();
     let fido2 = e.methods.iter().find(|m| m.method == "fido2").unwrap();
@@ -379,14 +379,14 @@ async fn providers_by_name(db: Db) {
         page.contains("Google Password Manager") && page.contains("passkey_model_blocked"),
         "{page}"
     );
-    let detail = app::directory::show_user(&h.store, "erin", now())
+    let detail = app::directory::show_user(&h.store, app::providers::shipped(), "erin", now())
         .await
         .unwrap();
     assert_eq!(
         detail.passkeys[0].provider_name.as_deref(),
         Some("Google Password Manager")
     );
-    let e = app::policy::explain(&h.store, "erin", Vec::new())
+    let e = app::policy::explain(&h.store, app::providers::shipped(), "erin", Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -477,7 +477,7 @@ async fn attestation_enforced(db: Db) {
     until_code(&h, &mut attested, "frank", "ok").await;
 
     // Only the accepted passkey was stored, with what its attestation showed.
-    let detail = app::directory::show_user(&h.store, "frank", now())
+    let detail = app::directory::show_user(&h.store, app::providers::shipped(), "frank", now())
         .await
         .unwrap();
     assert_eq!(detail.passkeys.len(), 1, "{:?}", detail.passkeys);
@@ -489,7 +489,7 @@ async fn attestation_enforced(db: Db) {
         ("attested", None)
     );
     assert_eq!(a.certificates.len(), 1);
-    let e = app::policy::explain(&h.store, "frank", Vec::new())
+    let e = app::policy::explain(&h.store, app::providers::shipped(), "frank", Vec::new())
         .await
         .unwrap();
     assert!(e.passkeys[0].registration_accepted && e.passkeys[0].attested);

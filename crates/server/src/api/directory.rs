@@ -122,7 +122,13 @@ pub async fn show_user(
     caller.may(AdminAction::ReadDirectory)?;
     caller.may(AdminAction::ReadMethods)?;
     Ok(Json(
-        dir::show_user(&state.store, &username, now_ms()).await?,
+        dir::show_user(
+            &state.store,
+            &state.derived().providers,
+            &username,
+            now_ms(),
+        )
+        .await?,
     ))
 }
 

@@ -25,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
     ))]
 pub async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.may(AdminAction::ReadPolicy)?;
-    let dto = app_policy::show(&state.store).await?;
+    let dto = app_policy::show(&state.store, &state.derived().providers).await?;
     let etag =
         HeaderValue::from_str(&format!("\"{}\"", dto.version)).map_err(|_| ApiError::internal())?;
     Ok(([(header::ETAG, etag)], Json(dto)).into_response())
@@ -133,6 +133,7 @@ pub async fn explain(
 ) -> Result<Json<ExplanationDto>, ApiError> {
     caller.may(AdminAction::ReadPolicy)?;
     let passkey_type = body.passkey_type.unwrap_or(PasskeyType::Synced);
+    let derived = state.derived();
     let hypotheses = match (body.aaguid, body.provider) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -147,16 +148,13 @@ pub async fn explain(
             passkey_type,
             attested: body.attested,
         }],
-        (None, Some(name)) => app_policy::provider_hypotheses(
-            crate::app::providers::shipped(),
-            &name,
-            passkey_type,
-            body.attested,
-        )?,
+        (None, Some(name)) => {
+            app_policy::provider_hypotheses(&derived.providers, &name, passkey_type, body.attested)?
+        }
         (None, None) => Vec::new(),
     };
     Ok(Json(
-        app_policy::explain(&state.store, &body.username, hypotheses).await?,
+        app_policy::explain(&state.store, &derived.providers, &body.username, hypotheses).await?,
     ))
 }
 
@@ -185,6 +183,7 @@ pub struct ProviderDto {
         (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
     ))]
 pub async fn providers(
+    State(state): State<AppState>,
     caller: Caller,
     super::ApiQuery(q): super::ApiQuery<ProviderQuery>,
 ) -> Result<Json<Vec<ProviderDto>>, ApiError> {
@@ -196,8 +195,10 @@ pub async fn providers(
             "name is at most 256 characters.",
         ));
     }
+    let derived = state.derived();
     Ok(Json(
-        crate::app::providers::shipped()
+        derived
+            .providers
             .names()
             .filter(|(n, _)| wanted.as_ref().is_none_or(|w| n.to_lowercase().contains(w)))
             .map(|(n, ids)| ProviderDto {

@@ -99,7 +99,13 @@ pub async fn find_user(store: &Store, raw: &str) -> Result<User> {
 }
 
 /// A user with their groups, passkeys and pass.
-pub async fn show_user(store: &Store, raw: &str, now: i64) -> Result<UserDetailDto> {
+/// `providers` names the passkeys.
+pub async fn show_user(
+    store: &Store,
+    providers: &keyfort_core::providers::Providers,
+    raw: &str,
+    now: i64,
+) -> Result<UserDetailDto> {
     let u = find_user(store, raw).await?;
     let groups = store.groups_of_user(&u.id).await?;
     let passkeys = store.passkeys_of_user(&u.id).await?;
@@ -114,7 +120,7 @@ pub async fn show_user(store: &Store, raw: &str, now: i64) -> Result<UserDetailD
                 attestation: attestations
                     .get(&p.id)
                     .map(super::dto::AttestationDto::from),
-                ..PasskeyDto::from(p)
+                ..PasskeyDto::of(p, providers)
             })
             .collect(),
         temporary_access_pass: pass.as_ref().map(|p| PassDto::of(p, now)),

@@ -102,16 +102,15 @@ impl From<&keyfort_store::AttestationRecord> for AttestationDto {
     }
 }
 
-impl From<&PasskeyRecord> for PasskeyDto {
-    fn from(p: &PasskeyRecord) -> Self {
+impl PasskeyDto {
+    /// A passkey, named by `providers`.
+    pub fn of(p: &PasskeyRecord, providers: &keyfort_core::providers::Providers) -> Self {
         PasskeyDto {
             id: p.id.clone(),
             display_name: p.display_name.clone(),
             passkey_type: p.passkey_type,
             aaguid: p.aaguid.clone(),
-            provider_name: super::providers::shipped()
-                .name(&p.aaguid)
-                .map(str::to_string),
+            provider_name: providers.name(&p.aaguid).map(str::to_string),
             attestation_verified: p.attested,
             backup_eligible: p.backup_eligible,
             backed_up: p.backup_state,

@@ -90,7 +90,11 @@ pub struct PolicyDto {
     pub provider_names: HashMap<String, String>,
 }
 
-pub async fn show(store: &Store) -> Result<PolicyDto> {
+/// `catalogue` names the AAGUIDs key restrictions hold.
+pub async fn show(
+    store: &Store,
+    catalogue: &keyfort_core::providers::Providers,
+) -> Result<PolicyDto> {
     let snapshot = load(store).await?;
     let names = group_names(store).await?;
     let group_names = snapshot
@@ -98,7 +102,6 @@ pub async fn show(store: &Store) -> Result<PolicyDto> {
         .groups()
         .filter_map(|id| Some((id.to_string(), names.get(id)?.clone())))
         .collect();
-    let catalogue = super::providers::shipped();
     let provider_names = snapshot
         .policy
         .fido2
@@ -327,6 +330,7 @@ pub struct ExplanationDto {
 }
 
 fn verdict(
+    catalogue: &keyfort_core::providers::Providers,
     display_name: Option<String>,
     c: PasskeyCandidate<'_>,
     registration: &PasskeyDecision<'_>,
@@ -335,9 +339,7 @@ fn verdict(
     PasskeyVerdictDto {
         display_name,
         aaguid: c.aaguid.to_string(),
-        provider_name: super::providers::shipped()
-            .name(c.aaguid)
-            .map(str::to_string),
+        provider_name: catalogue.name(c.aaguid).map(str::to_string),
         passkey_type: c.passkey_type,
         attested: c.attested,
         registration_accepted: registration.outcome.is_ok(),
@@ -380,6 +382,7 @@ pub fn provider_hypotheses(
 /// profiles accept it and the reason each other one refuses.
 pub async fn explain(
     store: &Store,
+    catalogue: &keyfort_core::providers::Providers,
     raw_username: &str,
     hypotheses: Vec<Hypothesis>,
 ) -> Result<ExplanationDto> {
@@ -419,6 +422,7 @@ pub async fn explain(
     };
     let judge = |name: Option<String>, c: PasskeyCandidate<'_>| {
         verdict(
+            catalogue,
             name,
             c,
             &evaluate_passkey(p, subject, c, Stage::Registration),

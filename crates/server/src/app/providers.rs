@@ -39,6 +39,22 @@ pub fn shipped() -> &'static Providers {
     &CATALOGUE
 }
 
+/// The names a node would use: the shipped ones and those of the stored FIDO metadata
+/// (verified against `root`). A stored copy that does not verify adds nothing.
+pub async fn with_stored_metadata(
+    store: &keyfort_store::Store,
+    root: &crate::metadata::MetadataRoot,
+) -> Providers {
+    let stored = match super::metadata::stored(store, root).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "the stored FIDO metadata adds no names");
+            None
+        }
+    };
+    crate::metadata::Derived::new(&crate::passkeys::anchors::TrustAnchors::none(), stored).providers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
