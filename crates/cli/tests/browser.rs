@@ -209,6 +209,96 @@ async fn passkeys_in_chromium() {
         "no failed sign-in: {rows:#?}"
     );
 
+    // 7. The administrator removes `synced` from the default profile. Register one more
+    //    synced passkey first (this session is a passkey sign-in under 5 minutes old).
+    browser.session.remove_virtual_authenticator(&device).await;
+    let synced_again = browser.add_authenticator(true).await;
+    browser.register_passkey("Synced key 2", 3).await;
+    let out = server.cli(
+        &[
+            "policy",
+            "profile",
+            "set",
+            "default",
+            "--types",
+            "deviceBound",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "keyfort policy profile set failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "My security" names each synced passkey the policy no longer accepts, and why;
+    // every node reads the new policy within seconds.
+    let started_waiting = Instant::now();
+    loop {
+        browser.goto("/my/security").await;
+        let refused = browser
+            .eval(
+                r#"return [...document.querySelectorAll("li.passkey")]
+                     .filter((li) => li.querySelector('[data-code="passkey_type_not_allowed"]'))
+                     .map((li) => li.querySelector(".name").textContent.trim()).sort();"#,
+            )
+            .await;
+        if refused == json!(["Synced key", "Synced key 2"]) {
+            break;
+        }
+        assert!(
+            started_waiting.elapsed() < std::time::Duration::from_secs(10),
+            "refused passkeys listed: {refused}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let text = browser
+        .eval(r#"return document.querySelector('[data-code="passkey_type_not_allowed"]').textContent;"#)
+        .await;
+    assert!(
+        text.as_str()
+            .unwrap_or("")
+            .contains("no longer accepts this type of passkey"),
+        "{text}"
+    );
+    // Signing in with the synced passkey is refused with a clear message, and stays on
+    // the sign-in page.
+    browser.sign_out().await;
+    browser.goto("/signin").await;
+    browser.take_credential_gets().await;
+    browser.session.click("#passkey-button").await;
+    browser
+        .wait_until(
+            "the refusal on the sign-in page",
+            r#"document.getElementById("status").classList.contains("error")"#,
+        )
+        .await;
+    let message = browser
+        .eval(r#"return document.getElementById("status").textContent;"#)
+        .await;
+    assert!(
+        message.as_str().unwrap_or("").contains("type of passkey"),
+        "{message}"
+    );
+    let (url, _) = browser.where_am_i().await;
+    assert!(url.contains("/signin"), "{url}");
+    assert_eq!(
+        browser
+            .session
+            .virtual_credentials(&synced_again)
+            .await
+            .len(),
+        1,
+        "the refused passkey stays on the authenticator"
+    );
+    let out = server.cli(&["log", "signins", "--json"], &[]);
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON sign-in log");
+    assert!(
+        rows.iter()
+            .any(|r| r["reason"] == json!("passkey_type_not_allowed")
+                && r["username"] == json!("admin")),
+        "{rows:#?}"
+    );
+
     eprintln!(
         "browser: passkey flows passed in Chromium in {:.1} s",
         started.elapsed().as_secs_f64()
