@@ -1,5 +1,6 @@
 //! Two `keyfort serve` processes on one PostgreSQL: a ceremony begun on one
-//! node finishes on the other, because no node keeps state another needs.
+//! node finishes on the other, because no node keeps state another needs; a policy
+//! change through the admin API on one node is enforced by the other within seconds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 mod support;
@@ -164,6 +165,107 @@ async fn ceremonies_cross_nodes() {
         (400, Some("challenge_invalid"))
     );
 
+    // A policy change through the admin API on A is enforced by B within 5 seconds:
+    // removing `synced` from the default profile refuses the synced passkey there.
+    let registered = a.cli(
+        &[
+            "client",
+            "add",
+            "Policy robot",
+            "--grant",
+            "client_credentials",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    let registered: Value = serde_json::from_slice(&registered.stdout).unwrap();
+    let client_id = registered["clientId"].as_str().unwrap();
+    let secret = registered["clientSecret"].as_str().unwrap();
+    let assigned = a.cli(
+        &[
+            "role",
+            "assign",
+            "authenticationPolicyAdministrator",
+            client_id,
+            "--client",
+        ],
+        &env,
+    );
+    assert!(
+        assigned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&assigned.stderr)
+    );
+    let token: Value = reqwest::Client::new()
+        .post(format!("{node_a}/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "keyfort.admin"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().expect("an admin token");
+    let api = format!("{node_a}/api/v1/admin/policies/authenticationMethods");
+    let current: Value = reqwest::Client::new()
+        .get(&api)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut policy = current["policy"].clone();
+    policy["fido2"]["passkeyProfiles"][0]["passkeyTypes"] = json!(["deviceBound"]);
+    let put = reqwest::Client::new()
+        .put(&api)
+        .bearer_auth(token)
+        .json(&json!({ "version": current["version"], "policy": policy }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let changed = std::time::Instant::now();
+    loop {
+        let c = support::inproc::client();
+        let (_, begin) = post(
+            &c,
+            format!("{node_b}/api/signin/passkey/begin"),
+            &public,
+            &json!({}),
+        )
+        .await;
+        let assertion = authn.get(&begin, &public).unwrap();
+        let (status, body) = post(
+            &c,
+            format!("{node_b}/api/signin/passkey/finish"),
+            &public,
+            &json!({"ceremonyId": begin["ceremonyId"], "credential": assertion}),
+        )
+        .await;
+        if status == 403 {
+            assert_eq!(body["error"], "passkey_type_not_allowed", "{body}");
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            changed.elapsed() < std::time::Duration::from_secs(5),
+            "node B still accepts the synced passkey after {:?}",
+            changed.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
     // Both nodes report ready; the log, read through the CLI, has every attempt.
     for node in [&node_a, &node_b] {
         assert_eq!(
@@ -187,8 +289,12 @@ async fn ceremonies_cross_nodes() {
             )
         })
         .collect();
+    // Newest first: the refused sign-in after the policy change, any accepted while B
+    // had not read it yet, then the ceremonies above.
+    assert_eq!(outcomes[0], ("passkey", "failure"));
+    let before_change = &outcomes[outcomes.len() - 5..];
     assert_eq!(
-        outcomes,
+        before_change,
         vec![
             ("passkey", "failure"),
             ("passkey", "success"),
