@@ -8,13 +8,12 @@ mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use keyfort_core::directory::UserDraft;
 use keyfort_server::app;
 use keyfort_server::metadata::{MetadataRoot, blob};
 use keyfort_softauthn::{Authenticator, Overrides, TestCa};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use support::inproc::{Db, Harness, client, start_with_root};
+use support::inproc::{Db, client, start_with_root};
 
 const KEY: [u8; 16] = [0x11; 16];
 const KEY_ID: &str = "11111111-1111-1111-1111-111111111111";
@@ -83,23 +82,6 @@ fn sign(ca: &TestCa, payload: &Value, expired: bool) -> String {
     .unwrap()
 }
 
-async fn onboard(h: &Harness, name: &str) -> reqwest::Client {
-    let draft = UserDraft {
-        username: name.into(),
-        ..Default::default()
-    };
-    app::directory::add_user(&h.store, &draft, "test", now())
-        .await
-        .unwrap();
-    let pass = app::passes::issue_pass(&h.store, name, Some(60), false, "test", now())
-        .await
-        .unwrap();
-    let c = client();
-    let r = h.tap_signin(&c, name, &pass.temporary_access_pass).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    c
-}
-
 async fn metadata_verified_stored_and_used(db: Db) {
     let pki = Pki {
         root: TestCa::new("Keyfort test metadata root").unwrap(),
@@ -130,7 +112,7 @@ async fn metadata_verified_stored_and_used(db: Db) {
         .unwrap();
     assert_eq!((shown.serial, shown.models, shown.outdated), (7, 2, false));
 
-    let gina = onboard(&h, "gina").await;
+    let gina = h.onboard_user("gina").await;
     // A passkey of a model the metadata does not report (yet); the default profile does
     // not enforce attestation yet either.
     let mut broken =
@@ -146,18 +128,7 @@ async fn metadata_verified_stored_and_used(db: Db) {
         ),
         ..Default::default()
     };
-    app::policy_edits::change_passkey_profile(
-        &h.store,
-        app::providers::shipped(),
-        app::policy_edits::ProfileAction::Set,
-        "default",
-        input,
-        false,
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    h.change_default_profile(input).await.unwrap();
     let mut key = Authenticator::new(KEY).attested_by(pki.vendor.attestation(KEY).unwrap());
     let start = Instant::now();
     let stored = loop {

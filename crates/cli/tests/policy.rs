@@ -6,7 +6,6 @@
 
 mod support;
 
-use keyfort_core::directory::UserDraft;
 use keyfort_core::passkey::PasskeyType;
 use keyfort_core::policy::{
     EnforcementType, ExcludeTarget, IncludeTarget, KeyRestrictions, MethodsPolicy, PasskeyProfile,
@@ -27,24 +26,6 @@ const ICLOUD: [u8; 16] = [
 
 fn now() -> i64 {
     keyfort_server::state::now_ms()
-}
-
-/// A user with a multi-use pass, signed in with it; returns the signed-in client.
-async fn onboard(h: &Harness, name: &str) -> reqwest::Client {
-    let draft = UserDraft {
-        username: name.into(),
-        ..Default::default()
-    };
-    app::directory::add_user(&h.store, &draft, "test", now())
-        .await
-        .unwrap();
-    let pass = app::passes::issue_pass(&h.store, name, Some(60), false, "test", now())
-        .await
-        .unwrap();
-    let c = client();
-    let r = h.tap_signin(&c, name, &pass.temporary_access_pass).await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    c
 }
 
 async fn apply(store: &Store, p: MethodsPolicy) -> i64 {
@@ -92,11 +73,11 @@ async fn profiles_enforced(db: Db) {
         return;
     };
     // Alice: a synced passkey; Bob: a device-bound YubiKey.
-    let alice = onboard(&h, "alice").await;
+    let alice = h.onboard_user("alice").await;
     let mut synced = Authenticator::synced(ICLOUD);
     let r = h.register(&alice, &mut synced, &Overrides::default()).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let bob = onboard(&h, "bob").await;
+    let bob = h.onboard_user("bob").await;
     let mut yubikey = Authenticator::new(YUBIKEY);
     let r = h.register(&bob, &mut yubikey, &Overrides::default()).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -143,7 +124,7 @@ async fn profiles_enforced(db: Db) {
     // registered; Carol, a contractor, is excluded from passkeys altogether.
     let admins = group(&h.store, "admins", &["bob"]).await;
     let contractors = group(&h.store, "contractors", &[]).await;
-    let carol = onboard(&h, "carol").await;
+    let carol = h.onboard_user("carol").await;
     let mut carols = Authenticator::new(YUBIKEY);
     let r = h.register(&carol, &mut carols, &Overrides::default()).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -278,19 +259,7 @@ async fn set_keys(h: &Harness, rule: app::policy_edits::KeyRule) -> i64 {
         keys: Some(rule),
         ..Default::default()
     };
-    app::policy_edits::change_passkey_profile(
-        &h.store,
-        app::providers::shipped(),
-        app::policy_edits::ProfileAction::Set,
-        "default",
-        input,
-        false,
-        "test",
-        now(),
-    )
-    .await
-    .unwrap()
-    .version
+    h.change_default_profile(input).await.unwrap().version
 }
 
 /// A key restriction written with provider names: registration and sign-in accepted or
@@ -300,7 +269,7 @@ async fn providers_by_name(db: Db) {
     let Some(h) = start(db, "policy::providers_by_name").await else {
         return;
     };
-    let dana = onboard(&h, "dana").await;
+    let dana = h.onboard_user("dana").await;
     let mut hello = Authenticator::new(aaguid(HELLO));
     assert_eq!(
         h.register(&dana, &mut hello, &Overrides::default())
@@ -308,7 +277,7 @@ async fn providers_by_name(db: Db) {
             .status,
         200
     );
-    let erin = onboard(&h, "erin").await;
+    let erin = h.onboard_user("erin").await;
     let mut google = Authenticator::synced(aaguid(GOOGLE));
     assert_eq!(
         h.register(&erin, &mut google, &Overrides::default())
@@ -351,20 +320,12 @@ async fn providers_by_name(db: Db) {
         providers: vec!["Windows".into()],
         aaguids: vec![],
     };
-    let r = app::policy_edits::change_passkey_profile(
-        &h.store,
-        app::providers::shipped(),
-        app::policy_edits::ProfileAction::Set,
-        "default",
-        app::policy_edits::ProfileInput {
+    let r = h
+        .change_default_profile(app::policy_edits::ProfileInput {
             keys: Some(unknown),
             ..Default::default()
-        },
-        false,
-        "test",
-        now(),
-    )
-    .await;
+        })
+        .await;
     assert_eq!(r.unwrap_err().code(), "unknown_provider");
     assert_eq!(h.store.policy_version("methods").await.unwrap(), 2);
 
@@ -402,7 +363,7 @@ on_both_stores!(providers_by_name);
 /// configured: a packed statement chaining to one is attested and accepted, one chaining
 /// elsewhere or no statement at all is refused, and what each showed is recorded.
 async fn attestation_enforced(db: Db) {
-    use app::policy_edits::{ProfileAction, ProfileInput};
+    use app::policy_edits::ProfileInput;
     use keyfort_core::policy::AttestationEnforcement;
     use keyfort_softauthn::TestCa;
     let ca = TestCa::new("Keyfort test vendor root").unwrap();
@@ -422,19 +383,8 @@ async fn attestation_enforced(db: Db) {
         attestation_enforcement: Some(AttestationEnforcement::RegistrationOnly),
         ..Default::default()
     };
-    app::policy_edits::change_passkey_profile(
-        &h.store,
-        app::providers::shipped(),
-        ProfileAction::Set,
-        "default",
-        input,
-        false,
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
-    let frank = onboard(&h, "frank").await;
+    h.change_default_profile(input).await.unwrap();
+    let frank = h.onboard_user("frank").await;
     // The node reads the new policy within its poll interval: wait for the refusal of an
     // unattested passkey, which is the first effect of the change.
     let start = Instant::now();

@@ -373,3 +373,52 @@ pub fn query(url: &str, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// Directory and policy set-up the policy tests share.
+impl Harness {
+    /// A user with a multi-use pass, signed in with it; the signed-in client.
+    #[allow(dead_code)] // not every test binary onboards users this way
+    pub async fn onboard_user(&self, name: &str) -> reqwest::Client {
+        let now = keyfort_server::state::now_ms();
+        let draft = keyfort_core::directory::UserDraft {
+            username: name.into(),
+            ..Default::default()
+        };
+        keyfort_server::app::directory::add_user(&self.store, &draft, "test", now)
+            .await
+            .unwrap();
+        let pass = keyfort_server::app::passes::issue_pass(
+            &self.store,
+            name,
+            Some(60),
+            false,
+            "test",
+            now,
+        )
+        .await
+        .unwrap();
+        let c = client();
+        let r = self.tap_signin(&c, name, &pass.temporary_access_pass).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        c
+    }
+
+    /// Changes the default passkey profile as `keyfort policy profile set default` does.
+    #[allow(dead_code)]
+    pub async fn change_default_profile(
+        &self,
+        input: keyfort_server::app::policy_edits::ProfileInput,
+    ) -> Result<keyfort_server::app::policy::AppliedDto, keyfort_server::app::AppError> {
+        keyfort_server::app::policy_edits::change_passkey_profile(
+            &self.store,
+            keyfort_server::app::providers::shipped(),
+            keyfort_server::app::policy_edits::ProfileAction::Set,
+            "default",
+            input,
+            false,
+            "test",
+            keyfort_server::state::now_ms(),
+        )
+        .await
+    }
+}

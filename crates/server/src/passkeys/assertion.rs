@@ -139,41 +139,14 @@ fn check(
 mod differential {
     //! Both verifiers, same inputs, same answers — for honest and hostile assertions.
     use super::*;
+    use crate::passkeys::testing::{BASE, alice, rp};
     use crate::passkeys::webauthn_refusal;
     use keyfort_softauthn::{Authenticator, Overrides};
-    use std::time::Duration;
     use webauthn_rs_core::WebauthnCore;
     use webauthn_rs_core::proto::{RegisterPublicKeyCredential, UserVerificationPolicy};
 
-    const BASE: &str = "http://localhost:8080";
-
-    fn rp() -> WebauthnCore {
-        WebauthnCore::new_unsafe_experts_only(
-            "Keyfort",
-            "localhost",
-            vec![Url::parse(BASE).unwrap()],
-            Duration::from_secs(300),
-            Some(false),
-            Some(false),
-        )
-    }
-
     fn registered(webauthn: &WebauthnCore, authn: &mut Authenticator) -> Credential {
-        let user = keyfort_store::User {
-            id: "00000000-0000-4000-8000-000000000001".into(),
-            username: "alice".into(),
-            display_name: "Alice".into(),
-            email: None,
-            given_name: None,
-            family_name: None,
-            employee_id: None,
-            attributes: serde_json::json!({}),
-            user_type: keyfort_core::directory::UserType::Member,
-            enabled: true,
-            is_admin: false,
-            created_at: 0,
-            last_signin_at: None,
-        };
+        let user = alice();
         let (options, state) =
             crate::passkeys::registration::options(webauthn, &user, vec![], false).unwrap();
         let response = authn

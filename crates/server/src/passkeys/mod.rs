@@ -11,6 +11,8 @@ pub mod authentication;
 pub mod manage;
 pub mod registration;
 pub mod shape;
+#[cfg(test)]
+mod testing;
 
 use crate::error::ApiError;
 use crate::state::{AppState, CEREMONY_TTL_MS};

@@ -299,41 +299,10 @@ mod tests {
     //! Attestation through the real verifier: packed statements from a software
     //! authenticator whose attestation certificate a test CA issued.
     use super::*;
+    use crate::passkeys::testing::{BASE, alice as user, rp};
     use keyfort_softauthn::{Authenticator, TestCa};
-    use std::time::Duration;
-    use url::Url;
 
-    const BASE: &str = "http://localhost:8080";
     const MODEL: [u8; 16] = [7; 16];
-
-    fn rp() -> WebauthnCore {
-        WebauthnCore::new_unsafe_experts_only(
-            "Keyfort",
-            "localhost",
-            vec![Url::parse(BASE).unwrap()],
-            Duration::from_secs(300),
-            Some(false),
-            Some(false),
-        )
-    }
-
-    fn user() -> User {
-        User {
-            id: "00000000-0000-4000-8000-000000000001".into(),
-            username: "alice".into(),
-            display_name: "Alice".into(),
-            email: None,
-            given_name: None,
-            family_name: None,
-            employee_id: None,
-            attributes: serde_json::json!({}),
-            user_type: keyfort_core::directory::UserType::Member,
-            enabled: true,
-            is_admin: false,
-            created_at: 0,
-            last_signin_at: None,
-        }
-    }
 
     fn register(authn: &mut Authenticator, anchors: &TrustAnchors) -> Result<NewPasskey, ApiError> {
         let webauthn = rp();
