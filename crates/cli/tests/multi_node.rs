@@ -21,6 +21,15 @@ async fn post(c: &reqwest::Client, url: String, origin: &str, body: &Value) -> (
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// A CLI run that must succeed.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ceremonies_cross_nodes() {
     let Some(admin_url) = support::skip_without_postgres("multi_node") else {
@@ -91,11 +100,7 @@ async fn ceremonies_cross_nodes() {
         "the one-time pass is spent on every node"
     );
     let issued = a.cli(&["tap", "issue", "admin", "--multi-use", "--json"], &env);
-    assert!(
-        issued.status.success(),
-        "{}",
-        String::from_utf8_lossy(&issued.stderr)
-    );
+    succeeded(&issued);
     let issued: Value = serde_json::from_slice(&issued.stdout).unwrap();
     let code = issued["temporaryAccessPass"].as_str().unwrap();
     let (status, _) = post(
@@ -178,11 +183,7 @@ async fn ceremonies_cross_nodes() {
         ],
         &env,
     );
-    assert!(
-        registered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&registered.stderr)
-    );
+    succeeded(&registered);
     let registered: Value = serde_json::from_slice(&registered.stdout).unwrap();
     let client_id = registered["clientId"].as_str().unwrap();
     let secret = registered["clientSecret"].as_str().unwrap();
@@ -196,11 +197,7 @@ async fn ceremonies_cross_nodes() {
         ],
         &env,
     );
-    assert!(
-        assigned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&assigned.stderr)
-    );
+    succeeded(&assigned);
     let token: Value = reqwest::Client::new()
         .post(format!("{node_a}/token"))
         .basic_auth(client_id, Some(secret))
