@@ -313,11 +313,7 @@ pub async fn policy(cmd: PolicyCommand, as_json: bool, actor: &str) -> Result<()
             print_applied(&applied, as_json);
         }
         PolicyCommand::Providers { name } => {
-            let wanted = name.as_deref().map(str::to_lowercase);
-            let listed: Vec<(&str, &[String])> = names
-                .names()
-                .filter(|(n, _)| wanted.as_ref().is_none_or(|w| n.to_lowercase().contains(w)))
-                .collect();
+            let listed: Vec<(&str, &[String])> = names.matching(name.as_deref()).collect();
             if as_json {
                 let rows: Vec<serde_json::Value> = listed
                     .iter()

@@ -100,6 +100,18 @@ async fn call(
     }
 }
 
+/// `POST …/explain` with `question`.
+async fn explain(h: &Harness, token: &str, question: Value) -> Reply {
+    call(
+        h,
+        "POST",
+        "/policies/authenticationMethods/explain",
+        Some(token),
+        Some(question),
+    )
+    .await
+}
+
 async fn add_user(h: &Harness, name: &str) {
     let draft = keyfort_core::directory::UserDraft {
         username: name.into(),
@@ -600,15 +612,7 @@ async fn policy_changes_are_versioned(db: Db) {
         "aaguid": "cb69481e8ff7403993ec0a2729a154a8",
         "passkeyType": "deviceBound",
     });
-    let body = call(
-        &h,
-        "POST",
-        "/policies/authenticationMethods/explain",
-        Some(&t),
-        Some(question),
-    )
-    .await
-    .answers(200);
+    let body = explain(&h, &t, question).await.answers(200);
     let cli = app::policy::explain(
         &h.store,
         app::providers::shipped(),
@@ -622,15 +626,9 @@ async fn policy_changes_are_versioned(db: Db) {
     .await
     .unwrap();
     assert_eq!(body, serde_json::to_value(cli).unwrap());
-    call(
-        &h,
-        "POST",
-        "/policies/authenticationMethods/explain",
-        Some(&t),
-        Some(json!({ "username": "carol", "aaguid": "yubikey" })),
-    )
-    .await
-    .refused(400, "invalid_aaguid");
+    explain(&h, &t, json!({ "username": "carol", "aaguid": "yubikey" }))
+        .await
+        .refused(400, "invalid_aaguid");
 
     // Provider names: listed for writing key restrictions, and explained by name.
     let listed = call(&h, "GET", "/passkeyProviders?name=HELLO", Some(&t), None)
@@ -640,15 +638,7 @@ async fn policy_changes_are_versioned(db: Db) {
     let hello = listed[0]["aaguids"].as_array().unwrap().len();
     assert!(hello >= 3, "{listed}");
     let question = json!({ "username": "carol", "provider": "windows hello" });
-    let body = call(
-        &h,
-        "POST",
-        "/policies/authenticationMethods/explain",
-        Some(&t),
-        Some(question),
-    )
-    .await
-    .answers(200);
+    let body = explain(&h, &t, question).await.answers(200);
     let keys = body["passkeys"].as_array().unwrap();
     assert_eq!(keys.len(), hello, "{body}");
     assert!(keys.iter().all(|k| k["providerName"] == "Windows Hello"));
@@ -658,19 +648,20 @@ async fn policy_changes_are_versioned(db: Db) {
             "unknown_provider",
         ),
         (
+            json!({ "username": "carol", "provider": "w".repeat(10_000) }),
+            "unknown_provider",
+        ),
+        (
             json!({ "username": "carol", "provider": "Windows Hello", "aaguid": HELLO }),
             "invalid_request",
         ),
     ] {
-        call(
-            &h,
-            "POST",
-            "/policies/authenticationMethods/explain",
-            Some(&t),
-            Some(question),
-        )
-        .await
-        .refused(400, code);
+        let body = explain(&h, &t, question).await.refused(400, code);
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.len() < 1_000,
+            "the refusal does not echo it whole: {message}"
+        );
     }
 }
 

@@ -658,6 +658,7 @@ fn metadata_from_elsewhere_than_fido_is_refused() {
     for (source, says) in [
         (file.to_str().unwrap(), "does not end at the metadata root"),
         ("/no/such/blob.jwt", "/no/such/blob.jwt"),
+        ("http://mds.example.com/blob.jwt", "must be https"),
     ] {
         let out = cli.run(&["metadata", "load", source]);
         assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));

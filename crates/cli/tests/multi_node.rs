@@ -21,6 +21,35 @@ async fn post(c: &reqwest::Client, url: String, origin: &str, body: &Value) -> (
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// A passkey sign-in begun on one node and finished on another: the status and body of
+/// the finish, and the finish request (to replay it).
+async fn sign_in(
+    c: &reqwest::Client,
+    begin_on: &str,
+    finish_on: &str,
+    origin: &str,
+    authn: &mut Authenticator,
+) -> (u16, Value, Value) {
+    let (status, begin) = post(
+        c,
+        format!("{begin_on}/api/signin/passkey/begin"),
+        origin,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{begin}");
+    let assertion = authn.get(&begin, origin).unwrap();
+    let finish = json!({"ceremonyId": begin["ceremonyId"], "credential": assertion});
+    let (status, body) = post(
+        c,
+        format!("{finish_on}/api/signin/passkey/finish"),
+        origin,
+        &finish,
+    )
+    .await;
+    (status, body, finish)
+}
+
 /// A CLI run that must succeed.
 fn succeeded(out: &std::process::Output) {
     assert!(
@@ -140,29 +169,14 @@ async fn ceremonies_cross_nodes() {
 
     // Sign-in: begin on B, finish on A.
     let fresh = support::inproc::client();
-    let (status, begin) = post(
-        &fresh,
-        format!("{node_b}/api/signin/passkey/begin"),
-        &public,
-        &json!({}),
-    )
-    .await;
-    assert_eq!(status, 200);
-    let assertion = authn.get(&begin, &public).unwrap();
-    let (status, body) = post(
-        &fresh,
-        format!("{node_a}/api/signin/passkey/finish"),
-        &public,
-        &json!({"ceremonyId": begin["ceremonyId"], "credential": assertion}),
-    )
-    .await;
+    let (status, body, finish) = sign_in(&fresh, &node_b, &node_a, &public, &mut authn).await;
     assert_eq!(status, 200, "sign-in finished on the other node: {body}");
     // And the ceremony is gone on both: replaying it on B fails.
     let (status, body) = post(
         &fresh,
         format!("{node_b}/api/signin/passkey/finish"),
         &public,
-        &json!({"ceremonyId": begin["ceremonyId"], "credential": assertion}),
+        &finish,
     )
     .await;
     assert_eq!(
@@ -235,21 +249,7 @@ async fn ceremonies_cross_nodes() {
     let changed = std::time::Instant::now();
     loop {
         let c = support::inproc::client();
-        let (_, begin) = post(
-            &c,
-            format!("{node_b}/api/signin/passkey/begin"),
-            &public,
-            &json!({}),
-        )
-        .await;
-        let assertion = authn.get(&begin, &public).unwrap();
-        let (status, body) = post(
-            &c,
-            format!("{node_b}/api/signin/passkey/finish"),
-            &public,
-            &json!({"ceremonyId": begin["ceremonyId"], "credential": assertion}),
-        )
-        .await;
+        let (status, body, _) = sign_in(&c, &node_b, &node_b, &public, &mut authn).await;
         if status == 403 {
             assert_eq!(body["error"], "passkey_type_not_allowed", "{body}");
             break;

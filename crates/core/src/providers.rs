@@ -163,6 +163,13 @@ impl Providers {
     /// The AAGUIDs a provider name stands for (several products ship under one name:
     /// "Windows Hello" is three). Case and spacing do not matter; the name must be whole.
     pub fn resolve(&self, name: &str) -> Result<&[String], ProviderLookup> {
+        if name.chars().count() > MAX_NAME_CHARS {
+            // No name is that long; the refusal does not echo it whole.
+            return Err(ProviderLookup::Unknown {
+                name: name.chars().take(MAX_NAME_CHARS).collect(),
+                suggestions: Vec::new(),
+            });
+        }
         let key = fold(name);
         if let Some(ids) = self.by_name.get(&key) {
             return Ok(ids);
@@ -190,6 +197,17 @@ impl Providers {
 
     pub fn is_empty(&self) -> bool {
         self.by_aaguid.is_empty()
+    }
+
+    /// The names containing `part` (case does not matter; every name without one), with
+    /// their AAGUIDs, in name order.
+    pub fn matching<'a>(
+        &'a self,
+        part: Option<&str>,
+    ) -> impl Iterator<Item = (&'a str, &'a [String])> + 'a {
+        let part = part.map(fold);
+        self.names()
+            .filter(move |(n, _)| part.as_ref().is_none_or(|p| fold(n).contains(p.as_str())))
     }
 
     /// Every name with its AAGUIDs, in name order.
@@ -262,6 +280,14 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("did you mean: YubiKey 5 Series"));
+        let long = "y".repeat(MAX_NAME_CHARS * 4);
+        let Err(ProviderLookup::Unknown { name, suggestions }) = p.resolve(&long) else {
+            panic!("a name longer than any resolved");
+        };
+        assert_eq!((name.len(), suggestions.len()), (MAX_NAME_CHARS, 0));
+        let hello: Vec<&str> = p.matching(Some("HELLO")).map(|(n, _)| n).collect();
+        assert_eq!(hello, ["Windows Hello"]);
+        assert_eq!(p.matching(None).count(), 2);
         assert!(matches!(
             p.resolve(""),
             Err(ProviderLookup::Unknown { suggestions, .. }) if suggestions.is_empty()

@@ -97,6 +97,21 @@ fn number(
     Ok(n)
 }
 
+/// A true/false setting from the environment (first) or the file.
+fn switch(
+    name: &'static str,
+    env: Option<String>,
+    file: Option<bool>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match env.as_deref() {
+        None => Ok(file.unwrap_or(default)),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(err(name, format!("`{other}` is not true or false"))),
+    }
+}
+
 /// Where configuration values come from: a file and an environment lookup
 /// (a parameter, so tests need not touch the process environment).
 pub struct Sources<'a> {
@@ -210,19 +225,12 @@ impl Config {
             file.session_idle_minutes,
             60,
         )?;
-        let signout_revokes_tokens = match env("KEYFORT_SIGNOUT_REVOKES_TOKENS") {
-            Some(v) => match v.as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                other => {
-                    return Err(err(
-                        "KEYFORT_SIGNOUT_REVOKES_TOKENS",
-                        format!("`{other}` is not true or false"),
-                    ));
-                }
-            },
-            None => file.signout_revokes_tokens.unwrap_or(true),
-        };
+        let signout_revokes_tokens = switch(
+            "KEYFORT_SIGNOUT_REVOKES_TOKENS",
+            env("KEYFORT_SIGNOUT_REVOKES_TOKENS"),
+            file.signout_revokes_tokens,
+            true,
+        )?;
         let maintenance_interval_secs = match env("KEYFORT_MAINTENANCE_INTERVAL_SECONDS") {
             Some(v) => v
                 .parse::<u64>()
@@ -297,14 +305,9 @@ impl Config {
             .or(file.attestation_ca_file)
             .map(PathBuf::from);
         let metadata_blob = env("KEYFORT_METADATA_BLOB").or(file.metadata_blob);
-        if let Some(b) = &metadata_blob
-            && b.starts_with("http://")
-            && !(b.starts_with("http://localhost") || b.starts_with("http://127.0.0.1"))
-        {
-            return Err(err(
-                "KEYFORT_METADATA_BLOB",
-                "a URL must be https (http only for localhost)",
-            ));
+        if let Some(b) = &metadata_blob {
+            crate::app::metadata::source_allowed(b)
+                .map_err(|why| err("KEYFORT_METADATA_BLOB", why))?;
         }
         let metadata_refresh_hours = number(
             "KEYFORT_METADATA_REFRESH_HOURS",
@@ -313,19 +316,12 @@ impl Config {
             24,
             1..=168,
         )?;
-        let metadata_refuse_reported = match env("KEYFORT_METADATA_REFUSE_REPORTED") {
-            Some(v) => match v.as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                other => {
-                    return Err(err(
-                        "KEYFORT_METADATA_REFUSE_REPORTED",
-                        format!("`{other}` is not true or false"),
-                    ));
-                }
-            },
-            None => file.metadata_refuse_reported.unwrap_or(true),
-        };
+        let metadata_refuse_reported = switch(
+            "KEYFORT_METADATA_REFUSE_REPORTED",
+            env("KEYFORT_METADATA_REFUSE_REPORTED"),
+            file.metadata_refuse_reported,
+            true,
+        )?;
         Ok(Config {
             metadata_refuse_reported,
             metadata_blob,

@@ -105,7 +105,10 @@ impl Inner {
         let (loaded, metadata) =
             crate::app::metadata::load(&self.store, &self.metadata_root, &text, "system", now_ms())
                 .await?;
-        self.use_metadata(metadata);
+        // The same edition as the one in use changes nothing here.
+        if loaded.stored || self.derived().metadata.is_none() {
+            self.use_metadata(metadata);
+        }
         Ok(Some(loaded))
     }
 

@@ -188,8 +188,7 @@ pub async fn providers(
     super::ApiQuery(q): super::ApiQuery<ProviderQuery>,
 ) -> Result<Json<Vec<ProviderDto>>, ApiError> {
     caller.may(AdminAction::ReadPolicy)?;
-    let wanted = q.name.as_deref().map(str::to_lowercase);
-    if wanted.as_ref().is_some_and(|w| w.chars().count() > 256) {
+    if q.name.as_ref().is_some_and(|w| w.chars().count() > 256) {
         return Err(ApiError::bad_request(
             "invalid_query",
             "name is at most 256 characters.",
@@ -199,8 +198,7 @@ pub async fn providers(
     Ok(Json(
         derived
             .providers
-            .names()
-            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| n.to_lowercase().contains(w)))
+            .matching(q.name.as_deref())
             .map(|(n, ids)| ProviderDto {
                 name: n.to_string(),
                 aaguids: ids.to_vec(),

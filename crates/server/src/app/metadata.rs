@@ -16,9 +16,21 @@ fn refused(code: &'static str, message: impl Into<String>) -> AppError {
     }
 }
 
+/// Whether a BLOB may come from `source`: a file, an `https://` URL, or `http://` only for
+/// this machine (a BLOB is verified either way; plain HTTP elsewhere would let anyone on
+/// the path withhold updates unnoticed).
+pub fn source_allowed(source: &str) -> std::result::Result<(), &'static str> {
+    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"];
+    if source.starts_with("http://") && !local.iter().any(|l| source.starts_with(l)) {
+        return Err("a URL must be https (http only for localhost)");
+    }
+    Ok(())
+}
+
 /// Reads a BLOB from a file or an `http(s)://` URL, at most [`blob::MAX_BLOB_BYTES`].
 pub async fn read_source(source: &str) -> Result<String> {
     let too_large = || refused("metadata_too_large", blob::BlobError::TooLarge.to_string());
+    source_allowed(source).map_err(|why| refused("metadata_unreachable", why))?;
     if source.starts_with("https://") || source.starts_with("http://") {
         let mut r = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
@@ -145,25 +157,25 @@ pub async fn load(
     ))
 }
 
-/// The last good copy, verified again as of when it was stored (its certificates may
-/// have expired since; it stays the copy in use until a newer one verifies).
+/// A stored copy verified again as of when it was stored (its certificates may have
+/// expired since; it stays the copy in use until a newer one verifies).
+fn verify_stored(b: &StoredBlob, root: &MetadataRoot) -> Result<Metadata> {
+    blob::verify(&b.blob, &root.0, b.stored_at)
+        .map_err(|e| AppError::Internal(format!("the stored metadata BLOB does not verify: {e}")))
+}
+
+/// The last good copy.
 pub async fn stored(store: &Store, root: &MetadataRoot) -> Result<Option<Arc<Metadata>>> {
     match store.metadata_blob().await? {
         None => Ok(None),
-        Some(b) => {
-            let m = blob::verify(&b.blob, &root.0, b.stored_at).map_err(|e| {
-                AppError::Internal(format!("the stored metadata BLOB does not verify: {e}"))
-            })?;
-            Ok(Some(Arc::new(m)))
-        }
+        Some(b) => Ok(Some(Arc::new(verify_stored(&b, root)?))),
     }
 }
 
 /// The copy in use, for people (none when no BLOB was ever loaded).
 pub async fn show(store: &Store, root: &MetadataRoot, now: i64) -> Result<Option<MetadataDto>> {
-    let Some(b) = store.metadata_blob().await? else {
-        return Ok(None);
-    };
-    let m = stored(store, root).await?;
-    Ok(m.map(|m| dto(&m, b.stored_at, now)))
+    match store.metadata_blob().await? {
+        None => Ok(None),
+        Some(b) => Ok(Some(dto(&verify_stored(&b, root)?, b.stored_at, now))),
+    }
 }

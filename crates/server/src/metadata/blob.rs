@@ -6,7 +6,6 @@
 use keyfort_core::metadata::{BlobEdition, ReportedStatus, StatusReport};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 
@@ -128,10 +127,6 @@ fn b64(s: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-fn at(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
 /// Verifies a BLOB against `root` as of `now` (Unix milliseconds) and reads it.
 pub fn verify(text: &str, root: &Certificate, now: i64) -> Result<Metadata, BlobError> {
     if text.len() > MAX_BLOB_BYTES {
@@ -171,7 +166,7 @@ pub fn verify(text: &str, root: &Certificate, now: i64) -> Result<Metadata, Blob
         .ok_or_else(|| BlobError::Malformed("x5c is empty".into()))?;
     let store = crypto_glue::x509::X509Store::new(std::slice::from_ref(root));
     store
-        .verify(leaf, intermediates, at(now))
+        .verify(leaf, intermediates, keyfort_core::time::system_time(now))
         .map_err(|e| BlobError::UntrustedChain(format!("{e:?}")))?;
 
     let spki = &leaf.tbs_certificate().subject_public_key_info();

@@ -14,6 +14,7 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use keyfort_core::metadata::Standing;
 use keyfort_core::passkey::PasskeyType;
 use keyfort_core::policy::{PasskeyCandidate, Stage, Subject, evaluate_passkey};
 use keyfort_core::signin::{
@@ -169,6 +170,10 @@ pub async fn finish(
         None => state.memberships.none(),
     };
     let found = found.map(|f| (f.passkey, f.user));
+    // What FIDO metadata reports of the recorded model, asked once.
+    let model = found
+        .as_ref()
+        .map_or(Standing::Good, |(p, _)| derived.standing(&p.aaguid, now));
     let owner_handle = match &found {
         Some((_, user)) => Some(
             *uuid::Uuid::parse_str(&user.id)
@@ -188,7 +193,7 @@ pub async fn finish(
                 owner_handle: handle,
                 suspended: passkey.possibly_cloned,
                 owner_enabled: user.enabled,
-                model: derived.standing(&passkey.aaguid, now),
+                model,
                 refuse_reported: state.refuse_reported_models,
             }),
     };
@@ -269,7 +274,6 @@ pub async fn finish(
         }
         (PasskeyVerdict::Accept(_), None) => return Err(ApiError::internal()),
     };
-    let model = derived.standing(&passkey.aaguid, now);
     if model.is_bad() {
         flag_reported(&state, &passkey, &user.username, model, false, now).await;
     }

@@ -161,7 +161,11 @@ pub fn verify(
     let aaguid_bytes = summary.aaguid.unwrap_or([0; 16]);
     let aaguid = format_aaguid(&aaguid_bytes);
     let passkey_type = PasskeyType::from_backup_eligible(cred.backup_eligible);
-    let chain = anchors.check(&cred.attestation.data, &aaguid_bytes, epoch(now));
+    let chain = anchors.check(
+        &cred.attestation.data,
+        &aaguid_bytes,
+        keyfort_core::time::system_time(now),
+    );
     let level = keyfort_core::attestation::assess(chain);
     let attestation = AttestationRecord {
         level: level.as_str().into(),
@@ -169,9 +173,8 @@ pub fn verify(
             AttestationLevel::Attested => None,
             AttestationLevel::NotAttested(why) => Some(why.code().into()),
         },
-        model_name: crate::app::providers::shipped()
-            .name(&aaguid)
-            .map(str::to_string),
+        // Named by the caller, which knows the names in use.
+        model_name: None,
         chain: super::anchors::chain_der(&cred.attestation.data)
             .iter()
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
@@ -200,11 +203,6 @@ pub fn verify(
         record,
         attestation,
     })
-}
-
-/// Unix milliseconds as a time the certificate checks take.
-fn epoch(ms: i64) -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// Transports are a hint reported by the client, kept to show and to guide later ceremonies.
@@ -263,9 +261,7 @@ pub async fn finish(
         now,
     )?;
     registration::assess_model(derived.standing(&record.aaguid, now))?;
-    if let Some(name) = derived.providers.name(&record.aaguid) {
-        attestation.model_name = Some(name.to_string());
-    }
+    attestation.model_name = derived.providers.name(&record.aaguid).map(str::to_string);
     registration::assess_new_passkey(
         policy_facts,
         PasskeyCandidate {
