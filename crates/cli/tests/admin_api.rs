@@ -8,96 +8,11 @@ mod support;
 use keyfort_core::roles::{PrincipalKind, Role};
 use keyfort_server::app;
 use serde_json::{Value, json};
-use support::inproc::{Db, Harness, TestClient, start};
+use support::api::{A, Reply, call, caller, token};
+use support::inproc::{Db, Harness, start};
 
 fn now() -> i64 {
     keyfort_server::state::now_ms()
-}
-
-const A: &str = "/api/v1/admin";
-
-/// A confidential client holding `roles`, and an access token it obtained with client
-/// credentials for `scope`.
-async fn caller(h: &Harness, roles: &[Role], scope: &str) -> (TestClient, String) {
-    let c = h
-        .add_client(false, &["client_credentials"], "client_secret_basic", None)
-        .await;
-    for r in roles {
-        app::roles::assign(&h.store, PrincipalKind::Client, &c.id, *r, "test", now())
-            .await
-            .unwrap();
-    }
-    let token = token(h, &c, scope).await;
-    (c, token)
-}
-
-async fn token(h: &Harness, c: &TestClient, scope: &str) -> String {
-    let r: Value = reqwest::Client::new()
-        .post(h.url("/token"))
-        .basic_auth(&c.id, c.secret.as_deref())
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().expect("a token").to_string()
-}
-
-/// What one call answered.
-struct Reply {
-    status: u16,
-    /// The error code, when the body has one.
-    code: String,
-    body: Value,
-    what: String,
-}
-
-impl Reply {
-    /// The body, when the call answered `status`.
-    fn answers(self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}: {}", self.what, self.body);
-        self.body
-    }
-
-    /// The body, when the call was refused with `status` and the error `code`.
-    fn refused(self, status: u16, code: &str) -> Value {
-        assert_eq!(
-            (self.status, self.code.as_str()),
-            (status, code),
-            "{}: {}",
-            self.what,
-            self.body
-        );
-        self.body
-    }
-}
-
-async fn call(
-    h: &Harness,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Reply {
-    let http = reqwest::Client::new();
-    let mut req = http.request(method.parse().unwrap(), h.url(&format!("{A}{path}")));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    Reply {
-        status,
-        code: body["error"].as_str().unwrap_or("").to_string(),
-        body,
-        what: format!("{method} {path}"),
-    }
 }
 
 /// `POST …/explain` with `question`.

@@ -424,23 +424,6 @@ async fn waiting_request(
         .to_string()
 }
 
-/// A passkey sign-in that carries `request`, as the sign-in page sends it.
-async fn passkey_signin_for(
-    h: &Harness,
-    browser: &reqwest::Client,
-    authn: &mut Authenticator,
-    request: &str,
-) -> support::inproc::Reply {
-    let begin = h.signin_begin(browser, None).await;
-    let cred = authn.get(&begin, &h.base).unwrap();
-    h.post(
-        browser,
-        "/api/signin/passkey/finish",
-        &json!({ "ceremonyId": begin["ceremonyId"], "credential": cred, "request": request }),
-    )
-    .await
-}
-
 /// A passkey sign-in carrying `request` that is not one to answer: the person is signed
 /// in, the page goes on to `/authorize/continue`, and that refuses it with a page.
 async fn signin_answers_nothing(
@@ -449,7 +432,7 @@ async fn signin_answers_nothing(
     authn: &mut Authenticator,
     request: &str,
 ) {
-    let r = passkey_signin_for(h, browser, authn, request).await;
+    let r = h.passkey_signin_for(browser, authn, request).await;
     assert_eq!(r.status, 200, "the sign-in itself stands");
     assert!(r.set_cookie);
     let next = format!("/authorize/continue?request={request}");

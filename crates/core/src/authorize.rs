@@ -5,13 +5,18 @@
 
 use crate::oidc::reauthentication_needed;
 use crate::oidc::{Prompt, Reauthenticate, SessionView, parse_prompt, parse_scopes};
-use crate::strength::{Method, SignInEvidence, select_acr};
+use crate::strength::{ACR_PHISHING_RESISTANT, Method, SignInEvidence, select_acr};
 use crate::time::Millis;
 use serde::Deserialize;
 
 /// The scopes Keyfort grants; others requested are ignored (OAuth 2.0 lets the server
 /// issue fewer than asked, RFC 6749 §3.3).
 pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "groups"];
+/// The scope that lets an application call the admin API for the person who signs in
+/// (or, by client credentials, as itself). Granted only to an application that holds an
+/// administrative role; what the token may do is what both the person's roles and the
+/// application's allow (`roles::authorize_delegated`).
+pub const ADMIN_SCOPE: &str = "keyfort.admin";
 /// The longest value any one parameter may have.
 pub const MAX_PARAM: usize = 2048;
 /// The longest `client_id` looked up.
@@ -145,6 +150,8 @@ pub struct ClientFacts {
     pub public: bool,
     pub allows_code: bool,
     pub allows_refresh: bool,
+    /// The client holds an administrative role, so it may ask for [`ADMIN_SCOPE`].
+    pub allows_admin_scope: bool,
 }
 
 /// A valid request's terms.
@@ -161,6 +168,10 @@ pub struct ValidRequest {
 /// only (RFC 9700 §2.1.2: no implicit or hybrid flow), query response mode, `openid` in
 /// the scope, PKCE S256 only and required for public clients (RFC 7636, RFC 9700 §2.1.1),
 /// a valid prompt without `consent`, and a non-negative `max_age`.
+///
+/// [`ADMIN_SCOPE`] is granted only to a client that may have it, and then only for a
+/// phishing-resistant sign-in: the request's `acr_values` become that strength alone,
+/// so a session begun with a pass or a weaker method must sign in again with a passkey.
 pub fn validate(
     p: &AuthorizeParams,
     client: ClientFacts,
@@ -203,11 +214,15 @@ pub fn validate(
     if !scopes.iter().any(|s| s == "openid") {
         return Err(OpenIdScopeMissing);
     }
-    let granted: Vec<&str> = SUPPORTED_SCOPES
+    let mut granted: Vec<&str> = SUPPORTED_SCOPES
         .into_iter()
         .filter(|s| scopes.iter().any(|r| r == s))
         .filter(|s| *s != "offline_access" || client.allows_refresh)
         .collect();
+    let admin = client.allows_admin_scope && scopes.iter().any(|s| s == ADMIN_SCOPE);
+    if admin {
+        granted.push(ADMIN_SCOPE);
+    }
     let code_challenge = pkce(
         p.code_challenge.as_deref(),
         p.code_challenge_method.as_deref(),
@@ -232,14 +247,17 @@ pub fn validate(
         scope: granted.join(" "),
         code_challenge,
         max_age,
-        acr_values: p
-            .acr_values
-            .as_deref()
-            .unwrap_or("")
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
+        acr_values: if admin {
+            vec![ACR_PHISHING_RESISTANT.to_string()]
+        } else {
+            p.acr_values
+                .as_deref()
+                .unwrap_or("")
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        },
     })
 }
 
@@ -370,12 +388,13 @@ pub fn assess(f: AuthorizeFacts<'_>, now: Millis) -> AuthorizeOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strength::{ACR_MFA, ACR_PHISHING_RESISTANT};
+    use crate::strength::ACR_MFA;
 
     const CONFIDENTIAL: ClientFacts = ClientFacts {
         public: false,
         allows_code: true,
         allows_refresh: true,
+        allows_admin_scope: false,
     };
 
     fn params(scope: &str) -> AuthorizeParams {
@@ -384,6 +403,29 @@ mod tests {
             scope: Some(scope.into()),
             ..AuthorizeParams::default()
         }
+    }
+
+    #[test]
+    fn the_admin_scope_needs_a_client_with_a_role_and_a_passkey_sign_in() {
+        let mut asked = params("openid keyfort.admin");
+        asked.acr_values = Some(format!("{ACR_MFA} urn:other"));
+        // A client without a role: the scope is dropped, the request otherwise kept.
+        let v = validate(&asked, CONFIDENTIAL).unwrap();
+        assert_eq!(v.scope, "openid");
+        assert_eq!(v.acr_values, vec![ACR_MFA.to_string(), "urn:other".into()]);
+        let console = ClientFacts {
+            allows_admin_scope: true,
+            ..CONFIDENTIAL
+        };
+        let v = validate(&asked, console).unwrap();
+        assert_eq!(v.scope, "openid keyfort.admin");
+        // Whatever strength was asked for, an admin token needs a passkey sign-in.
+        assert_eq!(v.acr_values, vec![ACR_PHISHING_RESISTANT.to_string()]);
+        assert!(needs_passkey(&[ACR_PHISHING_RESISTANT]));
+        // Not asked for, not granted, and the request's strengths stand.
+        let v = validate(&params("openid"), console).unwrap();
+        assert_eq!(v.scope, "openid");
+        assert!(v.acr_values.is_empty());
     }
 
     #[test]

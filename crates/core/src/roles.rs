@@ -127,6 +127,9 @@ pub enum RoleRefusal {
     Forbidden { needs: Vec<Role> },
     /// Administrators do not manage their own methods through an administrative role.
     OwnMethods,
+    /// The person may, but the application acting for them may not: any of `needs`,
+    /// held by the application, would let it.
+    ApplicationForbidden { needs: Vec<Role> },
 }
 
 impl RoleRefusal {
@@ -134,6 +137,7 @@ impl RoleRefusal {
         match self {
             RoleRefusal::Forbidden { .. } => "forbidden",
             RoleRefusal::OwnMethods => "own_methods",
+            RoleRefusal::ApplicationForbidden { .. } => "application_forbidden",
         }
     }
 }
@@ -148,6 +152,14 @@ impl fmt::Display for RoleRefusal {
             RoleRefusal::OwnMethods => f.write_str(
                 "your own methods are changed on My security, not through an administrative role",
             ),
+            RoleRefusal::ApplicationForbidden { needs } => {
+                let names: Vec<&str> = needs.iter().map(|r| r.as_str()).collect();
+                write!(
+                    f,
+                    "the application acting for you may not do this; it would need one of the roles {}",
+                    names.join(", ")
+                )
+            }
         }
     }
 }
@@ -190,6 +202,21 @@ pub fn authorize(roles: &[Role], action: AdminAction) -> Result<(), RoleRefusal>
     } else {
         Err(RoleRefusal::Forbidden { needs })
     }
+}
+
+/// Whether a person holding `user` roles may perform `action` through an application
+/// holding `application` roles (a token from the authorization-code flow): both must
+/// allow it, so an application can narrow what its users do through it, never widen it.
+pub fn authorize_delegated(
+    user: &[Role],
+    application: &[Role],
+    action: AdminAction,
+) -> Result<(), RoleRefusal> {
+    authorize(user, action)?;
+    authorize(application, action).map_err(|r| match r {
+        RoleRefusal::Forbidden { needs } => RoleRefusal::ApplicationForbidden { needs },
+        other => other,
+    })
 }
 
 #[cfg(test)]
@@ -241,6 +268,53 @@ mod tests {
                 Err(RoleRefusal::Forbidden { .. })
             ));
         }
+    }
+
+    #[test]
+    fn a_delegated_caller_may_do_what_both_roles_allow() {
+        let p = AdminAction::ManagePolicy;
+        assert_eq!(
+            authorize_delegated(&[GlobalAdministrator], &[GlobalAdministrator], p),
+            Ok(())
+        );
+        // The application narrows: a read-only console makes a global admin read-only.
+        assert!(matches!(
+            authorize_delegated(&[GlobalAdministrator], &[GlobalReader], p),
+            Err(RoleRefusal::ApplicationForbidden { .. })
+        ));
+        assert_eq!(
+            authorize_delegated(
+                &[GlobalAdministrator],
+                &[GlobalReader],
+                AdminAction::ReadPolicy
+            ),
+            Ok(())
+        );
+        // It never widens: a reader through a global-admin console is a reader.
+        assert!(matches!(
+            authorize_delegated(&[GlobalReader], &[GlobalAdministrator], p),
+            Err(RoleRefusal::Forbidden { .. })
+        ));
+        assert!(matches!(
+            authorize_delegated(&[], &[GlobalAdministrator], AdminAction::ReadLogs),
+            Err(RoleRefusal::Forbidden { .. })
+        ));
+        // One's own methods stay out of reach whatever the application holds.
+        let own = AdminAction::ManageMethods(MethodsTarget {
+            privileged: true,
+            is_caller: true,
+        });
+        assert_eq!(
+            authorize_delegated(&[GlobalAdministrator], &[GlobalAdministrator], own),
+            Err(RoleRefusal::OwnMethods)
+        );
+        let refusal = authorize_delegated(&[GlobalAdministrator], &[GlobalReader], p).unwrap_err();
+        assert_eq!(refusal.code(), "application_forbidden");
+        assert!(
+            refusal
+                .to_string()
+                .contains("authenticationPolicyAdministrator")
+        );
     }
 
     #[test]

@@ -250,6 +250,25 @@ impl Harness {
         .await
     }
 
+    /// A passkey sign-in that carries a waiting authorization `request`, as the sign-in
+    /// page sends it.
+    #[allow(dead_code)] // not every test binary signs in for an application
+    pub async fn passkey_signin_for(
+        &self,
+        browser: &reqwest::Client,
+        authn: &mut Authenticator,
+        request: &str,
+    ) -> Reply {
+        let begin = self.signin_begin(browser, None).await;
+        let cred = authn.get(&begin, &self.base).unwrap();
+        self.post(
+            browser,
+            "/api/signin/passkey/finish",
+            &json!({ "ceremonyId": begin["ceremonyId"], "credential": cred, "request": request }),
+        )
+        .await
+    }
+
     /// A whole passkey sign-in.
     pub async fn passkey_signin(
         &self,

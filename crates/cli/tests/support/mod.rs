@@ -177,4 +177,5 @@ impl Drop for ServerProcess {
     }
 }
 
+pub mod api;
 pub mod inproc;

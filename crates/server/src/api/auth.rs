@@ -1,7 +1,10 @@
 //! Who is calling the admin API: a bearer access token Keyfort issued, carrying the
-//! `keyfort.admin` scope, to a client that holds administrative roles (client
-//! credentials, RFC 6749 §4.4). Each operation then asks [`Caller::may`], which is
-//! `keyfort_core::roles::authorize` over the caller's roles.
+//! `keyfort.admin` scope. Either an application acting as itself (client credentials,
+//! RFC 6749 §4.4), whose roles decide; or a person signed in with a passkey through an
+//! application that holds a role (the authorization-code flow), where both the person's
+//! roles and the application's must allow an operation. Roles are read at every call,
+//! so removing one takes effect at the next request. Each operation asks
+//! [`Caller::may`], which is `keyfort_core::roles::authorize` (or `authorize_delegated`).
 
 use crate::app::AppError;
 use crate::error::ApiError;
@@ -9,11 +12,9 @@ use crate::oidc::tokens;
 use crate::state::{AppState, now_ms};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use keyfort_core::roles::{AdminAction, PrincipalKind, Role, authorize};
+pub use keyfort_core::authorize::ADMIN_SCOPE;
+use keyfort_core::roles::{AdminAction, PrincipalKind, Role, authorize, authorize_delegated};
 use keyfort_core::token::BearerRefusal;
-
-/// The scope an access token needs for the admin API.
-pub const ADMIN_SCOPE: &str = "keyfort.admin";
 
 /// An authenticated caller of the admin API and the roles it holds.
 #[derive(Debug, Clone)]
@@ -21,12 +22,18 @@ pub struct Caller {
     pub kind: PrincipalKind,
     pub id: String,
     pub roles: Vec<Role>,
+    /// For a person: the roles of the application acting for them, which bound theirs.
+    pub through: Option<Vec<Role>>,
 }
 
 impl Caller {
     /// Whether the caller's roles allow `action` (403 naming the roles that would).
     pub fn may(&self, action: AdminAction) -> Result<(), ApiError> {
-        authorize(&self.roles, action).map_err(|r| AppError::Forbidden(r).into())
+        match &self.through {
+            None => authorize(&self.roles, action),
+            Some(app) => authorize_delegated(&self.roles, app, action),
+        }
+        .map_err(|r| AppError::Forbidden(r).into())
     }
 
     /// How the audit log names the caller.
@@ -49,21 +56,30 @@ impl FromRequestParts<AppState> for Caller {
         if !tokens::scopes(&claims.scope).contains(&ADMIN_SCOPE) {
             return Err(admin_bearer(BearerRefusal::InsufficientScope));
         }
-        if grant.user_id.is_some() {
-            return Err(ApiError::forbidden(
-                "user_token_not_accepted",
-                "This token was issued to a person. The admin API accepts the token of an \
-                 application with an administrative role (client credentials).",
-            ));
-        }
-        let roles = state
+        let app_roles = state
             .store
             .roles_of(PrincipalKind::Client, &grant.client_id)
             .await?;
+        let Some(user_id) = grant.user_id else {
+            return Ok(Caller {
+                kind: PrincipalKind::Client,
+                id: grant.client_id,
+                roles: app_roles,
+                through: None,
+            });
+        };
+        state
+            .store
+            .user_by_id(&user_id)
+            .await?
+            .filter(|u| u.enabled)
+            .ok_or(admin_bearer(BearerRefusal::UserInactive))?;
+        let roles = state.store.roles_of(PrincipalKind::User, &user_id).await?;
         Ok(Caller {
-            kind: PrincipalKind::Client,
-            id: grant.client_id,
+            kind: PrincipalKind::User,
+            id: user_id,
             roles,
+            through: Some(app_roles),
         })
     }
 }
@@ -83,7 +99,11 @@ fn admin_bearer(r: BearerRefusal) -> ApiError {
         ),
         NotBearer => ApiError::bearer("invalid_token", "Use the Bearer scheme."),
         Revoked => ApiError::bearer("invalid_token", "The token was revoked or has expired."),
-        Invalid | NoUser | UserInactive | UnknownClient => ApiError::bearer(
+        UserInactive => ApiError::bearer(
+            "invalid_token",
+            "The person this token was issued to is disabled or was deleted.",
+        ),
+        Invalid | NoUser | UnknownClient => ApiError::bearer(
             "invalid_token",
             "The token is not valid: not Keyfort's, badly signed or expired.",
         ),

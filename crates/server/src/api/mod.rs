@@ -109,7 +109,10 @@ impl Modify for BearerScheme {
                     .bearer_format("JWT")
                     .description(Some(
                         "An access token from Keyfort's token endpoint with the keyfort.admin \
-                         scope, issued to a client that holds an administrative role.",
+                         scope: issued to a client that holds an administrative role (client \
+                         credentials), or to a person signed in with a passkey through such \
+                         a client (authorization code), who may then do what both their \
+                         roles and the client's allow.",
                     ))
                     .build(),
             ),

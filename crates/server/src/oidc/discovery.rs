@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::IntoResponse;
+use keyfort_core::authorize::ADMIN_SCOPE;
 use keyfort_core::strength::{ACR_MFA, ACR_PASSWORDLESS, ACR_PHISHING_RESISTANT};
 use serde_json::{Value, json};
 
@@ -32,7 +33,7 @@ pub fn document(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": &AUTH_METHODS[..3],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": SUPPORTED_SCOPES,
+        "scopes_supported": ([&SUPPORTED_SCOPES[..], &[ADMIN_SCOPE]].concat()),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
             "name", "given_name", "family_name", "preferred_username", "email", "groups"],
         // Keyfort's authentication strengths: multi-factor, passwordless, phishing-resistant.

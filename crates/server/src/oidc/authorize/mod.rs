@@ -69,7 +69,11 @@ async fn authorize(state: &AppState, headers: &HeaderMap, p: AuthorizeParams) ->
     if !redirect_uri_matches(&client.redirect_uri_list(), redirect_uri) {
         return authorize_page(AuthorizeRefusal::RedirectUriMismatch);
     }
-    match request::validate(&client, &p, now) {
+    let admin = match request::allows_admin_scope(state, &client, &p).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    match request::validate(&client, admin, &p, now) {
         Ok(pending) => answer::decide(state, headers, &client, pending, None, now).await,
         Err(r) => crate::oidc::error::OAuthError::from(r).redirect(
             redirect_uri,

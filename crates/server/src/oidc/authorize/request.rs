@@ -5,7 +5,10 @@ use crate::refusals::authorize_page;
 use crate::sealed::Envelope;
 use crate::state::AppState;
 use axum::response::{IntoResponse, Response};
-use keyfort_core::authorize::{AuthorizeParams, AuthorizeRefusal, ClientFacts, needs_passkey};
+use keyfort_core::authorize::{
+    ADMIN_SCOPE, AuthorizeParams, AuthorizeRefusal, ClientFacts, needs_passkey,
+};
+use keyfort_core::roles::PrincipalKind;
 use keyfort_store::{ClientRecord, SpentCeremony};
 use serde::{Deserialize, Serialize};
 
@@ -54,9 +57,31 @@ pub async fn registered_client(
     }
 }
 
+/// Whether `client` may be granted the admin scope, read only when the request asks for
+/// it: the client holds an administrative role.
+pub async fn allows_admin_scope(
+    state: &AppState,
+    client: &ClientRecord,
+    p: &AuthorizeParams,
+) -> Result<bool, ApiError> {
+    let asked = p
+        .scope
+        .as_deref()
+        .is_some_and(|s| s.split(' ').any(|s| s == ADMIN_SCOPE));
+    if !asked {
+        return Ok(false);
+    }
+    let roles = state
+        .store
+        .roles_of(PrincipalKind::Client, &client.id)
+        .await?;
+    Ok(!roles.is_empty())
+}
+
 /// A request of `client`, whose redirect URI matched, validated into what waits.
 pub fn validate(
     client: &ClientRecord,
+    allows_admin_scope: bool,
     p: &AuthorizeParams,
     now: i64,
 ) -> Result<Pending, AuthorizeRefusal> {
@@ -64,6 +89,7 @@ pub fn validate(
         public: client.public_client,
         allows_code: client.allows_grant("authorization_code"),
         allows_refresh: client.allows_grant("refresh_token"),
+        allows_admin_scope,
     };
     let valid = keyfort_core::authorize::validate(p, facts)?;
     Ok(Pending {

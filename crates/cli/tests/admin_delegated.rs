@@ -1,0 +1,308 @@
+//! An administrator's own token for the admin API, from the authorization-code flow with
+//! the `keyfort.admin` scope, on both stores: granted only through an application that
+//! holds a role and only after a passkey sign-in; what it may do is what both the
+//! person's roles and the application's allow, read at every call.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
+
+mod support;
+
+use keyfort_core::roles::{PrincipalKind, Role};
+use keyfort_core::strength::ACR_PHISHING_RESISTANT;
+use keyfort_server::app;
+use keyfort_softauthn::{Authenticator, Overrides};
+use serde_json::{Value, json};
+use support::api::call;
+use support::inproc::{Db, Harness, TestClient, client, query, start};
+
+on_both_stores!(a_person_administers_through_an_application);
+
+fn now() -> i64 {
+    keyfort_server::state::now_ms()
+}
+
+fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = keyfort_server::crypto::random_token();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// The console's authorization request for `scope`, with PKCE.
+fn authorize_url(h: &Harness, app: &TestClient, scope: &str, challenge: &str) -> String {
+    let mut url = url::Url::parse(&h.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &app.id)
+        .append_pair("redirect_uri", &app.redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", "s1")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    url.to_string()
+}
+
+/// Exchanges the code in `redirect` (the application's callback URL) for tokens.
+async fn exchange(h: &Harness, app: &TestClient, redirect: &str, verifier: &str) -> Value {
+    assert!(redirect.starts_with(&app.redirect_uri), "{redirect}");
+    let code = query(redirect, "code").expect("a code");
+    let r = reqwest::Client::new()
+        .post(h.url("/token"))
+        .basic_auth(&app.id, app.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", app.redirect_uri.as_str()),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// The person signed in on `browser` asks `app` for `scope`: answered at once when the
+/// session is strong enough, else after a passkey sign-in with `authn`. Returns the
+/// token response and whether a sign-in was needed.
+async fn tokens_for(
+    h: &Harness,
+    browser: &reqwest::Client,
+    authn: &mut Authenticator,
+    app: &TestClient,
+    scope: &str,
+) -> (Value, bool) {
+    let (verifier, challenge) = pkce();
+    let (status, loc) = h
+        .location(browser, &authorize_url(h, app, scope, &challenge))
+        .await;
+    assert_eq!(status, 303);
+    let loc = loc.unwrap();
+    if let Some(request) = loc.strip_prefix("/signin?request=") {
+        let r = h.passkey_signin_for(browser, authn, request).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let redirect = r.body["redirect"].as_str().unwrap();
+        (exchange(h, app, redirect, &verifier).await, true)
+    } else {
+        (exchange(h, app, &loc, &verifier).await, false)
+    }
+}
+
+fn access(t: &Value) -> &str {
+    t["access_token"].as_str().unwrap()
+}
+
+fn claims(t: &Value) -> Value {
+    jsonwebtoken::dangerous::insecure_decode::<Value>(t["id_token"].as_str().unwrap())
+        .unwrap()
+        .claims
+}
+
+async fn give(h: &Harness, kind: PrincipalKind, who: &str, role: Role) {
+    app::roles::assign(&h.store, kind, who, role, "test", now())
+        .await
+        .unwrap();
+}
+
+async fn take(h: &Harness, kind: PrincipalKind, who: &str, role: Role) {
+    app::roles::remove(&h.store, kind, who, role, "test", now())
+        .await
+        .unwrap();
+}
+
+async fn a_person_administers_through_an_application(db: Db) {
+    let Some(h) = start(db, "admin_delegated").await else {
+        return;
+    };
+    let mut authn = Authenticator::new([7; 16]);
+    let browser = h.onboard_admin(&mut authn).await;
+    let admin_id = h.store.user_by_username("admin").await.unwrap().unwrap().id;
+    let console = h
+        .add_client(
+            false,
+            &["authorization_code", "refresh_token"],
+            "client_secret_basic",
+            None,
+        )
+        .await;
+
+    // An application without a role is not granted the scope: its token is refused.
+    let (t, _) = tokens_for(&h, &browser, &mut authn, &console, "openid keyfort.admin").await;
+    assert_eq!(t["scope"], "openid");
+    call(&h, "GET", "/users", Some(access(&t)), None)
+        .await
+        .refused(403, "insufficient_scope");
+
+    // Once it holds one, the scope needs a passkey sign-in: the session began with a
+    // pass, so the person signs in again before the application has its code.
+    give(
+        &h,
+        PrincipalKind::Client,
+        &console.id,
+        Role::GlobalAdministrator,
+    )
+    .await;
+    let (t, signed_in) =
+        tokens_for(&h, &browser, &mut authn, &console, "openid keyfort.admin").await;
+    assert!(
+        signed_in,
+        "a pass session is not enough for the admin scope"
+    );
+    assert_eq!(t["scope"], "openid keyfort.admin");
+    assert_eq!(claims(&t)["acr"], ACR_PHISHING_RESISTANT);
+    let admin = access(&t).to_string();
+    call(&h, "GET", "/users", Some(&admin), None)
+        .await
+        .answers(200);
+    call(
+        &h,
+        "POST",
+        "/groups",
+        Some(&admin),
+        Some(json!({ "name": "console-made" })),
+    )
+    .await
+    .answers(201);
+    let audit = h.store.audit_log(20).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "group.created" && r.actor == format!("user:{admin_id}")),
+        "the person is the actor"
+    );
+    // Nobody manages their own methods through a role, delegated or not.
+    call(
+        &h,
+        "POST",
+        "/users/admin/temporaryAccessPass",
+        Some(&admin),
+        Some(json!({})),
+    )
+    .await
+    .refused(403, "own_methods");
+
+    // The application narrows what the person does through it, read at every call.
+    take(
+        &h,
+        PrincipalKind::Client,
+        &console.id,
+        Role::GlobalAdministrator,
+    )
+    .await;
+    give(&h, PrincipalKind::Client, &console.id, Role::GlobalReader).await;
+    call(&h, "GET", "/users", Some(&admin), None)
+        .await
+        .answers(200);
+    let body = call(
+        &h,
+        "POST",
+        "/groups",
+        Some(&admin),
+        Some(json!({ "name": "refused" })),
+    )
+    .await
+    .refused(403, "application_forbidden");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("globalAdministrator")
+    );
+    give(
+        &h,
+        PrincipalKind::Client,
+        &console.id,
+        Role::GlobalAdministrator,
+    )
+    .await;
+
+    // A person without a role, through the same application: granted the scope (the
+    // application may ask for it) and refused at the API; their role counts at once.
+    let bob_browser = h.onboard_user("bob").await;
+    let mut bob_key = Authenticator::new([8; 16]);
+    assert_eq!(
+        h.register(&bob_browser, &mut bob_key, &Overrides::default())
+            .await
+            .status,
+        200
+    );
+    let (t, _) = tokens_for(
+        &h,
+        &bob_browser,
+        &mut bob_key,
+        &console,
+        "openid offline_access keyfort.admin",
+    )
+    .await;
+    let bob = access(&t).to_string();
+    let body = call(&h, "GET", "/users", Some(&bob), None)
+        .await
+        .refused(403, "forbidden");
+    assert!(body["message"].as_str().unwrap().contains("globalReader"));
+    give(&h, PrincipalKind::User, "bob", Role::GlobalReader).await;
+    call(&h, "GET", "/users", Some(&bob), None)
+        .await
+        .answers(200);
+    call(
+        &h,
+        "POST",
+        "/groups",
+        Some(&bob),
+        Some(json!({ "name": "bobs" })),
+    )
+    .await
+    .refused(403, "forbidden");
+
+    // A disabled person's token is refused, and again accepted once they are enabled.
+    app::directory::set_enabled(&h.store, "bob", false, "test", now())
+        .await
+        .unwrap();
+    call(&h, "GET", "/users", Some(&bob), None)
+        .await
+        .refused(401, "invalid_token");
+    app::directory::set_enabled(&h.store, "bob", true, "test", now())
+        .await
+        .unwrap();
+
+    // A refreshed token carries the scope on; revoking the grant ends both.
+    let refreshed: Value = reqwest::Client::new()
+        .post(h.url("/token"))
+        .basic_auth(&console.id, console.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap_or("")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let renewed = access(&refreshed).to_string();
+    call(&h, "GET", "/users", Some(&renewed), None)
+        .await
+        .answers(200);
+    let r = reqwest::Client::new()
+        .post(h.url("/revoke"))
+        .basic_auth(&console.id, console.secret.as_deref())
+        .form(&[("token", refreshed["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for token in [&bob, &renewed] {
+        call(&h, "GET", "/users", Some(token), None)
+            .await
+            .refused(401, "invalid_token");
+    }
+
+    // The first global administrator signed in anew still administers: nothing above
+    // changed their roles, and a fresh browser needs the passkey from the start.
+    let fresh = client();
+    let (t, signed_in) = tokens_for(&h, &fresh, &mut authn, &console, "openid keyfort.admin").await;
+    assert!(signed_in);
+    call(&h, "GET", "/roleAssignments", Some(access(&t)), None)
+        .await
+        .answers(200);
+}
