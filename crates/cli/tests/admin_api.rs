@@ -69,6 +69,17 @@ async fn authentication_is_required(db: Db) {
         .refused(403, "forbidden");
     assert!(body["message"].as_str().unwrap().contains("globalReader"));
 
+    // Before any BLOB is loaded, the metadata reads as not loaded.
+    let (_, reader) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
+    let status = call(&h, "GET", "/metadata", Some(&reader), None)
+        .await
+        .answers(200);
+    assert_eq!(status["loaded"], false);
+    assert!(status.get("metadata").is_none(), "{status}");
+    call(&h, "GET", "/metadata", None, None)
+        .await
+        .refused(401, "token_required");
+
     // An expired token (signed by the server's own key, its expiry in the past).
     let (_, good) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
     call(&h, "GET", "/users", Some(&good), None)
@@ -714,6 +725,7 @@ async fn the_openapi_document_describes_every_route(db: Db) {
             &["post"],
         ),
         ("/api/v1/admin/passkeyProviders", &["get"]),
+        ("/api/v1/admin/metadata", &["get"]),
         ("/api/v1/admin/roleAssignments", &["get", "post"]),
         (
             "/api/v1/admin/roleAssignments/{principalType}/{principal}/{role}",

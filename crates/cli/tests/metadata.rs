@@ -8,11 +8,13 @@ mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use keyfort_core::roles::Role;
 use keyfort_server::app;
 use keyfort_server::metadata::{MetadataRoot, blob};
 use keyfort_softauthn::{Authenticator, Overrides, TestCa};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use support::api::{call, caller};
 use support::inproc::{Db, client, start_with_root};
 
 const KEY: [u8; 16] = [0x11; 16];
@@ -111,6 +113,19 @@ async fn metadata_verified_stored_and_used(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!((shown.serial, shown.models, shown.outdated), (7, 2, false));
+    // The admin API shows the same, with what a reported model means at sign-in.
+    let (_, reader) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
+    let status = call(&h, "GET", "/metadata", Some(&reader), None)
+        .await
+        .answers(200);
+    assert_eq!(status["loaded"], true);
+    assert_eq!(status["refuseReportedModels"], true);
+    assert_eq!(status["metadata"]["serial"], 7);
+    assert_eq!(status["metadata"]["models"], 2);
+    assert_eq!(
+        status["metadata"]["nextUpdateDateTime"],
+        shown.next_update_date_time
+    );
 
     let gina = h.onboard_user("gina").await;
     // A passkey of a model the metadata does not report (yet); the default profile does

@@ -136,6 +136,7 @@ impl Modify for BearerScheme {
         policy::replace,
         policy::explain,
         policy::providers,
+        policy::metadata,
         service::list_roles,
         service::assign_role,
         service::remove_role,
@@ -207,6 +208,7 @@ pub fn router() -> Router<AppState> {
             post(policy::explain),
         )
         .route(&format!("{A}/passkeyProviders"), get(policy::providers))
+        .route(&format!("{A}/metadata"), get(policy::metadata))
         .route(
             &format!("{A}/roleAssignments"),
             get(service::list_roles).post(service::assign_role),

@@ -2,6 +2,7 @@
 
 use super::auth::Caller;
 use super::{ProblemDto, Text};
+use crate::app::metadata::MetadataStatusDto;
 use crate::app::policy::{
     self as app_policy, AppliedDto, ExplanationDto, Hypothesis, PolicyChange, PolicyDto,
 };
@@ -155,6 +156,29 @@ pub async fn explain(
     };
     Ok(Json(
         app_policy::explain(&state.store, &derived.providers, &body.username, hypotheses).await?,
+    ))
+}
+
+/// The FIDO metadata (MDS3) in use: its edition, how many models it describes, whether a
+/// refresh is overdue, and whether a reported model is refused at sign-in.
+#[utoipa::path(get, path = "/api/v1/admin/metadata", tag = "policy",
+    responses(
+        (status = 200, body = MetadataStatusDto),
+        (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+    ))]
+pub async fn metadata(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<MetadataStatusDto>, ApiError> {
+    caller.may(AdminAction::ReadPolicy)?;
+    Ok(Json(
+        crate::app::metadata::status(
+            &state.store,
+            &state.metadata_root,
+            state.refuse_reported_models,
+            now_ms(),
+        )
+        .await?,
     ))
 }
 

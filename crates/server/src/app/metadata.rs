@@ -172,6 +172,36 @@ pub async fn stored(store: &Store, root: &MetadataRoot) -> Result<Option<Arc<Met
     }
 }
 
+/// The metadata an administrator reads: the copy in use, if any, and what Keyfort does
+/// with a passkey whose model was reported since it was registered.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataStatusDto {
+    /// A BLOB was loaded and verified.
+    pub loaded: bool,
+    /// The copy in use, when one was loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataDto>,
+    /// A passkey whose model is reported revoked or compromised is refused at sign-in
+    /// (`KEYFORT_METADATA_REFUSE_REPORTED`); otherwise it is flagged and let in.
+    pub refuse_reported_models: bool,
+}
+
+/// [`show`], with the setting that says what a reported model means at sign-in.
+pub async fn status(
+    store: &Store,
+    root: &MetadataRoot,
+    refuse_reported_models: bool,
+    now: i64,
+) -> Result<MetadataStatusDto> {
+    let metadata = show(store, root, now).await?;
+    Ok(MetadataStatusDto {
+        loaded: metadata.is_some(),
+        metadata,
+        refuse_reported_models,
+    })
+}
+
 /// The copy in use, for people (none when no BLOB was ever loaded).
 pub async fn show(store: &Store, root: &MetadataRoot, now: i64) -> Result<Option<MetadataDto>> {
     match store.metadata_blob().await? {
