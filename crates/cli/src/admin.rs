@@ -126,7 +126,9 @@ pub(crate) async fn store() -> Result<Store, CliError> {
 /// An operation's refusal as the command's: the caller's input (exit 64) or the state.
 pub fn app_failed(e: AppError) -> CliError {
     match e {
-        AppError::Lifetime(l) => CliError::Usage(format!("--lifetime-minutes: {l}")),
+        AppError::PassIssue(l @ keyfort_core::tap::PassIssueRefusal::LifetimeOutOfRange { .. }) => {
+            CliError::Usage(format!("--lifetime-minutes: {l}"))
+        }
         e if e.is_input() => CliError::Usage(e.to_string()),
         other => CliError::Failed(other.to_string()),
     }

@@ -215,8 +215,7 @@ async fn passkey_management(db: Db) {
     let pass = keyfort_server::passes::issue(
         &h.store,
         &bob,
-        None,
-        true,
+        support::inproc::pass_terms(60, true),
         "test",
         keyfort_server::state::now_ms(),
     )

@@ -467,3 +467,97 @@ async fn attestation_enforced(db: Db) {
 }
 
 on_both_stores!(attestation_enforced);
+
+/// Signs in with a pass until the answer's code is `code` (the server re-reads the
+/// policy on its own).
+async fn until_pass_code(h: &Harness, user: &str, pass: &str, code: &str) {
+    let start = Instant::now();
+    loop {
+        let r = h.tap_signin(&client(), user, pass).await;
+        let got = if r.status == 200 { "" } else { r.code() };
+        if got == code {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", r.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Passes are issued on the policy's terms (its lifetime range, length and one-time
+/// rule), only to users the method applies to, and a pass the policy stops allowing
+/// cannot be used: the holder of the right code is told why, anyone else is not.
+async fn passes_follow_the_policy(db: Db) {
+    let Some(h) = start(db, "policy::passes").await else {
+        return;
+    };
+    let issue = async |user: &str, lifetime: Option<i64>, one_time: bool| {
+        app::passes::issue_pass(&h.store, user, lifetime, one_time, "test", now()).await
+    };
+    for name in ["alice", "bob"] {
+        let draft = keyfort_core::directory::UserDraft {
+            username: name.into(),
+            ..Default::default()
+        };
+        app::directory::add_user(&h.store, &draft, "test", now())
+            .await
+            .unwrap();
+    }
+    // The default policy: 60 to 480 minutes, 60 by default, eight characters.
+    let pass = issue("alice", None, false).await.unwrap();
+    assert_eq!((pass.lifetime_in_minutes, pass.is_usable_once), (60, false));
+    assert_eq!(pass.temporary_access_pass.len(), 8);
+    for bad in [30, 481] {
+        let e = issue("alice", Some(bad), false).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_lifetime");
+        assert!(e.to_string().contains("between 60 and 480"), "{e}");
+    }
+
+    // Contractors excluded; every pass one-time, twelve characters, from ten minutes.
+    let contractors = group(&h.store, "contractors", &["bob"]).await;
+    let mut p = MethodsPolicy::default();
+    let t = &mut p.temporary_access_pass;
+    t.exclude_targets = vec![ExcludeTarget {
+        id: contractors.clone(),
+    }];
+    t.is_usable_once = true;
+    t.default_length = 12;
+    t.minimum_lifetime_in_minutes = 10;
+    apply(&h.store, p.clone()).await;
+    let pass = issue("alice", Some(10), false).await.unwrap();
+    assert_eq!((pass.lifetime_in_minutes, pass.is_usable_once), (10, true));
+    assert_eq!(pass.temporary_access_pass.len(), 12);
+    let e = issue("bob", None, false).await.unwrap_err();
+    assert_eq!(e.code(), "method_not_allowed_for_user");
+    assert!(e.to_string().contains(&contractors), "{e}");
+    let shown = app::directory::show_user(&h.store, app::providers::shipped(), "bob", now())
+        .await
+        .unwrap();
+    assert!(shown.temporary_access_pass.is_none(), "nothing issued");
+
+    // Alice's pass works until she joins the excluded group; then the right code is
+    // told why, a wrong one only that it does not match, and the listing says so.
+    let alice_pass = pass.temporary_access_pass;
+    app::directory::add_member(&h.store, "contractors", "alice", "test", now())
+        .await
+        .unwrap();
+    until_pass_code(&h, "alice", &alice_pass, "pass_disabled_by_policy").await;
+    let r = h.tap_signin(&client(), "alice", "wrongwrongxx").await;
+    assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
+    let shown = app::directory::show_user(&h.store, app::providers::shipped(), "alice", now())
+        .await
+        .unwrap();
+    let listed = shown.temporary_access_pass.unwrap();
+    assert!(!listed.is_usable);
+    assert_eq!(
+        serde_json::to_value(listed.method_usability_reason).unwrap(),
+        "disabledByPolicy"
+    );
+
+    // The method disabled: no pass for anyone.
+    p.temporary_access_pass.state = keyfort_core::policy::MethodState::Disabled;
+    apply(&h.store, p).await;
+    let e = issue("alice", None, false).await.unwrap_err();
+    assert_eq!(e.code(), "method_disabled");
+}
+
+on_both_stores!(passes_follow_the_policy);

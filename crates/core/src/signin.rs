@@ -28,6 +28,8 @@ pub enum SignInRefusal {
     PassUsed,
     /// The right code of a pass whose start is still to come.
     PassNotYetValid,
+    /// The right code of a pass the authentication-methods policy does not allow the user.
+    PassDisabledByPolicy,
     /// The authentication-methods policy no longer accepts this passkey for this user.
     Policy(PasskeyPolicyRefusal),
     /// FIDO metadata reports the passkey's model revoked or compromised.
@@ -46,6 +48,7 @@ impl SignInRefusal {
             SignInRefusal::PassExpired => "pass_expired",
             SignInRefusal::PassUsed => "pass_used",
             SignInRefusal::PassNotYetValid => "pass_not_yet_valid",
+            SignInRefusal::PassDisabledByPolicy => "pass_disabled_by_policy",
             SignInRefusal::Policy(r) => r.code(),
             SignInRefusal::ModelReported(s) => s.code(),
         }
@@ -68,6 +71,8 @@ pub struct PassFacts<'a> {
     pub pass: Option<(&'a PassState, bool)>,
     /// Whether the typed code is the pass's.
     pub code_matches: bool,
+    /// Whether the authentication-methods policy allows the user a pass now.
+    pub allowed: bool,
 }
 
 /// What to do with a pass sign-in.
@@ -100,8 +105,9 @@ pub fn assess_pass(f: PassFacts<'_>, now: Millis) -> PassVerdict {
     let Some((pass, enabled)) = f.pass else {
         return refuse(SignInRefusal::InvalidCredentials, false, false);
     };
-    let unusable = match pass.usability(now) {
+    let unusable = match pass.usability_in(f.allowed, now) {
         Usability::EnabledByPolicy => None,
+        Usability::DisabledByPolicy => Some(SignInRefusal::PassDisabledByPolicy),
         Usability::Expired => Some(SignInRefusal::PassExpired),
         Usability::OneTimeUsed => Some(SignInRefusal::PassUsed),
         Usability::NotYetValid => Some(SignInRefusal::PassNotYetValid),
@@ -274,11 +280,33 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_the_policy_does_not_allow_is_refused_and_said_only_to_its_holder() {
+        let p = pass(false, None);
+        let right = PassFacts {
+            pass: Some((&p, true)),
+            code_matches: true,
+            allowed: false,
+        };
+        let v = assess_pass(right, 1);
+        assert_eq!(refusal(v), Some(SignInRefusal::PassDisabledByPolicy));
+        assert!(!v.count_failure);
+        let wrong = PassFacts {
+            code_matches: false,
+            ..right
+        };
+        assert_eq!(
+            refusal(assess_pass(wrong, 1)),
+            Some(SignInRefusal::InvalidCredentials)
+        );
+    }
+
+    #[test]
     fn the_right_code_of_a_usable_pass_signs_in_and_forgives() {
         let p = pass(true, None);
         let f = PassFacts {
             pass: Some((&p, true)),
             code_matches: true,
+            allowed: true,
         };
         let v = assess_pass(f, MINUTE_MS);
         assert_eq!(v.outcome, Ok(PassAccepted { multi_use: false }));
@@ -287,6 +315,7 @@ mod tests {
         let f = PassFacts {
             pass: Some((&multi, true)),
             code_matches: true,
+            allowed: true,
         };
         assert_eq!(
             assess_pass(f, MINUTE_MS).outcome,
@@ -300,6 +329,7 @@ mod tests {
         let f = PassFacts {
             pass: Some((&p, false)),
             code_matches: false,
+            allowed: true,
         };
         let v = assess_pass(f, MINUTE_MS);
         assert_eq!(refusal(v), Some(SignInRefusal::InvalidCredentials));
@@ -310,6 +340,7 @@ mod tests {
         let unknown = PassFacts {
             pass: None,
             code_matches: false,
+            allowed: true,
         };
         let v = assess_pass(unknown, MINUTE_MS);
         assert_eq!(refusal(v), Some(SignInRefusal::InvalidCredentials));
@@ -335,6 +366,7 @@ mod tests {
                 let f = PassFacts {
                     pass: Some((&p, true)),
                     code_matches,
+                    allowed: true,
                 };
                 let v = assess_pass(f, now);
                 let shown = if code_matches {
@@ -354,6 +386,7 @@ mod tests {
         let f = PassFacts {
             pass: Some((&p, false)),
             code_matches: true,
+            allowed: true,
         };
         let v = assess_pass(f, MINUTE_MS);
         assert_eq!(refusal(v), Some(SignInRefusal::UserDisabled));

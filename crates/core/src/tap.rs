@@ -1,17 +1,13 @@
 //! Temporary Access Pass: lifetimes, usability and the pass alphabet.
 //!
-//! Semantics as in docs/semantics.md ("Temporary Access Pass"). The pass policy
-//! (ranges per tenant, targets) arrives with the policy engine; until then the
-//! built-in defaults below apply.
+//! Semantics as in docs/semantics.md ("Temporary Access Pass"). What a new pass may be
+//! — whether the user may have one at all, its lifetime, length and one-time use — is
+//! the `temporaryAccessPass` method of the authentication-methods policy ([`terms`]);
+//! whether a pass can be used now also asks that method ([`PassState::usability_in`]).
 
+use crate::policy::{MethodId, MethodsPolicy, Scope, Subject, method_scope};
 use crate::time::{MINUTE_MS, Millis};
 use serde::Serialize;
-
-/// Absolute bounds of a pass lifetime, in minutes (10 minutes to 30 days).
-pub const MIN_LIFETIME_MINUTES: i64 = 10;
-pub const MAX_LIFETIME_MINUTES: i64 = 43_200;
-pub const DEFAULT_LIFETIME_MINUTES: i64 = 60;
-pub const DEFAULT_LENGTH: usize = 8;
 /// A one-time pass used to start registration leaves this long to finish.
 pub const ONE_TIME_REGISTRATION_WINDOW_MS: Millis = 10 * MINUTE_MS;
 
@@ -23,6 +19,8 @@ pub const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 #[serde(rename_all = "camelCase")]
 pub enum Usability {
     EnabledByPolicy,
+    /// The policy does not (or no longer) allow the user a pass.
+    DisabledByPolicy,
     Expired,
     NotYetValid,
     OneTimeUsed,
@@ -39,6 +37,7 @@ impl Usability {
     pub fn as_str(self) -> &'static str {
         match self {
             Usability::EnabledByPolicy => "enabledByPolicy",
+            Usability::DisabledByPolicy => "disabledByPolicy",
             Usability::Expired => "expired",
             Usability::NotYetValid => "notYetValid",
             Usability::OneTimeUsed => "oneTimeUsed",
@@ -61,6 +60,17 @@ impl PassState {
         self.start_at + self.lifetime_minutes * MINUTE_MS
     }
 
+    /// Usability when the policy allows the user a pass (`allowed`) or not; a pass the
+    /// policy no longer allows cannot be used, whatever else holds.
+    pub fn usability_in(&self, allowed: bool, now: Millis) -> Usability {
+        if allowed {
+            self.usability(now)
+        } else {
+            Usability::DisabledByPolicy
+        }
+    }
+
+    /// Usability by the pass's own terms alone.
     pub fn usability(&self, now: Millis) -> Usability {
         if self.one_time && self.used_at.is_some() {
             Usability::OneTimeUsed
@@ -74,21 +84,87 @@ impl PassState {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum LifetimeError {
+/// Why a pass cannot be issued.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum PassIssueRefusal {
+    #[error("the policy lets a pass live between {min} and {max} minutes, not {requested}")]
+    LifetimeOutOfRange { requested: i64, min: i64, max: i64 },
+    #[error("the Temporary Access Pass method is disabled in the authentication-methods policy")]
+    MethodDisabled,
     #[error(
-        "a pass lives between {MIN_LIFETIME_MINUTES} and {MAX_LIFETIME_MINUTES} minutes, not {0}"
+        "the authentication-methods policy excludes this user from the Temporary Access Pass method (group {group})"
     )]
-    OutOfRange(i64),
+    UserExcluded { group: String },
+    #[error(
+        "no include target of the Temporary Access Pass method in the authentication-methods policy names this user"
+    )]
+    UserNotIncluded,
 }
 
-/// Validates a requested lifetime, falling back to the default.
-pub fn lifetime(requested: Option<i64>) -> Result<i64, LifetimeError> {
-    let m = requested.unwrap_or(DEFAULT_LIFETIME_MINUTES);
-    if !(MIN_LIFETIME_MINUTES..=MAX_LIFETIME_MINUTES).contains(&m) {
-        return Err(LifetimeError::OutOfRange(m));
+impl PassIssueRefusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PassIssueRefusal::LifetimeOutOfRange { .. } => "invalid_lifetime",
+            PassIssueRefusal::MethodDisabled => "method_disabled",
+            PassIssueRefusal::UserExcluded { .. } | PassIssueRefusal::UserNotIncluded => {
+                "method_not_allowed_for_user"
+            }
+        }
     }
-    Ok(m)
+}
+
+/// What a new pass is: its lifetime, whether it is one-time, and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassTerms {
+    pub lifetime_minutes: i64,
+    pub one_time: bool,
+    pub length: usize,
+}
+
+/// Whether the policy allows `subject` a pass.
+pub fn allowed(policy: &MethodsPolicy, subject: Subject<'_>) -> bool {
+    matches!(
+        method_scope(policy, MethodId::TemporaryAccessPass, subject),
+        Scope::Included { .. }
+    )
+}
+
+/// The terms of a pass for `subject` under `policy`: refused when the method does not
+/// apply to them; the lifetime asked for (the policy's default when none) within the
+/// policy's minimum and maximum; one-time when asked or when the policy makes every pass
+/// one-time (`isUsableOnce`); the policy's length.
+pub fn terms(
+    policy: &MethodsPolicy,
+    subject: Subject<'_>,
+    requested_lifetime: Option<i64>,
+    one_time: bool,
+) -> Result<PassTerms, PassIssueRefusal> {
+    match method_scope(policy, MethodId::TemporaryAccessPass, subject) {
+        Scope::Included { .. } => {}
+        Scope::Disabled => return Err(PassIssueRefusal::MethodDisabled),
+        Scope::Excluded { group } => {
+            return Err(PassIssueRefusal::UserExcluded {
+                group: group.to_string(),
+            });
+        }
+        Scope::NotIncluded => return Err(PassIssueRefusal::UserNotIncluded),
+    }
+    let m = &policy.temporary_access_pass;
+    let lifetime = requested_lifetime.unwrap_or(m.default_lifetime_in_minutes);
+    let (min, max) = (m.minimum_lifetime_in_minutes, m.maximum_lifetime_in_minutes);
+    if !(min..=max).contains(&lifetime) {
+        return Err(PassIssueRefusal::LifetimeOutOfRange {
+            requested: lifetime,
+            min,
+            max,
+        });
+    }
+    Ok(PassTerms {
+        lifetime_minutes: lifetime,
+        one_time: one_time || m.is_usable_once,
+        // Validated to 8–48 before the policy was stored.
+        length: usize::try_from(m.default_length).unwrap_or(8),
+    })
 }
 
 /// Maps uniformly random bytes onto the pass alphabet (rejection sampling, no modulo bias).
@@ -153,16 +229,85 @@ mod tests {
         assert!(p.usability(1_000_001).is_usable());
     }
 
+    fn policy() -> MethodsPolicy {
+        let mut p = MethodsPolicy::default();
+        p.temporary_access_pass.include_targets[0].id = "staff".into();
+        p.temporary_access_pass.exclude_targets = vec![crate::policy::ExcludeTarget {
+            id: "contractors".into(),
+        }];
+        p
+    }
+
+    fn groups(g: &[&str]) -> Vec<String> {
+        g.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn lifetime_bounds() {
-        assert_eq!(lifetime(None), Ok(60));
-        assert_eq!(lifetime(Some(10)), Ok(10));
-        assert_eq!(lifetime(Some(43_200)), Ok(43_200));
-        assert_eq!(lifetime(Some(9)), Err(LifetimeError::OutOfRange(9)));
+    fn terms_follow_the_policy() {
+        let p = policy();
+        let staff = groups(&["staff"]);
+        let s = Subject { groups: &staff };
+        let t = terms(&p, s, None, false).unwrap();
         assert_eq!(
-            lifetime(Some(43_201)),
-            Err(LifetimeError::OutOfRange(43_201))
+            t,
+            PassTerms {
+                lifetime_minutes: 60,
+                one_time: false,
+                length: 8
+            }
         );
+        // Within the policy's range, its bounds included; outside it, refused.
+        assert_eq!(terms(&p, s, Some(480), true).unwrap().lifetime_minutes, 480);
+        assert_eq!(
+            terms(&p, s, Some(59), false),
+            Err(PassIssueRefusal::LifetimeOutOfRange {
+                requested: 59,
+                min: 60,
+                max: 480
+            })
+        );
+        assert_eq!(
+            terms(&p, s, Some(481), false).unwrap_err().code(),
+            "invalid_lifetime"
+        );
+        // isUsableOnce makes every pass one-time; the length is the policy's.
+        let mut once = p.clone();
+        once.temporary_access_pass.is_usable_once = true;
+        once.temporary_access_pass.default_length = 12;
+        once.temporary_access_pass.minimum_lifetime_in_minutes = 10;
+        let t = terms(&once, s, Some(10), false).unwrap();
+        assert_eq!((t.one_time, t.length, t.lifetime_minutes), (true, 12, 10));
+    }
+
+    #[test]
+    fn terms_refuse_who_the_method_does_not_apply_to() {
+        let p = policy();
+        let both = groups(&["staff", "contractors"]);
+        assert_eq!(
+            terms(&p, Subject { groups: &both }, None, false),
+            Err(PassIssueRefusal::UserExcluded {
+                group: "contractors".into()
+            })
+        );
+        assert_eq!(
+            terms(&p, Subject { groups: &[] }, None, false),
+            Err(PassIssueRefusal::UserNotIncluded)
+        );
+        assert!(!allowed(&p, Subject { groups: &[] }));
+        let staff = groups(&["staff"]);
+        assert!(allowed(&p, Subject { groups: &staff }));
+        let mut off = p.clone();
+        off.temporary_access_pass.state = crate::policy::MethodState::Disabled;
+        let refusal = terms(&off, Subject { groups: &staff }, None, false).unwrap_err();
+        assert_eq!(refusal, PassIssueRefusal::MethodDisabled);
+        assert_eq!(refusal.code(), "method_disabled");
+        // A pass the policy no longer allows cannot be used.
+        let pass = pass(false);
+        assert_eq!(
+            pass.usability_in(false, 1_000_001),
+            Usability::DisabledByPolicy
+        );
+        assert!(pass.usability_in(true, 1_000_001).is_usable());
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub enum BootstrapError {
     Store(#[from] keyfort_store::StoreError),
     #[error(transparent)]
     Issue(#[from] passes::IssueError),
+    /// The stored policy gives the first administrator no pass.
+    #[error("the first administrator's pass: {0}")]
+    Policy(String),
 }
 
 /// Creates `admin` and a one-time pass when the directory is empty. Returns the
@@ -33,7 +36,19 @@ pub async fn first_start(store: &Store, now: i64) -> Result<Option<IssuedPass>, 
         Err(keyfort_store::StoreError::Conflict(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    // On the policy's terms; the first administrator's pass is one-time, and no group
+    // can be named yet, so any enabled policy allows it.
+    let snapshot = crate::app::policy::load(store)
+        .await
+        .map_err(|e| BootstrapError::Policy(e.to_string()))?;
+    let terms = keyfort_core::tap::terms(
+        &snapshot.policy,
+        keyfort_core::policy::Subject { groups: &[] },
+        None,
+        true,
+    )
+    .map_err(|e| BootstrapError::Policy(e.to_string()))?;
     Ok(Some(
-        passes::issue(store, &user, None, true, "system", now).await?,
+        passes::issue(store, &user, terms, "system", now).await?,
     ))
 }

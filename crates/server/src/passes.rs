@@ -10,8 +10,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
+use keyfort_core::policy::Subject;
 use keyfort_core::signin::{PassFacts, SignInRefusal, assess_pass};
-use keyfort_core::tap::{self, DEFAULT_LENGTH};
+use keyfort_core::tap::{self, PassTerms};
 use keyfort_store::{PassRecord, Store, StoreError, User};
 use serde::Deserialize;
 use serde_json::json;
@@ -27,25 +28,22 @@ pub struct IssuedPass {
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
     #[error(transparent)]
-    Lifetime(#[from] tap::LifetimeError),
-    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Hash(#[from] crate::crypto::HashError),
 }
 
-/// Issues a pass for `user`, replacing any previous one. Stored as an Argon2id hash.
+/// Issues a pass of `terms` (decided by `keyfort_core::tap::terms`) for `user`, replacing
+/// any previous one. Stored as an Argon2id hash.
 pub async fn issue(
     store: &Store,
     user: &User,
-    lifetime_minutes: Option<i64>,
-    one_time: bool,
+    terms: PassTerms,
     actor: &str,
     now: i64,
 ) -> Result<IssuedPass, IssueError> {
-    let lifetime = tap::lifetime(lifetime_minutes)?;
     let code = loop {
-        if let Some(c) = tap::code_from_random(random_bytes(64), DEFAULT_LENGTH) {
+        if let Some(c) = tap::code_from_random(random_bytes(64), terms.length) {
             break c;
         }
     };
@@ -55,8 +53,8 @@ pub async fn issue(
         code_hash: hash_code(&code)?,
         created_at: now,
         start_at: now,
-        lifetime_minutes: lifetime,
-        one_time,
+        lifetime_minutes: terms.lifetime_minutes,
+        one_time: terms.one_time,
         used_at: None,
         failed_attempts: 0,
         created_by: actor.to_string(),
@@ -140,12 +138,21 @@ pub async fn sign_in(
         .map_or(dummy_code_hash(), |p| p.code_hash.as_str());
     let code_matches = code_matches(&typed, hash).await;
     let pass_state = pass.as_ref().map(PassRecord::state);
+    let policy = state.policy();
+    let allowed = match &user {
+        Some(u) if pass.is_some() => {
+            let groups = policy.groups_of(&state.store, &u.id).await?;
+            tap::allowed(&policy.policy, Subject { groups: &groups })
+        }
+        _ => false,
+    };
     let facts = PassFacts {
         pass: pass_state
             .as_ref()
             .zip(user.as_ref())
             .map(|(p, u)| (p, u.enabled)),
         code_matches,
+        allowed,
     };
     let verdict = assess_pass(facts, now);
     if verdict.forgive_attempts {

@@ -130,6 +130,11 @@ impl From<SignInRefusal> for ApiError {
                 "This Temporary Access Pass was for one use and has been used.",
             ),
             PassNotYetValid => (StatusCode::UNAUTHORIZED, "This pass is not valid yet."),
+            PassDisabledByPolicy => (
+                StatusCode::FORBIDDEN,
+                "Your organisation's policy does not allow you to sign in with a Temporary \
+                 Access Pass. Ask your administrator.",
+            ),
             Policy(p) => (StatusCode::FORBIDDEN, passkey_policy_message(p, false)),
             ModelReported(_) => (StatusCode::FORBIDDEN, REPORTED_MODEL_MESSAGE),
         };
@@ -379,7 +384,7 @@ impl From<crate::app::AppError> for ApiError {
             e @ (Refused(_)
             | Client(_)
             | NoSecret(_)
-            | Lifetime(_)
+            | PassIssue(_)
             | Policy(_)
             | PolicyDocument(_)
             | Provider(_)
@@ -476,6 +481,7 @@ mod tests {
             SignInRefusal::PassExpired,
             SignInRefusal::PassUsed,
             SignInRefusal::PassNotYetValid,
+            SignInRefusal::PassDisabledByPolicy,
             SignInRefusal::WebAuthn(WebAuthnRefusal::SignCountRegression),
             SignInRefusal::WebAuthn(WebAuthnRefusal::ChallengeExpired),
         ];

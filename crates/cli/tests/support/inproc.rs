@@ -384,6 +384,17 @@ impl Harness {
     }
 }
 
+/// A pass's terms as a test mints it directly (the policy decides them for the CLI and
+/// the API).
+#[allow(dead_code)]
+pub fn pass_terms(lifetime_minutes: i64, one_time: bool) -> keyfort_core::tap::PassTerms {
+    keyfort_core::tap::PassTerms {
+        lifetime_minutes,
+        one_time,
+        length: 8,
+    }
+}
+
 /// One query parameter of a URL.
 pub fn query(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)

@@ -111,6 +111,17 @@ pub async fn show_user(
     let passkeys = store.passkeys_of_user(&u.id).await?;
     let attestations = store.attestations_of_user(&u.id).await?;
     let pass = store.pass_of_user(&u.id).await?;
+    let pass_allowed = match &pass {
+        None => false,
+        Some(_) => {
+            let snapshot = super::policy::load(store).await?;
+            let ids = snapshot.groups_of(store, &u.id).await?;
+            keyfort_core::tap::allowed(
+                &snapshot.policy,
+                keyfort_core::policy::Subject { groups: &ids },
+            )
+        }
+    };
     Ok(UserDetailDto {
         user: UserDto::from(&u),
         groups,
@@ -123,7 +134,7 @@ pub async fn show_user(
                 ..PasskeyDto::of(p, providers)
             })
             .collect(),
-        temporary_access_pass: pass.as_ref().map(|p| PassDto::of(p, now)),
+        temporary_access_pass: pass.as_ref().map(|p| PassDto::of(p, pass_allowed, now)),
     })
 }
 

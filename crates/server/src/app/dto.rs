@@ -137,8 +137,9 @@ pub struct PassDto {
 }
 
 impl PassDto {
-    pub fn of(p: &PassRecord, now: i64) -> Self {
-        let usability = p.state().usability(now);
+    /// `allowed`: whether the policy allows the user a pass now.
+    pub fn of(p: &PassRecord, allowed: bool, now: i64) -> Self {
+        let usability = p.state().usability_in(allowed, now);
         PassDto {
             id: p.id.clone(),
             start_date_time: iso(p.start_at),

@@ -22,7 +22,7 @@ pub mod roles;
 use keyfort_core::clients::ClientRefusal;
 use keyfort_core::directory::DirectoryRefusal;
 use keyfort_core::registration::RegistrationRefusal;
-use keyfort_core::tap::LifetimeError;
+use keyfort_core::tap::PassIssueRefusal;
 use keyfort_store::StoreError;
 
 /// Why an operation did not happen. Nothing was changed.
@@ -40,9 +40,9 @@ pub enum AppError {
     /// The client authenticates with keys or nothing: it has no secret to rotate.
     #[error("the client authenticates with {0}, not a secret")]
     NoSecret(String),
-    /// A pass lifetime outside its range.
+    /// A pass the policy does not allow: not for this user, or not for this long.
     #[error(transparent)]
-    Lifetime(#[from] LifetimeError),
+    PassIssue(#[from] PassIssueRefusal),
     /// A policy document breaks a policy rule.
     #[error("{0}")]
     Policy(keyfort_core::policy::PolicyRefusal),
@@ -90,7 +90,7 @@ impl AppError {
             AppError::Provider(r) => r.code(),
             AppError::Metadata { code, .. } => code,
             AppError::Stale { .. } => "version_conflict",
-            AppError::Lifetime(_) => "invalid_lifetime",
+            AppError::PassIssue(r) => r.code(),
             AppError::UnknownRole(_) => "unknown_role",
             AppError::LastGlobalAdministrator => "last_global_administrator",
             AppError::Forbidden(r) => r.code(),
@@ -108,7 +108,7 @@ impl AppError {
                 | AppError::Client(_)
                 | AppError::Passkey(_)
                 | AppError::NoSecret(_)
-                | AppError::Lifetime(_)
+                | AppError::PassIssue(_)
                 | AppError::Policy(_)
                 | AppError::PolicyDocument(_)
                 | AppError::Provider(_)

@@ -4,10 +4,14 @@ use super::directory::find_user;
 use super::dto::{IssuedPassDto, iso};
 use super::{AppError, Result};
 use crate::passes::IssueError;
+use keyfort_core::policy::Subject;
 use keyfort_store::Store;
 
-/// Issues a pass for the user named `raw`, replacing any previous one; the code is in the
-/// answer and nowhere else. Audited as `tap.issued`.
+/// Issues a pass for the user named `raw`, replacing any previous one, on the terms the
+/// authentication-methods policy gives (`keyfort_core::tap::terms`): refused when the
+/// policy does not allow the user a pass or the lifetime is outside its range; one-time
+/// when the policy makes every pass one-time. The code is in the answer and nowhere else.
+/// Audited as `tap.issued`.
 pub async fn issue_pass(
     store: &Store,
     raw: &str,
@@ -17,10 +21,18 @@ pub async fn issue_pass(
     now: i64,
 ) -> Result<IssuedPassDto> {
     let user = find_user(store, raw).await?;
-    let issued = crate::passes::issue(store, &user, lifetime_minutes, one_time, actor, now)
+    let snapshot = super::policy::load(store).await?;
+    let groups = snapshot.groups_of(store, &user.id).await?;
+    let terms = keyfort_core::tap::terms(
+        &snapshot.policy,
+        Subject { groups: &groups },
+        lifetime_minutes,
+        one_time,
+    )
+    .map_err(AppError::PassIssue)?;
+    let issued = crate::passes::issue(store, &user, terms, actor, now)
         .await
         .map_err(|e| match e {
-            IssueError::Lifetime(l) => AppError::Lifetime(l),
             IssueError::Store(s) => s.into(),
             IssueError::Hash(h) => AppError::Internal(h.to_string()),
         })?;

@@ -49,10 +49,15 @@ async fn user_methods(state: &AppState, user_id: &str, now: i64) -> Result<UserM
         .await?
         .iter()
         .any(|p| !p.possibly_cloned);
-    let pass = state.store.pass_of_user(user_id).await?;
-    let usable_pass = pass
-        .filter(|p| p.state().usability(now).is_usable())
-        .map(|p| p.one_time);
+    let usable_pass = match state.store.pass_of_user(user_id).await? {
+        Some(p) if p.state().usability(now).is_usable() => {
+            let policy = state.policy();
+            let groups = policy.groups_of(&state.store, user_id).await?;
+            let subject = keyfort_core::policy::Subject { groups: &groups };
+            keyfort_core::tap::allowed(&policy.policy, subject).then_some(p.one_time)
+        }
+        _ => None,
+    };
     Ok(UserMethods {
         usable_passkey,
         usable_pass,
