@@ -27,16 +27,6 @@ async fn explain(h: &Harness, token: &str, question: Value) -> Reply {
     .await
 }
 
-async fn add_user(h: &Harness, name: &str) {
-    let draft = keyfort_core::directory::UserDraft {
-        username: name.into(),
-        ..Default::default()
-    };
-    app::directory::add_user(&h.store, &draft, "test", now())
-        .await
-        .unwrap();
-}
-
 async fn authentication_is_required(db: Db) {
     let Some(h) = start(db, "admin_api::authentication_is_required").await else {
         return;
@@ -143,7 +133,7 @@ async fn each_role_does_only_what_it_may(db: Db) {
     let Some(h) = start(db, "admin_api::each_role_does_only_what_it_may").await else {
         return;
     };
-    add_user(&h, "alice").await;
+    h.add_user("alice").await;
     let (_, reader) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
     let (_, policy_admin) = caller(
         &h,
@@ -532,7 +522,7 @@ async fn policy_changes_are_versioned(db: Db) {
     );
 
     // Explain through the API: the same answer as the CLI's.
-    add_user(&h, "carol").await;
+    h.add_user("carol").await;
     let question = json!({
         "username": "carol",
         "aaguid": "cb69481e8ff7403993ec0a2729a154a8",
@@ -779,7 +769,7 @@ async fn a_property_based_fuzzer_finds_no_server_error(db: Db) {
     else {
         return;
     };
-    add_user(&h, "alice").await;
+    h.add_user("alice").await;
     let (_, t) = caller(&h, &[Role::GlobalAdministrator], "keyfort.admin").await;
     // The removals last, one at a time: the fuzzer finds the caller's own client and role
     // in the listings and removes them, after which every call is (rightly) refused.

@@ -11,7 +11,7 @@ use keyfort_core::strength::ACR_PHISHING_RESISTANT;
 use keyfort_server::app;
 use keyfort_softauthn::{Authenticator, Overrides};
 use serde_json::{Value, json};
-use support::api::call;
+use support::api::{Reply, call, revoke, token_request};
 use support::inproc::{Db, Harness, TestClient, client, query, start};
 
 on_both_stores!(a_person_administers_through_an_application);
@@ -47,20 +47,17 @@ fn authorize_url(h: &Harness, app: &TestClient, scope: &str, challenge: &str) ->
 async fn exchange(h: &Harness, app: &TestClient, redirect: &str, verifier: &str) -> Value {
     assert!(redirect.starts_with(&app.redirect_uri), "{redirect}");
     let code = query(redirect, "code").expect("a code");
-    let r = reqwest::Client::new()
-        .post(h.url("/token"))
-        .basic_auth(&app.id, app.secret.as_deref())
-        .form(&[
+    token_request(
+        h,
+        app,
+        &[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", app.redirect_uri.as_str()),
             ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+        ],
+    )
+    .await
 }
 
 /// The person signed in on `browser` asks `app` for `scope`: answered at once when the
@@ -87,6 +84,21 @@ async fn tokens_for(
     } else {
         (exchange(h, app, &loc, &verifier).await, false)
     }
+}
+
+async fn read_users(h: &Harness, token: &str) -> Reply {
+    call(h, "GET", "/users", Some(token), None).await
+}
+
+async fn add_group(h: &Harness, token: &str, name: &str) -> Reply {
+    call(
+        h,
+        "POST",
+        "/groups",
+        Some(token),
+        Some(json!({ "name": name })),
+    )
+    .await
 }
 
 fn access(t: &Value) -> &str {
@@ -130,7 +142,7 @@ async fn a_person_administers_through_an_application(db: Db) {
     // An application without a role is not granted the scope: its token is refused.
     let (t, _) = tokens_for(&h, &browser, &mut authn, &console, "openid keyfort.admin").await;
     assert_eq!(t["scope"], "openid");
-    call(&h, "GET", "/users", Some(access(&t)), None)
+    read_users(&h, access(&t))
         .await
         .refused(403, "insufficient_scope");
 
@@ -152,18 +164,8 @@ async fn a_person_administers_through_an_application(db: Db) {
     assert_eq!(t["scope"], "openid keyfort.admin");
     assert_eq!(claims(&t)["acr"], ACR_PHISHING_RESISTANT);
     let admin = access(&t).to_string();
-    call(&h, "GET", "/users", Some(&admin), None)
-        .await
-        .answers(200);
-    call(
-        &h,
-        "POST",
-        "/groups",
-        Some(&admin),
-        Some(json!({ "name": "console-made" })),
-    )
-    .await
-    .answers(201);
+    read_users(&h, &admin).await.answers(200);
+    add_group(&h, &admin, "console-made").await.answers(201);
     let audit = h.store.audit_log(20).await.unwrap();
     assert!(
         audit
@@ -191,18 +193,10 @@ async fn a_person_administers_through_an_application(db: Db) {
     )
     .await;
     give(&h, PrincipalKind::Client, &console.id, Role::GlobalReader).await;
-    call(&h, "GET", "/users", Some(&admin), None)
+    read_users(&h, &admin).await.answers(200);
+    let body = add_group(&h, &admin, "refused")
         .await
-        .answers(200);
-    let body = call(
-        &h,
-        "POST",
-        "/groups",
-        Some(&admin),
-        Some(json!({ "name": "refused" })),
-    )
-    .await
-    .refused(403, "application_forbidden");
+        .refused(403, "application_forbidden");
     assert!(
         body["message"]
             .as_str()
@@ -236,65 +230,36 @@ async fn a_person_administers_through_an_application(db: Db) {
     )
     .await;
     let bob = access(&t).to_string();
-    let body = call(&h, "GET", "/users", Some(&bob), None)
-        .await
-        .refused(403, "forbidden");
+    let body = read_users(&h, &bob).await.refused(403, "forbidden");
     assert!(body["message"].as_str().unwrap().contains("globalReader"));
     give(&h, PrincipalKind::User, "bob", Role::GlobalReader).await;
-    call(&h, "GET", "/users", Some(&bob), None)
-        .await
-        .answers(200);
-    call(
-        &h,
-        "POST",
-        "/groups",
-        Some(&bob),
-        Some(json!({ "name": "bobs" })),
-    )
-    .await
-    .refused(403, "forbidden");
+    read_users(&h, &bob).await.answers(200);
+    add_group(&h, &bob, "bobs").await.refused(403, "forbidden");
 
     // A disabled person's token is refused, and again accepted once they are enabled.
     app::directory::set_enabled(&h.store, "bob", false, "test", now())
         .await
         .unwrap();
-    call(&h, "GET", "/users", Some(&bob), None)
-        .await
-        .refused(401, "invalid_token");
+    read_users(&h, &bob).await.refused(401, "invalid_token");
     app::directory::set_enabled(&h.store, "bob", true, "test", now())
         .await
         .unwrap();
 
     // A refreshed token carries the scope on; revoking the grant ends both.
-    let refreshed: Value = reqwest::Client::new()
-        .post(h.url("/token"))
-        .basic_auth(&console.id, console.secret.as_deref())
-        .form(&[
+    let refreshed = token_request(
+        &h,
+        &console,
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", t["refresh_token"].as_str().unwrap_or("")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let renewed = access(&refreshed).to_string();
-    call(&h, "GET", "/users", Some(&renewed), None)
-        .await
-        .answers(200);
-    let r = reqwest::Client::new()
-        .post(h.url("/revoke"))
-        .basic_auth(&console.id, console.secret.as_deref())
-        .form(&[("token", refreshed["refresh_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    read_users(&h, &renewed).await.answers(200);
+    revoke(&h, &console, refreshed["refresh_token"].as_str().unwrap()).await;
     for token in [&bob, &renewed] {
-        call(&h, "GET", "/users", Some(token), None)
-            .await
-            .refused(401, "invalid_token");
+        read_users(&h, token).await.refused(401, "invalid_token");
     }
 
     // The first global administrator signed in anew still administers: nothing above

@@ -341,15 +341,7 @@ async fn pass_refusals(db: Db) {
     refused(&h, &r, 401, "pass_expired", before).await;
 
     // A used one-time pass.
-    let issued = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(10, true),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let issued = h.mint_pass(&admin, 10, true).await;
     assert_eq!(
         h.tap_signin(&client(), "admin", &issued.code).await.status,
         200
@@ -361,15 +353,7 @@ async fn pass_refusals(db: Db) {
     // Wrong codes never lock a pass: past the free attempts they earn a growing delay, a
     // 429 with Retry-After, for the right code too while it lasts (so the delay cannot be
     // used to test codes). The name typed is the key, known or not: the same answers.
-    let issued = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(60, false),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let issued = h.mint_pass(&admin, 60, false).await;
     for name in ["admin", "nobody"] {
         h.store
             .clear_attempts(&format!("tap:{name}"))
@@ -419,15 +403,7 @@ async fn pass_refusals(db: Db) {
     }
 
     // A disabled user's right pass.
-    let issued = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(60, true),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let issued = h.mint_pass(&admin, 60, true).await;
     h.store
         .set_user_enabled("admin", false, "test", now())
         .await
@@ -627,15 +603,7 @@ async fn registration_refusals(db: Db) {
     let begin = h.post(&c, "/api/passkeys/register/begin", &json!({})).await;
     let cred = a.create(&begin.body, &h.base).unwrap();
     let other = client();
-    let issued = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(60, false),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let issued = h.mint_pass(&admin, 60, false).await;
     assert_eq!(
         h.tap_signin(&other, "admin", &issued.code).await.status,
         200

@@ -28,15 +28,7 @@ async fn concurrent_pass_guesses_never_pass_the_limit(db: Db) {
         return;
     };
     let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
-    let issued = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(60, false),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let issued = h.mint_pass(&admin, 60, false).await;
     let mut tasks = Vec::new();
     for i in 0..100 {
         let url = h.url("/api/signin/tap");
@@ -84,15 +76,7 @@ async fn concurrent_pass_guesses_never_pass_the_limit(db: Db) {
 
     // One multi-use pass does not mint sessions without bound: ten, then a wait.
     h.store.clear_attempts("tap:admin").await.unwrap();
-    let issued = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(60, false),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let issued = h.mint_pass(&admin, 60, false).await;
     let uses = keyfort_server::throttle::PASS_USE_BACKOFF.free_failures;
     for i in 0..uses {
         let r = h.tap_signin(&client(), "admin", &issued.code).await;
@@ -289,15 +273,7 @@ async fn signin_log_collapses_and_is_retained(db: Db) {
     assert_eq!(r.status, 400);
     assert_eq!(h.signin_row_count().await, rows + 2);
     let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
-    let multi = keyfort_server::passes::issue(
-        &h.store,
-        &admin,
-        support::inproc::pass_terms(60, false),
-        "test",
-        now(),
-    )
-    .await
-    .unwrap();
+    let multi = h.mint_pass(&admin, 60, false).await;
     for _ in 0..2 {
         assert_eq!(
             h.tap_signin(&client(), "admin", &multi.code).await.status,

@@ -212,15 +212,7 @@ async fn passkey_management(db: Db) {
         )
         .await
         .unwrap();
-    let pass = keyfort_server::passes::issue(
-        &h.store,
-        &bob,
-        support::inproc::pass_terms(60, true),
-        "test",
-        keyfort_server::state::now_ms(),
-    )
-    .await
-    .unwrap();
+    let pass = h.mint_pass(&bob, 60, true).await;
     let other = client();
     assert_eq!(h.tap_signin(&other, "bob", &pass.code).await.status, 200);
     let r = h

@@ -494,13 +494,7 @@ async fn passes_follow_the_policy(db: Db) {
         app::passes::issue_pass(&h.store, user, lifetime, one_time, "test", now()).await
     };
     for name in ["alice", "bob"] {
-        let draft = keyfort_core::directory::UserDraft {
-            username: name.into(),
-            ..Default::default()
-        };
-        app::directory::add_user(&h.store, &draft, "test", now())
-            .await
-            .unwrap();
+        h.add_user(name).await;
     }
     // The default policy: 60 to 480 minutes, 60 by default, eight characters.
     let pass = issue("alice", None, false).await.unwrap();

@@ -28,17 +28,38 @@ pub async fn caller(h: &Harness, roles: &[Role], scope: &str) -> (TestClient, St
 }
 
 pub async fn token(h: &Harness, c: &TestClient, scope: &str) -> String {
-    let r: Value = reqwest::Client::new()
+    let r = token_request(
+        h,
+        c,
+        &[("grant_type", "client_credentials"), ("scope", scope)],
+    )
+    .await;
+    r["access_token"].as_str().expect("a token").to_string()
+}
+
+/// A token request by `c` (Basic authentication) that must succeed; its answer.
+pub async fn token_request(h: &Harness, c: &TestClient, form: &[(&str, &str)]) -> Value {
+    let r = reqwest::Client::new()
         .post(h.url("/token"))
         .basic_auth(&c.id, c.secret.as_deref())
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .form(form)
         .send()
         .await
-        .unwrap()
-        .json()
+        .unwrap();
+    assert_eq!(r.status(), 200, "token request {form:?}");
+    r.json().await.unwrap()
+}
+
+/// Revokes `token` as `c` (RFC 7009), which answers 200.
+pub async fn revoke(h: &Harness, c: &TestClient, token: &str) {
+    let r = reqwest::Client::new()
+        .post(h.url("/revoke"))
+        .basic_auth(&c.id, c.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
         .await
         .unwrap();
-    r["access_token"].as_str().expect("a token").to_string()
+    assert_eq!(r.status(), 200);
 }
 
 /// What one call answered.

@@ -269,6 +269,26 @@ impl Harness {
         .await
     }
 
+    /// A pass for `user` minted directly, on these terms (the policy decides them for the
+    /// CLI and the API).
+    #[allow(dead_code)]
+    pub async fn mint_pass(
+        &self,
+        user: &keyfort_store::User,
+        lifetime_minutes: i64,
+        one_time: bool,
+    ) -> keyfort_server::passes::IssuedPass {
+        let terms = keyfort_core::tap::PassTerms {
+            lifetime_minutes,
+            one_time,
+            length: 8,
+        };
+        let now = keyfort_server::state::now_ms();
+        keyfort_server::passes::issue(&self.store, user, terms, "test", now)
+            .await
+            .unwrap()
+    }
+
     /// A whole passkey sign-in.
     pub async fn passkey_signin(
         &self,
@@ -384,17 +404,6 @@ impl Harness {
     }
 }
 
-/// A pass's terms as a test mints it directly (the policy decides them for the CLI and
-/// the API).
-#[allow(dead_code)]
-pub fn pass_terms(lifetime_minutes: i64, one_time: bool) -> keyfort_core::tap::PassTerms {
-    keyfort_core::tap::PassTerms {
-        lifetime_minutes,
-        one_time,
-        length: 8,
-    }
-}
-
 /// One query parameter of a URL.
 pub fn query(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)
@@ -406,17 +415,24 @@ pub fn query(url: &str, name: &str) -> Option<String> {
 
 /// Directory and policy set-up the policy tests share.
 impl Harness {
-    /// A user with a multi-use pass, signed in with it; the signed-in client.
-    #[allow(dead_code)] // not every test binary onboards users this way
-    pub async fn onboard_user(&self, name: &str) -> reqwest::Client {
-        let now = keyfort_server::state::now_ms();
+    /// A user named `name`, with nothing else, as `keyfort user add` makes one.
+    #[allow(dead_code)]
+    pub async fn add_user(&self, name: &str) {
         let draft = keyfort_core::directory::UserDraft {
             username: name.into(),
             ..Default::default()
         };
+        let now = keyfort_server::state::now_ms();
         keyfort_server::app::directory::add_user(&self.store, &draft, "test", now)
             .await
             .unwrap();
+    }
+
+    /// A user with a multi-use pass, signed in with it; the signed-in client.
+    #[allow(dead_code)] // not every test binary onboards users this way
+    pub async fn onboard_user(&self, name: &str) -> reqwest::Client {
+        let now = keyfort_server::state::now_ms();
+        self.add_user(name).await;
         let pass = keyfort_server::app::passes::issue_pass(
             &self.store,
             name,
