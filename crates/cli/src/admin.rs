@@ -85,7 +85,8 @@ pub enum TapCommand {
     /// Issue a Temporary Access Pass (replaces the user's previous one). The pass is printed once.
     Issue {
         username: String,
-        /// Lifetime in minutes (10 to 43200; default 60).
+        /// Lifetime in minutes, within the policy's range (60 to 480 unless changed); the
+        /// policy's default lifetime when absent.
         #[arg(long)]
         lifetime_minutes: Option<i64>,
         /// One use only (the default).
