@@ -96,6 +96,12 @@ pub enum TapCommand {
         #[arg(long)]
         multi_use: bool,
     },
+    /// Show a user's pass: when it starts, how long it lives, whether it can be used and
+    /// why not (never the code). The view is audited.
+    Show { username: String },
+    /// Revoke a user's pass; sessions signed in with a pass, and their applications'
+    /// tokens, end with it.
+    Revoke { username: String },
 }
 
 #[derive(Subcommand)]
@@ -389,12 +395,16 @@ async fn run_group(
 }
 
 pub async fn tap(cmd: TapCommand, as_json: bool) -> Result<(), CliError> {
-    let TapCommand::Issue {
-        username,
-        lifetime_minutes,
-        one_time: _,
-        multi_use,
-    } = cmd;
+    let (username, lifetime_minutes, multi_use) = match cmd {
+        TapCommand::Issue {
+            username,
+            lifetime_minutes,
+            one_time: _,
+            multi_use,
+        } => (username, lifetime_minutes, multi_use),
+        TapCommand::Show { username } => return show_pass(&username, as_json).await,
+        TapCommand::Revoke { username } => return revoke_pass(&username, as_json).await,
+    };
     let store = store().await?;
     let now = now_ms();
     let issued = app::passes::issue_pass(
@@ -429,6 +439,51 @@ pub async fn tap(cmd: TapCommand, as_json: bool) -> Result<(), CliError> {
             } else {
                 ""
             }
+        );
+    }
+    Ok(())
+}
+
+async fn show_pass(username: &str, as_json: bool) -> Result<(), CliError> {
+    let store = store().await?;
+    let shown = app::passes::show_pass(&store, username, &actor(), now_ms())
+        .await
+        .map_err(app_failed);
+    store.close().await;
+    let p = shown?;
+    if as_json {
+        output::json(&p);
+    } else {
+        println!(
+            "Temporary Access Pass of {username}: {}, from {} for {} minutes, {} ({}), issued by {}",
+            if p.is_usable_once {
+                "one use"
+            } else {
+                "multiple uses"
+            },
+            p.start_date_time,
+            p.lifetime_in_minutes,
+            if p.is_usable { "usable" } else { "not usable" },
+            p.method_usability_reason.as_str(),
+            p.created_by
+        );
+    }
+    Ok(())
+}
+
+async fn revoke_pass(username: &str, as_json: bool) -> Result<(), CliError> {
+    let store = store().await?;
+    let revoked = app::passes::revoke_pass(&store, username, &actor(), now_ms())
+        .await
+        .map_err(app_failed);
+    store.close().await;
+    let r = revoked?;
+    if as_json {
+        output::json(&r);
+    } else {
+        println!(
+            "Revoked the Temporary Access Pass of {}: {} session(s) ended, {} application grant(s) revoked.",
+            r.username, r.sessions_ended, r.grants_revoked
         );
     }
     Ok(())

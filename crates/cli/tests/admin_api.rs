@@ -702,7 +702,7 @@ async fn the_openapi_document_describes_every_route(db: Db) {
         ("/api/v1/admin/users/{username}", &["get", "patch"]),
         (
             "/api/v1/admin/users/{username}/temporaryAccessPass",
-            &["post"],
+            &["post", "get", "delete"],
         ),
         ("/api/v1/admin/groups", &["get", "post"]),
         ("/api/v1/admin/groups/{name}/members", &["post"]),

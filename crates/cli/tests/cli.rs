@@ -222,6 +222,21 @@ fn directory_administration() {
     assert!(show["temporaryAccessPass"].get("code").is_none());
     let human = cli.run(&["user", "show", "alice"]);
     assert!(String::from_utf8_lossy(&human.stdout).contains("temporary access pass  multi-use"));
+    // The pass alone, as metadata; then revoked, and gone.
+    let pass = cli.json(&["tap", "show", "alice", "--json"]);
+    assert_eq!(
+        (
+            pass["lifetimeInMinutes"].as_i64(),
+            pass["isUsable"].as_bool()
+        ),
+        (Some(120), Some(true))
+    );
+    let human = cli.run(&["tap", "show", "alice"]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("multiple uses"));
+    let revoked = cli.json(&["tap", "revoke", "alice", "--json"]);
+    assert_eq!(revoked["sessionsEnded"], 0);
+    assert_eq!(cli.run(&["tap", "show", "alice"]).status.code(), Some(1));
+    assert_eq!(cli.run(&["tap", "revoke", "alice"]).status.code(), Some(1));
 
     assert_eq!(
         cli.json(&["user", "disable", "alice", "--json"])["enabled"],
@@ -248,6 +263,9 @@ fn directory_administration() {
         vec![
             "user.enabled",
             "user.disabled",
+            "tap.revoked",
+            "tap.viewed",
+            "tap.viewed",
             "tap.issued",
             "tap.issued",
             "group.created",

@@ -41,7 +41,7 @@ pub use groups::{Group, GroupSummary};
 pub use keys::{Reseal, SealedKey, SigningKeyRecord};
 pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use metadata::{MDS, StoredBlob};
-pub use passes::PassRecord;
+pub use passes::{PassRecord, RevokedPass};
 pub use passkeys::{PasskeyRecord, SignInFacts};
 pub use policies::{PolicyWrite, StoredPolicy};
 pub use pool::{Backend, Store};

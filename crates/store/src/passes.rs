@@ -55,6 +55,83 @@ impl Store {
     pub async fn pass_of_user(&self, user_id: &str) -> Result<Option<PassRecord>> {
         self.read(PassOfUser(user_id.to_string())).await
     }
+
+    /// Revokes the user's pass, if they have one: the pass, every session signed in with
+    /// a pass and the grants of those sessions go in one commit with the audit row
+    /// (`tap.revoked`), so nothing the pass let in outlives it.
+    pub async fn revoke_pass(
+        &self,
+        user_id: &str,
+        username: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<Option<RevokedPass>> {
+        self.transact(RevokePass {
+            user_id: user_id.to_string(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
+    }
+}
+
+/// A revoked pass and what it had let in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokedPass {
+    pub pass: PassRecord,
+    pub sessions_ended: u64,
+    pub grants_revoked: u64,
+}
+
+struct RevokePass {
+    user_id: String,
+    username: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for RevokePass {
+    type Out = Option<RevokedPass>;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<RevokedPass>> {
+        let Some(pass) = PassOfUser(self.user_id.clone()).run(e).await? else {
+            return Ok(None);
+        };
+        let user = Arg::Text(&self.user_id);
+        let grants_revoked = e
+            .exec(
+                "UPDATE grants SET revoked_at = $2 WHERE revoked_at IS NULL AND session_id IN \
+                 (SELECT id FROM sessions WHERE user_id = $1 AND method = 'temporary_access_pass')",
+                &[user, Arg::Int(self.now)],
+            )
+            .await?;
+        let sessions_ended = e
+            .exec(
+                "DELETE FROM sessions WHERE user_id = $1 AND method = 'temporary_access_pass'",
+                &[user],
+            )
+            .await?;
+        e.exec(
+            "DELETE FROM temporary_access_passes WHERE id = $1",
+            &[Arg::Text(&pass.id)],
+        )
+        .await?;
+        let ev = AuditEvent::new(self.now, &self.actor, "tap.revoked", &self.username)
+            .before(serde_json::json!({
+                "passId": pass.id, "lifetimeInMinutes": pass.lifetime_minutes,
+                "isUsableOnce": pass.one_time, "startDateTime": pass.start_at,
+            }))
+            .after(serde_json::json!({
+                "sessionsEnded": sessions_ended, "grantsRevoked": grants_revoked,
+            }));
+        audit::write_with(e, &ev).await?;
+        Ok(Some(RevokedPass {
+            pass,
+            sessions_ended,
+            grants_revoked,
+        }))
+    }
 }
 
 /// A pass as [`pass_columns`] lists its columns, in that order.

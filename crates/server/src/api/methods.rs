@@ -3,11 +3,12 @@
 use super::auth::Caller;
 use super::{ApiPath, Created, ProblemDto};
 use crate::app::directory::find_user;
-use crate::app::dto::IssuedPassDto;
-use crate::app::passes;
+use crate::app::dto::{IssuedPassDto, PassDto};
+use crate::app::passes::{self, RevokedPassDto};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::{AppState, now_ms};
+use axum::Json;
 use axum::extract::State;
 use keyfort_core::roles::{AdminAction, MethodsTarget, PrincipalKind};
 use serde::Deserialize;
@@ -38,8 +39,28 @@ pub async fn issue_pass(
     ApiPath(username): ApiPath<String>,
     ApiJson(body): ApiJson<NewPassDto>,
 ) -> Result<Created<IssuedPassDto>, ApiError> {
+    let user = may_manage_methods_of(&state, &caller, &username).await?;
+    let issued = passes::issue_pass(
+        &state.store,
+        &user,
+        body.lifetime_in_minutes,
+        body.is_usable_once,
+        &caller.actor(),
+        now_ms(),
+    )
+    .await?;
+    Ok(Created(issued))
+}
+
+/// The user named `username`, when the caller may change their methods: a user who holds
+/// an administrative role is privileged, and nobody changes their own.
+async fn may_manage_methods_of(
+    state: &AppState,
+    caller: &Caller,
+    username: &str,
+) -> Result<String, ApiError> {
     caller.may(AdminAction::ReadDirectory)?;
-    let user = find_user(&state.store, &username).await?;
+    let user = find_user(&state.store, username).await?;
     let target = MethodsTarget {
         privileged: !state
             .store
@@ -49,14 +70,45 @@ pub async fn issue_pass(
         is_caller: caller.kind == PrincipalKind::User && caller.id == user.id,
     };
     caller.may(AdminAction::ManageMethods(target))?;
-    let issued = passes::issue_pass(
-        &state.store,
-        &user.username,
-        body.lifetime_in_minutes,
-        body.is_usable_once,
-        &caller.actor(),
-        now_ms(),
-    )
-    .await?;
-    Ok(Created(issued))
+    Ok(user.username)
+}
+
+/// The user's Temporary Access Pass as metadata: never the code, which exists only in the
+/// answer that issued it. Every role may read it; the view is audited.
+#[utoipa::path(get, path = "/api/v1/admin/users/{username}/temporaryAccessPass", tag = "methods",
+    params(("username" = String, Path)),
+    responses(
+        (status = 200, body = PassDto),
+        (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+        (status = 404, body = ProblemDto),
+    ))]
+pub async fn show_pass(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<PassDto>, ApiError> {
+    caller.may(AdminAction::ReadMethods)?;
+    Ok(Json(
+        passes::show_pass(&state.store, &username, &caller.actor(), now_ms()).await?,
+    ))
+}
+
+/// Revokes the user's Temporary Access Pass: the sessions signed in with a pass and their
+/// applications' tokens end with it. Allowed to whoever may issue the user a pass.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{username}/temporaryAccessPass", tag = "methods",
+    params(("username" = String, Path)),
+    responses(
+        (status = 200, body = RevokedPassDto),
+        (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+        (status = 404, body = ProblemDto),
+    ))]
+pub async fn revoke_pass(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<RevokedPassDto>, ApiError> {
+    let user = may_manage_methods_of(&state, &caller, &username).await?;
+    Ok(Json(
+        passes::revoke_pass(&state.store, &user, &caller.actor(), now_ms()).await?,
+    ))
 }

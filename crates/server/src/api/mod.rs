@@ -132,6 +132,8 @@ impl Modify for BearerScheme {
         directory::add_group,
         directory::add_member,
         methods::issue_pass,
+        methods::show_pass,
+        methods::revoke_pass,
         policy::show,
         policy::replace,
         policy::explain,
@@ -189,7 +191,9 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             &format!("{A}/users/{{username}}/temporaryAccessPass"),
-            post(methods::issue_pass),
+            post(methods::issue_pass)
+                .get(methods::show_pass)
+                .delete(methods::revoke_pass),
         )
         .route(
             &format!("{A}/groups"),

@@ -113,14 +113,7 @@ pub async fn show_user(
     let pass = store.pass_of_user(&u.id).await?;
     let pass_allowed = match &pass {
         None => false,
-        Some(_) => {
-            let snapshot = super::policy::load(store).await?;
-            let ids = snapshot.groups_of(store, &u.id).await?;
-            keyfort_core::tap::allowed(
-                &snapshot.policy,
-                keyfort_core::policy::Subject { groups: &ids },
-            )
-        }
+        Some(_) => super::passes::allowed(store, &u.id).await?,
     };
     Ok(UserDetailDto {
         user: UserDto::from(&u),

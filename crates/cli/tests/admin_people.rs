@@ -1,7 +1,8 @@
-//! An administrator's own token for the admin API, from the authorization-code flow with
-//! the `keyfort.admin` scope, on both stores: granted only through an application that
-//! holds a role and only after a passkey sign-in; what it may do is what both the
-//! person's roles and the application's allow, read at every call.
+//! The admin API and people, on both stores. An administrator's own token, from the
+//! authorization-code flow with the `keyfort.admin` scope: granted only through an
+//! application that holds a role and only after a passkey sign-in; what it may do is what
+//! both the person's roles and the application's allow, read at every call. A person's
+//! Temporary Access Pass read (audited, never the code) and revoked, ending what it let in.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failing test stops loudly
 
 mod support;
@@ -11,10 +12,13 @@ use keyfort_core::strength::ACR_PHISHING_RESISTANT;
 use keyfort_server::app;
 use keyfort_softauthn::{Authenticator, Overrides};
 use serde_json::{Value, json};
-use support::api::{Reply, call, revoke, token_request};
+use support::api::{Reply, call, caller, revoke, token_request};
 use support::inproc::{Db, Harness, TestClient, client, query, start};
 
-on_both_stores!(a_person_administers_through_an_application);
+on_both_stores!(
+    a_person_administers_through_an_application,
+    revoking_a_pass_ends_what_it_let_in
+);
 
 fn now() -> i64 {
     keyfort_server::state::now_ms()
@@ -270,4 +274,126 @@ async fn a_person_administers_through_an_application(db: Db) {
     call(&h, "GET", "/roleAssignments", Some(access(&t)), None)
         .await
         .answers(200);
+}
+
+async fn userinfo(h: &Harness, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(h.url("/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn revoking_a_pass_ends_what_it_let_in(db: Db) {
+    let Some(h) = start(db, "admin_people::revoke_pass").await else {
+        return;
+    };
+    // Bob signs in with a multi-use pass, and an application gets tokens from that session.
+    let bob = h.onboard_user("bob").await;
+    let app = h
+        .add_client(false, &["authorization_code"], "client_secret_basic", None)
+        .await;
+    let mut unused = Authenticator::new([9; 16]);
+    let (t, signed_in) = tokens_for(&h, &bob, &mut unused, &app, "openid").await;
+    assert!(!signed_in, "the pass session answers at once");
+    let bobs_token = access(&t).to_string();
+    assert_eq!(userinfo(&h, &bobs_token).await, 200);
+    let (status, _) = h.get_html(&bob, "/my/security").await;
+    assert_eq!(status, 200);
+
+    // A reader sees the pass as metadata, never its code; the view is audited.
+    let (_, reader) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
+    let shown = call(
+        &h,
+        "GET",
+        "/users/bob/temporaryAccessPass",
+        Some(&reader),
+        None,
+    )
+    .await
+    .answers(200);
+    assert_eq!(shown["isUsable"], true);
+    assert_eq!(shown["isUsableOnce"], false);
+    assert!(shown.get("temporaryAccessPass").is_none(), "{shown}");
+    let audit = h.store.audit_log(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "tap.viewed" && r.target.as_deref() == Some("bob")),
+        "the view is audited"
+    );
+    // Readers cannot revoke; a helpdesk administrator cannot revoke an administrator's.
+    call(
+        &h,
+        "DELETE",
+        "/users/bob/temporaryAccessPass",
+        Some(&reader),
+        None,
+    )
+    .await
+    .refused(403, "forbidden");
+    let (_, helpdesk) = caller(&h, &[Role::AuthenticationAdministrator], "keyfort.admin").await;
+    app::passes::issue_pass(&h.store, "admin", None, false, "test", now())
+        .await
+        .unwrap();
+    call(
+        &h,
+        "DELETE",
+        "/users/admin/temporaryAccessPass",
+        Some(&helpdesk),
+        None,
+    )
+    .await
+    .refused(403, "forbidden");
+    call(
+        &h,
+        "GET",
+        "/users/nobody/temporaryAccessPass",
+        Some(&reader),
+        None,
+    )
+    .await
+    .refused(404, "not_found");
+
+    // The helpdesk revokes Bob's: his pass session and the application's tokens end.
+    let revoked = call(
+        &h,
+        "DELETE",
+        "/users/bob/temporaryAccessPass",
+        Some(&helpdesk),
+        None,
+    )
+    .await
+    .answers(200);
+    assert_eq!(revoked["sessionsEnded"], 1);
+    assert_eq!(revoked["grantsRevoked"], 1);
+    assert_eq!(revoked["temporaryAccessPass"]["isUsable"], false);
+    assert_eq!(userinfo(&h, &bobs_token).await, 401);
+    let (status, _) = h.get_html(&bob, "/my/security").await;
+    assert_ne!(status, 200, "the pass session ended");
+    let audit = h.store.audit_log(10).await.unwrap();
+    let row = audit.iter().find(|r| r.action == "tap.revoked").unwrap();
+    assert_eq!(row.target.as_deref(), Some("bob"));
+    // Gone: a second revocation, and a view, find nothing.
+    call(
+        &h,
+        "DELETE",
+        "/users/bob/temporaryAccessPass",
+        Some(&helpdesk),
+        None,
+    )
+    .await
+    .refused(404, "not_found");
+    call(
+        &h,
+        "GET",
+        "/users/bob/temporaryAccessPass",
+        Some(&reader),
+        None,
+    )
+    .await
+    .refused(404, "not_found");
 }
