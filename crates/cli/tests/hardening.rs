@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use support::inproc::{Db, client, start, start_with};
 
 on_both_stores!(
+    one_one_time_pass_signs_in_once_however_many_race,
     concurrent_pass_guesses_never_pass_the_limit,
     per_address_and_per_session_limits,
     client_authentication_is_throttled,
@@ -23,6 +24,56 @@ fn now() -> i64 {
 /// 99 wrong codes sent together with the right one: no more attempts are checked than
 /// the throttle allows (it used to be 53–99 against a limit of 10), every other attempt
 /// is told to wait, and the pass itself is never locked.
+/// 50 sign-ins at once with the right code of one one-time pass: exactly one signs in
+/// (the pass is spent by a conditional update in the sign-in's commit); every other is
+/// told the pass was used, or to wait, and no second session exists.
+async fn one_one_time_pass_signs_in_once_however_many_race(db: Db) {
+    let settings = [("KEYFORT_THROTTLE_PASS_PER_IP_PER_MINUTE", "100000")];
+    let Some(h) = start_with(db, "one_time_pass_race", &settings).await else {
+        return;
+    };
+    h.add_user("bob").await;
+    let bob = h.store.user_by_username("bob").await.unwrap().unwrap();
+    let issued = h.mint_pass(&bob, 60, true).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let url = h.url("/api/signin/tap");
+        let code = issued.code.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = client()
+                .post(url)
+                .json(&json!({ "username": "bob", "code": code }))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body["error"].as_str().unwrap_or("").to_string())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let won = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(won, 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|(s, e)| *s == 200 || (*s, e.as_str()) == (401, "pass_used") || *s == 429),
+        "{answers:?}"
+    );
+    let rows = h.store.signin_log(1000).await.unwrap();
+    let successes = rows
+        .iter()
+        .filter(|r| r.username.as_deref() == Some("bob") && r.outcome == "success")
+        .count();
+    assert_eq!(successes, 1, "one sign-in logged as a success");
+    // Spent: the right code no longer signs in.
+    let r = h.tap_signin(&client(), "bob", &issued.code).await;
+    assert_eq!((r.status, r.code()), (401, "pass_used"));
+}
+
 async fn concurrent_pass_guesses_never_pass_the_limit(db: Db) {
     let Some(h) = start(db, "concurrent_pass_guesses").await else {
         return;
