@@ -35,20 +35,6 @@ impl Browser {
             .await;
         serde_json::from_value(rows).expect("passkey rows")
     }
-
-    /// Signs out with the button on `/signout` and checks the result.
-    async fn sign_out(&self) {
-        self.goto("/signout").await;
-        self.session.click("#signout-button").await;
-        // The page shows this only to a browser without a live session. (Do not
-        // probe /my/security here: it redirects to /signin, whose autofill
-        // request would sign straight back in.)
-        self.wait_until(
-            "the signed-out message",
-            r#"document.getElementById("signed-out") !== null"#,
-        )
-        .await;
-    }
 }
 
 #[tokio::test]

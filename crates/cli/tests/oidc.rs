@@ -477,7 +477,8 @@ async fn signin_answers_its_waiting_request(db: Db) {
             .claims
     };
 
-    // A pass sign-in for a waiting request: back to the application with a code at `mfa`.
+    // A pass sign-in for a waiting request: "Set up your passkey" first (the request
+    // still waiting), then back to the application with a code at `mfa`.
     let browser = client();
     let request = waiting_request(&h, &browser, &app, &pk).await;
     // The pass page's way back to passkey sign-in keeps the whole sealed request (it is
@@ -501,7 +502,27 @@ async fn signin_answers_its_waiting_request(db: Db) {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let loc = r.body["redirect"].as_str().unwrap().to_string();
+    let setup = format!("/signin/setup?request={request}");
+    assert_eq!(r.body["redirect"], setup.as_str(), "nothing answered yet");
+    let (status, page) = h.get_html(&browser, &setup).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Set up your passkey"), "{page}");
+    let next = format!("/authorize/continue?request={request}");
+    assert!(
+        page.contains(&format!("id=\"setup-skip\" href=\"{next}\"")),
+        "\"Not now\" goes on to the request: {page}"
+    );
+    // A request that does not open is not carried on.
+    let (_, page) = h.get_html(&browser, "/signin/setup?request=abc").await;
+    assert!(page.contains("href=\"/my/security\""), "{page}");
+    // Without a session the page sends the person to sign in.
+    assert_eq!(
+        h.location(&client(), &format!("{}{setup}", h.base)).await,
+        (303, Some(format!("/signin?request={request}")))
+    );
+    let (status, loc) = h.location(&browser, &format!("{}{next}", h.base)).await;
+    assert_eq!(status, 303);
+    let loc = loc.unwrap();
     assert!(loc.starts_with(&app.redirect_uri), "{loc}");
     assert_eq!(query(&loc, "state").as_deref(), Some("s1"));
     assert_eq!(query(&loc, "iss").as_deref(), Some(h.base.as_str()));

@@ -11,6 +11,7 @@ pub mod decision;
 pub mod directory;
 pub mod metadata;
 pub mod oidc;
+pub mod onboarding;
 pub mod passkey;
 pub mod policy;
 pub mod providers;

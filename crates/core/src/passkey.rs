@@ -38,6 +38,18 @@ impl PasskeyType {
         }
     }
 
+    /// What the label means, in a person's words.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            PasskeyType::DeviceBound => {
+                "It stays on one device or security key and cannot be copied off it."
+            }
+            PasskeyType::Synced => {
+                "Your passkey provider keeps it and offers it on your other devices signed in to that provider."
+            }
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "deviceBound" => Some(PasskeyType::DeviceBound),

@@ -66,10 +66,13 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::home))
         .route("/signin", get(pages::signin))
         .route("/signin/tap", get(pages::tap))
+        .route("/signin/setup", get(pages::setup))
         .route("/my/security", get(pages::security))
         .route("/signout", get(pages::signout_page).post(pages::signout))
         .route("/static/keyfort.js", get(pages::script))
         .route("/static/keyfort.css", get(pages::stylesheet))
+        .route("/static/favicon.svg", get(pages::favicon))
+        .route("/favicon.ico", get(pages::favicon))
         .route(
             "/.well-known/openid-configuration",
             get(oidc::discovery::openid_configuration),

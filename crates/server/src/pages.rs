@@ -41,6 +41,7 @@ struct PasskeyView {
     id: String,
     display_name: String,
     type_label: &'static str,
+    type_explanation: &'static str,
     aaguid: String,
     /// The provider's name, when known ("" otherwise: the AAGUID is shown).
     provider: String,
@@ -65,7 +66,23 @@ struct SecurityPage {
 #[derive(Template)]
 #[template(path = "signout.html")]
 struct SignOutPage {
-    signed_in: bool,
+    /// (display name, username) while signed in.
+    signed_in: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    display_name: String,
+    client_name: Option<String>,
+    /// `first_passkey` or `another_device`.
+    reason: &'static str,
+    /// Whether the pass of this session works only once.
+    one_time: bool,
+    /// When the pass (and this session) ends.
+    pass_expires: String,
+    /// Where the person goes after, or instead of, setting up a passkey.
+    next: String,
 }
 
 use crate::html::render;
@@ -125,6 +142,46 @@ pub async fn signin(
     Ok(render(&page))
 }
 
+/// `GET /signin/setup`: "Set up your passkey" after a pass sign-in, then on to the
+/// waiting request (or "My security"). A session that may not register one now goes
+/// straight on.
+pub async fn setup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SignInQuery>,
+) -> Result<Response, ApiError> {
+    let now = crate::state::now_ms();
+    let pending = match q.request.as_deref() {
+        Some(id) => crate::oidc::authorize::pending(&state, id, now)
+            .await?
+            .map(|(p, _)| p),
+        None => None,
+    };
+    // Carry on only a request that opens.
+    let request = q.request.as_deref().filter(|_| pending.is_some());
+    let Some(current) = CurrentSession::load(&state, &headers).await? else {
+        let back = match request {
+            Some(id) => format!("/signin?request={id}"),
+            None => "/signin".to_string(),
+        };
+        return Ok(Redirect::to(&back).into_response());
+    };
+    let next = crate::signin::next_page(request);
+    let session = current.session.facts();
+    let step = crate::signin::after_signin(&state, &current.user.id, &session, now).await?;
+    let keyfort_core::onboarding::NextStep::SetUpPasskey(reason) = step else {
+        return Ok(Redirect::to(&next).into_response());
+    };
+    Ok(render(&SetupPage {
+        display_name: current.user.display_name.clone(),
+        client_name: pending.map(|p| p.client_name),
+        reason: reason.code(),
+        one_time: session.pass_one_time,
+        pass_expires: when(session.pass_expires_at),
+        next,
+    }))
+}
+
 /// Asks the person before an application signs them out without proof it may.
 pub fn logout_confirm_page(
     client: Option<(&str, &str)>,
@@ -142,7 +199,7 @@ pub fn logout_confirm_page(
 }
 
 pub fn signed_out_page() -> Response {
-    render(&SignOutPage { signed_in: false })
+    render(&SignOutPage { signed_in: None })
 }
 
 #[derive(Deserialize)]
@@ -210,6 +267,7 @@ pub async fn security(
                 policy_code,
                 policy_message,
                 type_label: p.passkey_type.label(),
+                type_explanation: p.passkey_type.explanation(),
                 id: p.id,
                 display_name: p.display_name,
                 provider: derived
@@ -238,7 +296,9 @@ pub async fn signout_page(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let signed_in = CurrentSession::load(&state, &headers).await?.is_some();
+    let signed_in = CurrentSession::load(&state, &headers)
+        .await?
+        .map(|c| (c.user.display_name, c.user.username));
     Ok(render(&SignOutPage { signed_in }))
 }
 
@@ -250,7 +310,7 @@ pub async fn signout(
     if let Some(current) = CurrentSession::load(&state, &headers).await? {
         crate::oidc::logout::end_session(&state, &current).await?;
     }
-    let mut r = render(&SignOutPage { signed_in: false });
+    let mut r = render(&SignOutPage { signed_in: None });
     if let Ok(v) = clear_session_cookie(state.rp.secure_cookies).parse() {
         r.headers_mut().insert(SET_COOKIE, v);
     }
@@ -264,6 +324,17 @@ pub async fn script() -> impl IntoResponse {
             (CACHE_CONTROL, "no-cache"),
         ],
         include_str!("../static/keyfort.js"),
+    )
+}
+
+/// The favicon, at the path browsers ask for and the one the pages name.
+pub async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "image/svg+xml"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../static/favicon.svg"),
     )
 }
 

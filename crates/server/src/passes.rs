@@ -10,7 +10,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse};
+use keyfort_core::onboarding::NextStep;
 use keyfort_core::policy::Subject;
+use keyfort_core::session::{SessionFacts, SignInMethod, session_expiry};
 use keyfort_core::signin::{PassFacts, SignInRefusal, assess_pass};
 use keyfort_core::tap::{self, PassTerms};
 use keyfort_store::{PassRecord, Store, StoreError, User};
@@ -185,6 +187,14 @@ pub async fn sign_in(
             return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
         }
     }
+    // A person who may set up a passkey is led to, and goes on to the waiting request
+    // (answered then, from this session) afterwards.
+    let next =
+        signin::after_signin(&state, &user.id, &session_facts(&state, &pass, now), now).await?;
+    let answering = match next {
+        NextStep::SetUpPasskey(_) => None,
+        NextStep::Continue(_) => body.request.as_deref(),
+    };
     // The pass is spent in the sign-in's own commit: a crash cannot burn it without a
     // session, and of racing sign-ins with a one-time pass exactly one gets through.
     let established = signin::establish(
@@ -192,12 +202,15 @@ pub async fn sign_in(
         &client,
         &user,
         signin::Proof::TemporaryAccessPass(&pass),
-        (body.request.as_deref(), None),
+        (answering, None),
         now,
     )
     .await?;
     let (cookie, redirect) = match established {
-        signin::Established::SignedIn { cookie, redirect } => (cookie, redirect),
+        signin::Established::SignedIn { redirect, cookie } => match next {
+            NextStep::SetUpPasskey(_) => (cookie, signin::setup_page(body.request.as_deref())),
+            NextStep::Continue(_) => (cookie, redirect),
+        },
         signin::Established::PassSpent => {
             let e = SignInRefusal::PassUsed.into();
             return Err(signin::refused(&state, &client, METHOD, Some(&user), None, now, e).await);
@@ -211,4 +224,17 @@ pub async fn sign_in(
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(json!({ "redirect": redirect })),
     ))
+}
+
+/// The session a pass sign-in is about to create, as decisions see it.
+fn session_facts(state: &AppState, pass: &PassRecord, now: i64) -> SessionFacts {
+    let pass_expires_at = pass.state().expires_at();
+    SessionFacts {
+        method: SignInMethod::TemporaryAccessPass,
+        auth_time: now,
+        expires_at: session_expiry(state.session, now, Some(pass_expires_at)),
+        last_seen_at: now,
+        pass_one_time: pass.one_time,
+        pass_expires_at: Some(pass_expires_at),
+    }
 }

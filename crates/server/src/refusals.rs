@@ -107,7 +107,7 @@ impl From<SignInRefusal> for ApiError {
             WebAuthn(w) => return w.into(),
             UnknownCredential => (
                 StatusCode::UNAUTHORIZED,
-                "This passkey is not registered with Keyfort for that account.",
+                "Keyfort does not know this passkey: it may have been deleted, or it belongs to another account. Use another passkey or another way to sign in.",
             ),
             CredentialSuspended => (
                 StatusCode::FORBIDDEN,

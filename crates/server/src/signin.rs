@@ -4,7 +4,10 @@ use crate::crypto::{random_token, token_hash};
 use crate::error::ApiError;
 use crate::extract::{ClientInfo, session_cookie};
 use crate::state::AppState;
-use keyfort_core::session::{SignInMethod, session_expiry};
+use keyfort_core::onboarding::{self, AfterSignInFacts, NextStep};
+use keyfort_core::policy::Subject;
+use keyfort_core::registration;
+use keyfort_core::session::{SessionFacts, SignInMethod, session_expiry};
 use keyfort_store::{
     PassRecord, PasskeyRecord, PasskeyUse, Recorded, SessionRecord, SignInEvent, SignInWrite,
     SpentCeremony, User,
@@ -198,9 +201,47 @@ pub fn next_page(request: Option<&str>) -> String {
     }
 }
 
+/// What follows a sign-in for this session (`keyfort_core::onboarding::after_signin`):
+/// "Set up your passkey" when it may register one now, else straight on.
+pub async fn after_signin(
+    state: &AppState,
+    user_id: &str,
+    session: &SessionFacts,
+    now: i64,
+) -> Result<NextStep, ApiError> {
+    let passkeys = state.store.passkeys_of_user(user_id).await?.len();
+    let policy = state.policy();
+    let groups = policy.groups_of(&state.store, user_id).await?;
+    let facts = registration::PolicyFacts {
+        policy: &policy.policy,
+        subject: Subject { groups: &groups },
+    };
+    Ok(onboarding::after_signin(AfterSignInFacts {
+        method: session.method,
+        passkeys,
+        may_register: registration::assess_begin(session, passkeys, facts, now),
+    }))
+}
+
+/// "Set up your passkey", carrying a waiting authorization request on to
+/// [`next_page`].
+pub fn setup_page(request: Option<&str>) -> String {
+    match sealed_request(request) {
+        Some(id) => format!("/signin/setup?request={id}"),
+        None => "/signin/setup".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::next_page;
+    use super::{next_page, setup_page};
+
+    #[test]
+    fn setup_carries_only_request_ids() {
+        assert_eq!(setup_page(Some("r1")), "/signin/setup?request=r1");
+        assert_eq!(setup_page(Some("/evil")), "/signin/setup");
+        assert_eq!(setup_page(None), "/signin/setup");
+    }
 
     #[test]
     fn only_request_ids_redirect() {

@@ -1,12 +1,23 @@
 // Keyfort's pages: WebAuthn ceremonies and small form handlers. No dependencies.
 "use strict";
 
-function show(message, isError) {
+function show(message, isError, code) {
   const el = document.getElementById("status");
   if (!el) return;
   el.textContent = message;
   el.hidden = false;
   el.className = isError ? "status error" : "status";
+  if (code) el.dataset.code = code; else delete el.dataset.code;
+}
+
+function fail(e) { show(explain(e), true, e && e.code); }
+
+// A confirmation that survives the reload after a change.
+const FLASH = "keyfort.flash";
+function flashAfterReload(message) { sessionStorage.setItem(FLASH, message); }
+function showFlash() {
+  const message = sessionStorage.getItem(FLASH);
+  if (message) { sessionStorage.removeItem(FLASH); show(message, false); }
 }
 
 async function api(method, path, body) {
@@ -39,9 +50,22 @@ function webauthnSupported() {
 }
 
 function explain(e) {
-  if (e && e.name === "NotAllowedError") return "The passkey request was cancelled or timed out.";
-  if (e && e.name === "InvalidStateError") return "This passkey is already registered.";
+  // The browser does not say which: the person cancelled, the request timed out, or the
+  // device could not verify them (PIN, fingerprint, face).
+  if (e && e.name === "NotAllowedError") return "Your device did not confirm it is you: the request was cancelled, timed out, or your PIN, fingerprint or face was not recognised. Try again, or choose another way.";
+  if (e && e.name === "InvalidStateError") return "This device already holds a passkey for your account.";
+  if (e && e.name === "SecurityError") return "This page's address does not match Keyfort's: passkeys only work on Keyfort's own address.";
   return (e && e.message) || "Something went wrong.";
+}
+
+// Registers a passkey for the signed-in person; resolves to the saved passkey.
+async function registerPasskey(name) {
+  const begin = await api("POST", "/api/passkeys/register/begin", {});
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begin.publicKey);
+  const credential = await navigator.credentials.create({ publicKey });
+  const body = { ceremonyId: begin.ceremonyId, credential: credential.toJSON() };
+  if (name) body.displayName = name;
+  return api("POST", "/api/passkeys/register/finish", body);
 }
 
 // ---- Sign-in page -------------------------------------------------------
@@ -74,7 +98,7 @@ async function startConditional() {
     await passkeySignIn({}, "conditional");
   } catch (e) {
     if (e && e.name === "AbortError") return;
-    show(explain(e), true);
+    fail(e);
   } finally {
     clearTimeout(renew);
   }
@@ -90,11 +114,11 @@ function initSignIn() {
     const username = document.getElementById("username").value.trim();
     if (!username) { show("Enter your username.", true); return; }
     cancelConditional();
-    try { await passkeySignIn({ username }); } catch (e) { show(explain(e), true); startConditional(); }
+    try { await passkeySignIn({ username }); } catch (e) { fail(e); startConditional(); }
   });
   document.getElementById("passkey-button").addEventListener("click", async () => {
     cancelConditional();
-    try { await passkeySignIn({}); } catch (e) { show(explain(e), true); startConditional(); }
+    try { await passkeySignIn({}); } catch (e) { fail(e); startConditional(); }
   });
   startConditional();
 }
@@ -109,33 +133,57 @@ function initTap() {
     try {
       const done = await api("POST", "/api/signin/tap", withRequest({ username, code }));
       window.location.assign(done.redirect || "/my/security");
-    } catch (e) { show(explain(e), true); }
+    } catch (e) { fail(e); }
+  });
+}
+
+// ---- Set up your passkey (after a pass sign-in) -----------------------------
+
+function initSetup() {
+  const form = document.getElementById("setup-passkey");
+  // Only ever a path on this origin, as the server wrote it.
+  const next = form.dataset.next.startsWith("/") ? form.dataset.next : "/my/security";
+  if (!webauthnSupported()) {
+    show("This browser does not support passkeys. Choose \u201cNot now\u201d and set one up on another device.", true);
+    form.querySelector("button").disabled = true;
+    return;
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = document.getElementById("setup-passkey-button");
+    button.disabled = true;
+    try {
+      const saved = await registerPasskey(document.getElementById("setup-passkey-name").value.trim());
+      show("Passkey \u201c" + (saved.displayName || "passkey") + "\u201d is set up. Continuing\u2026", false);
+      flashAfterReload("Passkey \u201c" + (saved.displayName || "passkey") + "\u201d is set up. Next time, sign in with it.");
+      window.location.assign(next);
+    } catch (e) { fail(e); button.disabled = false; }
   });
 }
 
 // ---- My security ---------------------------------------------------------
 
 function initSecurity() {
+  showFlash();
   document.getElementById("add-passkey").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!webauthnSupported()) { show("This browser does not support passkeys.", true); return; }
     const name = document.getElementById("new-passkey-name").value.trim();
     try {
-      const begin = await api("POST", "/api/passkeys/register/begin", {});
-      const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begin.publicKey);
-      const credential = await navigator.credentials.create({ publicKey });
-      const body = { ceremonyId: begin.ceremonyId, credential: credential.toJSON() };
-      if (name) body.displayName = name;
-      await api("POST", "/api/passkeys/register/finish", body);
+      const saved = await registerPasskey(name);
+      flashAfterReload("Passkey \u201c" + (saved.displayName || "passkey") + "\u201d added.");
       window.location.reload();
-    } catch (e) { show(explain(e), true); }
+    } catch (e) { fail(e); }
   });
   document.querySelectorAll("form.rename").forEach((form) => {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const displayName = form.querySelector("input").value.trim();
-      try { await api("POST", "/api/passkeys/" + form.dataset.id + "/rename", { displayName }); window.location.reload(); }
-      catch (e) { show(explain(e), true); }
+      try {
+        await api("POST", "/api/passkeys/" + form.dataset.id + "/rename", { displayName });
+        flashAfterReload("Passkey renamed to \u201c" + displayName + "\u201d.");
+        window.location.reload();
+      } catch (e) { fail(e); }
     });
   });
   document.querySelectorAll("button.delete").forEach((btn) => {
@@ -144,8 +192,11 @@ function initSecurity() {
         ? "This is your last passkey. Without it you cannot sign in until an administrator gives you a Temporary Access Pass. Delete it?"
         : "Delete this passkey?";
       if (!window.confirm(warning)) return;
-      try { await api("DELETE", "/api/passkeys/" + btn.dataset.id); window.location.reload(); }
-      catch (e) { show(explain(e), true); }
+      try {
+        await api("DELETE", "/api/passkeys/" + btn.dataset.id);
+        flashAfterReload("Passkey deleted.");
+        window.location.reload();
+      } catch (e) { fail(e); }
     });
   });
 }
@@ -155,4 +206,5 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "signin") initSignIn();
   else if (page === "tap") initTap();
   else if (page === "security") initSecurity();
+  else if (page === "setup") initSetup();
 });

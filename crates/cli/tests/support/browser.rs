@@ -1,4 +1,5 @@
-//! Shared by the real-browser tests (`browser.rs`, `browser_oidc.rs`): a
+//! Shared by the real-browser tests (`browser.rs`, `browser_oidc.rs`,
+//! `browser_onboarding.rs`): a
 //! Keyfort server with the administrator's first pass, headless Chromium under
 //! chromedriver with the test's instrumentation, and helpers that know
 //! Keyfort's pages. Declared next to `support` and `webdriver` (which it uses)
@@ -21,6 +22,8 @@
 //! through the DevTools protocol before any page script runs wraps
 //! `navigator.credentials.get` and records each call's mediation and outcome
 //! in `sessionStorage`.
+
+#![allow(dead_code)] // each browser test uses the helpers it needs
 
 use crate::support::ServerProcess;
 use crate::webdriver::{ChromeDriver, Session};
@@ -238,11 +241,34 @@ impl Browser {
         self.goto("/signin/tap?username=admin").await;
     }
 
-    /// Submits `pass` on the open pass sign-in page and waits for `/my/security`.
+    /// Submits `pass` on the open pass sign-in page, waits for "Set up your passkey"
+    /// (where a pass sign-in leads a person who may register one), declines it with
+    /// "Not now" and waits for `/my/security`.
     pub async fn submit_pass(&self, pass: &str) {
+        self.submit_pass_to_setup(pass).await;
+        self.session.click("#setup-skip").await;
+        self.wait_for_page("/my/security").await;
+    }
+
+    /// Submits `pass` on the open pass sign-in page and waits for "Set up your passkey".
+    pub async fn submit_pass_to_setup(&self, pass: &str) {
         self.session.type_into("#tap-code", pass).await;
         self.session.click("#tap-submit").await;
-        self.wait_for_page("/my/security").await;
+        self.wait_for_page("/signin/setup").await;
+    }
+
+    /// Signs out with the button on `/signout` and checks the result.
+    pub async fn sign_out(&self) {
+        self.goto("/signout").await;
+        self.session.click("#signout-button").await;
+        // The page shows this only to a browser without a live session. (Do not
+        // probe /my/security here: it redirects to /signin, whose autofill
+        // request would sign straight back in.)
+        self.wait_until(
+            "the signed-out message",
+            r#"document.getElementById("signed-out") !== null"#,
+        )
+        .await;
     }
 
     /// Whether `/my/security` shows the "you signed in with a pass" notice.
