@@ -77,9 +77,14 @@ pub async fn provision_population(
         let mut records = Vec::with_capacity(new_users.len());
         for nu in &new_users {
             let user = store.user_by_id(&nu.id).await?.context("imported user")?;
-            let (options, state) =
-                keyfort_server::passkeys::registration::options(&webauthn, &user, vec![], false)
-                    .map_err(|e| anyhow!("{e}"))?;
+            let (options, state) = keyfort_server::passkeys::registration::options(
+                &webauthn,
+                &user,
+                vec![],
+                false,
+                &[],
+            )
+            .map_err(|e| anyhow!("{e}"))?;
             let mut authn = Authenticator::synced([0x42; 16]);
             let response = authn.create(&serde_json::to_value(&options.public_key)?, base)?;
             let response: RegisterPublicKeyCredential = serde_json::from_value(response)?;

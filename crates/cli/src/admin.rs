@@ -58,6 +58,9 @@ pub enum UserCommand {
     Disable { username: String },
     /// Enable a user.
     Enable { username: String },
+    /// Remove one of a user's passkeys (its id as `user show` lists it); the sessions
+    /// signed in with it, and their applications' tokens, end.
+    RemovePasskey { username: String, id: String },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +243,19 @@ async fn run_user(
                 output::json(&d);
             } else {
                 print_user(&d);
+            }
+        }
+        UserCommand::RemovePasskey { username, id } => {
+            let r = app::passkeys::remove(store, &username, &id, &actor(), now)
+                .await
+                .map_err(app_failed)?;
+            if as_json {
+                output::json(&r);
+            } else {
+                println!(
+                    "Removed passkey {} of {} ({} left): {} session(s) ended, {} application grant(s) revoked.",
+                    r.removed, r.username, r.remaining, r.sessions_ended, r.grants_revoked
+                );
             }
         }
         UserCommand::Disable { username } => {

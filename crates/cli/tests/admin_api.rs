@@ -716,6 +716,7 @@ async fn the_openapi_document_describes_every_route(db: Db) {
         ),
         ("/api/v1/admin/passkeyProviders", &["get"]),
         ("/api/v1/admin/metadata", &["get"]),
+        ("/api/v1/admin/users/{username}/passkeys/{id}", &["delete"]),
         ("/api/v1/admin/roleAssignments", &["get", "post"]),
         (
             "/api/v1/admin/roleAssignments/{principalType}/{principal}/{role}",

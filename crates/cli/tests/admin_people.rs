@@ -17,7 +17,8 @@ use support::inproc::{Db, Harness, TestClient, client, query, start};
 
 on_both_stores!(
     a_person_administers_through_an_application,
-    revoking_a_pass_ends_what_it_let_in
+    revoking_a_pass_ends_what_it_let_in,
+    removing_a_passkey_ends_what_it_signed_in
 );
 
 fn now() -> i64 {
@@ -396,4 +397,114 @@ async fn revoking_a_pass_ends_what_it_let_in(db: Db) {
     )
     .await
     .refused(404, "not_found");
+}
+
+async fn removing_a_passkey_ends_what_it_signed_in(db: Db) {
+    let Some(h) = start(db, "admin_people::remove_passkey").await else {
+        return;
+    };
+    // Bob registers a passkey from his pass session, signs in with it on a phone, and an
+    // application gets tokens from the phone's session.
+    let bob = h.onboard_user("bob").await;
+    let mut authn = Authenticator::new([3; 16]);
+    let r = h.register(&bob, &mut authn, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let phone = client();
+    let r = h
+        .passkey_signin(&phone, &mut authn, None, &Overrides::default())
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let app = h
+        .add_client(false, &["authorization_code"], "client_secret_basic", None)
+        .await;
+    let (t, signed_in) = tokens_for(&h, &phone, &mut authn, &app, "openid").await;
+    assert!(!signed_in, "the phone's session answers at once");
+    let phones_token = access(&t).to_string();
+    assert_eq!(userinfo(&h, &phones_token).await, 200);
+    let user = h.store.user_by_username("bob").await.unwrap().unwrap();
+    let passkey = h.store.passkeys_of_user(&user.id).await.unwrap().remove(0);
+    // What the pages signal to Bob's passkey manager: the one passkey Keyfort accepts.
+    let signals = h.get_json(&bob, "/api/passkeys/signals").await;
+    assert_eq!(signals.status, 200);
+    assert_eq!(
+        signals.body["allAcceptedCredentialIds"],
+        json!([passkey.credential_id])
+    );
+    assert_eq!(signals.body["name"], "bob");
+    assert_eq!(signals.body["rpId"], "localhost");
+    assert_eq!(
+        h.get_json(&client(), "/api/passkeys/signals").await.status,
+        401
+    );
+
+    // Readers cannot remove it; ids that name no passkey of Bob's are not found.
+    let path = format!("/users/bob/passkeys/{}", passkey.id);
+    let (_, reader) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
+    call(&h, "DELETE", &path, Some(&reader), None)
+        .await
+        .refused(403, "forbidden");
+    let (_, helpdesk) = caller(&h, &[Role::AuthenticationAdministrator], "keyfort.admin").await;
+    for other in [
+        "/users/bob/passkeys/not-a-passkey",
+        "/users/bob/passkeys/00000000-0000-0000-0000-000000000000",
+    ] {
+        call(&h, "DELETE", other, Some(&helpdesk), None)
+            .await
+            .refused(404, "not_found");
+    }
+    // An administrator's passkeys are beyond the helpdesk (and Bob's id is not theirs).
+    call(
+        &h,
+        "DELETE",
+        &format!("/users/admin/passkeys/{}", passkey.id),
+        Some(&helpdesk),
+        None,
+    )
+    .await
+    .refused(403, "forbidden");
+    call(
+        &h,
+        "DELETE",
+        &format!("/users/nobody/passkeys/{}", passkey.id),
+        Some(&helpdesk),
+        None,
+    )
+    .await
+    .refused(404, "not_found");
+    assert_eq!(h.store.passkeys_of_user(&user.id).await.unwrap().len(), 1);
+
+    // The helpdesk removes it: the phone's session and the application's tokens end;
+    // the pass session, which the passkey did not sign in, stays.
+    let removed = call(&h, "DELETE", &path, Some(&helpdesk), None)
+        .await
+        .answers(200);
+    assert_eq!(removed["removed"], passkey.id.as_str());
+    assert_eq!(removed["remaining"], 0);
+    assert_eq!(removed["sessionsEnded"], 1);
+    assert_eq!(removed["grantsRevoked"], 1);
+    assert_eq!(userinfo(&h, &phones_token).await, 401);
+    let (status, _) = h.get_html(&phone, "/my/security").await;
+    assert_ne!(status, 200, "the phone's session ended");
+    let (status, _) = h.get_html(&bob, "/my/security").await;
+    assert_eq!(status, 200, "the pass session stays");
+    let audit = h.store.audit_log(10).await.unwrap();
+    let row = audit
+        .iter()
+        .find(|r| r.action == "passkey.deleted")
+        .unwrap();
+    assert_eq!(row.target.as_deref(), Some("bob"));
+    assert!(row.actor.starts_with("client:"), "{}", row.actor);
+    let signals = h.get_json(&bob, "/api/passkeys/signals").await;
+    assert_eq!(signals.body["allAcceptedCredentialIds"], json!([]));
+    // Gone: a second removal finds nothing, and the passkey signs nobody in.
+    call(&h, "DELETE", &path, Some(&helpdesk), None)
+        .await
+        .refused(404, "not_found");
+    let r = h
+        .passkey_signin(&client(), &mut authn, None, &Overrides::default())
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (401, Some("unknown_credential"))
+    );
 }

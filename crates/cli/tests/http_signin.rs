@@ -6,12 +6,13 @@ mod support;
 
 use keyfort_softauthn::{Authenticator, Overrides};
 use serde_json::json;
-use support::inproc::{Db, client, start};
+use support::inproc::{Db, client, start, start_with};
 
 on_both_stores!(
     onboarding_registration_and_signin,
     passkey_management,
-    disabled_user_loses_sessions
+    disabled_user_loses_sessions,
+    related_origins_and_hints
 );
 
 async fn onboarding_registration_and_signin(db: Db) {
@@ -292,4 +293,84 @@ async fn disabled_user_loses_sessions(db: Db) {
     assert!(!r.set_cookie);
     assert_eq!(h.signin_rows().await, before + 1);
     assert_eq!(h.last_signin().await.reason, "user_disabled");
+}
+
+/// `/.well-known/webauthn` serves the configured related origins (and is not found while
+/// none is); a ceremony from a related origin is accepted, one from elsewhere refused;
+/// a device-bound-only policy sends registration hints.
+async fn related_origins_and_hints(db: Db) {
+    let Some(plain) = start(db, "http_signin::related_origins::plain").await else {
+        return;
+    };
+    let r = plain.get_json(&client(), "/.well-known/webauthn").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    drop(plain);
+
+    const RELATED: &str = "https://login.example.co.uk";
+    let Some(h) = start_with(
+        db,
+        "http_signin::related_origins",
+        &[(
+            "KEYFORT_RELATED_ORIGINS",
+            "https://login.example.co.uk/, https://apps.example.net",
+        )],
+    )
+    .await
+    else {
+        return;
+    };
+    let r = h.get_json(&client(), "/.well-known/webauthn").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body,
+        json!({ "origins": [RELATED, "https://apps.example.net"] })
+    );
+
+    // Registration and sign-in from the related origin; a foreign origin is refused.
+    let c = client();
+    assert_eq!(h.tap_signin(&c, "admin", &h.admin_pass).await.status, 200);
+    let mut authn = Authenticator::new([7; 16]);
+    let begin = h.post(&c, "/api/passkeys/register/begin", &json!({})).await;
+    assert!(
+        begin.body["publicKey"].get("hints").is_none(),
+        "the default profile takes any passkey: no hints"
+    );
+    let credential = authn
+        .create_with(&begin.body, RELATED, &Overrides::default())
+        .unwrap();
+    let r = h
+        .post(
+            &c,
+            "/api/passkeys/register/finish",
+            &json!({ "ceremonyId": begin.body["ceremonyId"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let begin = h.signin_begin(&client(), None).await;
+    let foreign = authn.get(&begin, "https://login.example.org").unwrap();
+    let r = h.signin_finish(&client(), &begin, &foreign).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert!(!r.set_cookie);
+    let begin = h.signin_begin(&client(), None).await;
+    let related = authn.get(&begin, RELATED).unwrap();
+    let r = h.signin_finish(&client(), &begin, &related).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    // Security keys only: the browser is told so.
+    let input = keyfort_server::app::policy_edits::ProfileInput {
+        passkey_types: Some(vec![keyfort_core::passkey::PasskeyType::DeviceBound]),
+        ..Default::default()
+    };
+    h.change_default_profile(input).await.unwrap();
+    // A node takes up a stored change at its next policy poll.
+    tokio::time::sleep(keyfort_server::POLICY_POLL * 2).await;
+    let begin = h.post(&c, "/api/passkeys/register/begin", &json!({})).await;
+    assert_eq!(begin.status, 200, "{:?}", begin.body);
+    assert_eq!(
+        begin.body["publicKey"]["hints"],
+        json!(["security-key", "client-device"])
+    );
 }

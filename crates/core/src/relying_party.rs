@@ -12,6 +12,30 @@ pub struct RelyingParty {
     pub base: String,
     /// Whether cookies must carry `Secure` (everything but plain-HTTP localhost).
     pub secure_cookies: bool,
+    /// Other origins allowed to use this RP ID (WebAuthn L3 §5.11, related origin
+    /// requests), ASCII-serialized; served at `/.well-known/webauthn` and accepted in
+    /// client data beside `origin`.
+    pub related_origins: Vec<String>,
+}
+
+/// The most related origins Keyfort serves: browsers follow only a handful of
+/// registrable domains from the list (WebAuthn L3 §5.11.1 asks them to support at least 5).
+pub const MAX_RELATED_ORIGINS: usize = 50;
+
+/// Why a related origin is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RelatedOriginError {
+    #[error("related origin `{origin}`: {reason}")]
+    Invalid {
+        origin: String,
+        reason: RelyingPartyError,
+    },
+    #[error("related origin `{0}` must be an origin only (scheme, host, port), without a path")]
+    HasPath(String),
+    #[error("related origin `{0}` is Keyfort's own origin")]
+    OwnOrigin(String),
+    #[error("{0} related origins; at most {MAX_RELATED_ORIGINS}")]
+    TooMany(usize),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -73,7 +97,40 @@ impl RelyingParty {
             origin,
             base,
             secure_cookies,
+            related_origins: Vec::new(),
         })
+    }
+
+    /// This relying party with `raw` as its related origins: each an https origin (http
+    /// only for localhost) with a domain name and nothing after the port, not Keyfort's
+    /// own, each once, at most [`MAX_RELATED_ORIGINS`].
+    pub fn with_related_origins(mut self, raw: &[String]) -> Result<Self, RelatedOriginError> {
+        let mut origins: Vec<String> = Vec::new();
+        for r in raw.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+            let other =
+                RelyingParty::from_public_url(r).map_err(|reason| RelatedOriginError::Invalid {
+                    origin: r.to_string(),
+                    reason,
+                })?;
+            if !matches!(
+                Url::parse(r).map(|u| u.path().to_string()).as_deref(),
+                Ok("/" | "")
+            ) {
+                return Err(RelatedOriginError::HasPath(r.to_string()));
+            }
+            let origin = other.origin_str();
+            if origin == self.origin_str() {
+                return Err(RelatedOriginError::OwnOrigin(r.to_string()));
+            }
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        if origins.len() > MAX_RELATED_ORIGINS {
+            return Err(RelatedOriginError::TooMany(origins.len()));
+        }
+        self.related_origins = origins;
+        Ok(self)
     }
 
     /// The origin as browsers send it in `Origin` headers and client data.
@@ -85,6 +142,55 @@ impl RelyingParty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn related_origins() {
+        let rp = RelyingParty::from_public_url("https://login.example.com").unwrap();
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = rp
+            .clone()
+            .with_related_origins(&list(&[
+                "https://Login.Example.co.uk/",
+                " https://login.example.co.uk ",
+                "https://app.example.net:8443",
+                "",
+            ]))
+            .unwrap();
+        assert_eq!(
+            ok.related_origins,
+            [
+                "https://login.example.co.uk",
+                "https://app.example.net:8443"
+            ]
+        );
+        let refused = |v: &[&str]| rp.clone().with_related_origins(&list(v)).unwrap_err();
+        assert!(matches!(
+            refused(&["http://app.example.net"]),
+            RelatedOriginError::Invalid {
+                reason: RelyingPartyError::InsecureHost(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            refused(&["https://app.example.net/login"]),
+            RelatedOriginError::HasPath(_)
+        ));
+        assert!(matches!(
+            refused(&["https://app.example.net/?x=1"]),
+            RelatedOriginError::Invalid { .. }
+        ));
+        assert!(matches!(
+            refused(&["https://login.example.com"]),
+            RelatedOriginError::OwnOrigin(_)
+        ));
+        let many: Vec<String> = (0..=MAX_RELATED_ORIGINS)
+            .map(|i| format!("https://a{i}.example.net"))
+            .collect();
+        assert_eq!(
+            rp.clone().with_related_origins(&many).unwrap_err(),
+            RelatedOriginError::TooMany(MAX_RELATED_ORIGINS + 1)
+        );
+    }
 
     #[test]
     fn localhost_over_http() {

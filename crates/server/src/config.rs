@@ -27,6 +27,7 @@ struct FileConfig {
     metadata_blob: Option<String>,
     metadata_refresh_hours: Option<i64>,
     metadata_refuse_reported: Option<bool>,
+    related_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +178,17 @@ impl Config {
             .unwrap_or_else(|| "http://localhost:8080".into());
         let rp = RelyingParty::from_public_url(&public_url)
             .map_err(|e| err("KEYFORT_PUBLIC_URL", e.to_string()))?;
+        // Comma- or space-separated in the environment, a list in the file.
+        let related: Vec<String> = match env("KEYFORT_RELATED_ORIGINS") {
+            Some(v) => v
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .map(str::to_string)
+                .collect(),
+            None => file.related_origins.unwrap_or_default(),
+        };
+        let rp = rp
+            .with_related_origins(&related)
+            .map_err(|e| err("KEYFORT_RELATED_ORIGINS", e.to_string()))?;
         let data_dir = PathBuf::from(
             env("KEYFORT_DATA_DIR")
                 .or(file.data_dir)
@@ -401,6 +413,30 @@ mod tests {
         assert_eq!(c.throttle.trusted_proxies.len(), 2);
         assert_eq!(c.throttle.pass_per_ip_per_minute, 0);
         assert_eq!(c.signin_log_retention_days, 7);
+    }
+
+    #[test]
+    fn related_origins() {
+        let c = load(
+            &[(
+                "KEYFORT_RELATED_ORIGINS",
+                "https://login.example.co.uk, https://apps.example.net",
+            )],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.rp.related_origins,
+            ["https://login.example.co.uk", "https://apps.example.net"]
+        );
+        let e = load(
+            &[("KEYFORT_RELATED_ORIGINS", "http://apps.example.net")],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.setting, "KEYFORT_RELATED_ORIGINS");
+        assert!(e.message.contains("apps.example.net"), "{e}");
+        assert!(load(&[], None).unwrap().rp.related_origins.is_empty());
     }
 
     #[test]

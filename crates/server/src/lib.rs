@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/passkeys/{id}/rename", post(passkeys::manage::rename))
         .route("/api/passkeys/{id}", delete(passkeys::manage::delete))
+        .route("/api/passkeys/signals", get(passkeys::manage::signals))
         // A policy document may be larger than any other body.
         .merge(api::router().layer(DefaultBodyLimit::max(
             app::policy::MAX_DOCUMENT_BYTES + 4096,
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/keyfort.css", get(pages::stylesheet))
         .route("/static/favicon.svg", get(pages::favicon))
         .route("/favicon.ico", get(pages::favicon))
+        .route(
+            "/.well-known/webauthn",
+            get(passkeys::manage::related_origins),
+        )
         .route(
             "/.well-known/openid-configuration",
             get(oidc::discovery::openid_configuration),

@@ -14,6 +14,8 @@ pub const CEREMONY_TTL_MS: i64 = 5 * 60 * 1000;
 pub struct Inner {
     pub store: Store,
     pub rp: RelyingParty,
+    /// `rp.related_origins`, parsed once for the ceremonies.
+    pub related_origins: Vec<url::Url>,
     pub webauthn: WebauthnCore,
     /// SHA-256 of the RP ID, as authenticator data carries it.
     pub rp_id_hash: [u8; 32],
@@ -199,10 +201,18 @@ impl AppState {
             }
         };
         let derived = crate::metadata::Derived::new(&anchors, stored);
+        let related_origins: Vec<url::Url> = config
+            .rp
+            .related_origins
+            .iter()
+            .filter_map(|o| url::Url::parse(o).ok())
+            .collect();
         let webauthn = WebauthnCore::new_unsafe_experts_only(
             "Keyfort",
             &config.rp.id,
-            vec![config.rp.origin.clone()],
+            std::iter::once(config.rp.origin.clone())
+                .chain(related_origins.iter().cloned())
+                .collect(),
             Duration::from_millis(CEREMONY_TTL_MS as u64),
             Some(false),
             Some(false),
@@ -210,6 +220,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             store,
             rp: config.rp.clone(),
+            related_origins,
             webauthn,
             rp_id_hash: {
                 use sha2::Digest;

@@ -68,6 +68,50 @@ async function registerPasskey(name) {
   return api("POST", "/api/passkeys/register/finish", body);
 }
 
+// ---- WebAuthn signals: keep the passkey manager in step with Keyfort ------
+
+// Which signal methods this browser offers (getClientCapabilities, WebAuthn L3 §5.1.7);
+// none where it does not say.
+async function signalCapabilities() {
+  if (!window.PublicKeyCredential || typeof PublicKeyCredential.getClientCapabilities !== "function") return {};
+  try {
+    const caps = await PublicKeyCredential.getClientCapabilities();
+    const has = (name) => caps[name] === true && typeof PublicKeyCredential[name] === "function";
+    return {
+      all: has("signalAllAcceptedCredentials"),
+      details: has("signalCurrentUserDetails"),
+      unknown: has("signalUnknownCredential"),
+    };
+  } catch (_) { return {}; }
+}
+
+// Tells the passkey manager which of the account's passkeys Keyfort still accepts (so
+// deleted ones disappear from it) and the account's current names. Never fails a page.
+async function signalAccepted() {
+  const can = await signalCapabilities();
+  if (!can.all && !can.details) return;
+  try {
+    const s = await api("GET", "/api/passkeys/signals");
+    if (can.all) {
+      await PublicKeyCredential.signalAllAcceptedCredentials({
+        rpId: s.rpId, userId: s.userId, allAcceptedCredentialIds: s.allAcceptedCredentialIds,
+      });
+    }
+    if (can.details) {
+      await PublicKeyCredential.signalCurrentUserDetails({
+        rpId: s.rpId, userId: s.userId, name: s.name, displayName: s.displayName,
+      });
+    }
+  } catch (_) { /* a signal is advice to the browser: nothing to show */ }
+}
+
+// A passkey Keyfort does not know: the passkey manager may forget it.
+async function signalUnknown(rpId, credentialId) {
+  const can = await signalCapabilities();
+  if (!can.unknown) return;
+  try { await PublicKeyCredential.signalUnknownCredential({ rpId, credentialId }); } catch (_) { /* advice only */ }
+}
+
 // ---- Sign-in page -------------------------------------------------------
 
 let conditionalAbort = null;
@@ -81,7 +125,14 @@ async function passkeySignIn(body, mediation) {
     options.signal = conditionalAbort.signal;
   }
   const credential = await navigator.credentials.get(options);
-  const done = await api("POST", "/api/signin/passkey/finish", withRequest({ ceremonyId: begin.ceremonyId, credential: credential.toJSON() }));
+  let done;
+  try {
+    done = await api("POST", "/api/signin/passkey/finish", withRequest({ ceremonyId: begin.ceremonyId, credential: credential.toJSON() }));
+  } catch (e) {
+    if (e.code === "unknown_credential") await signalUnknown(begin.publicKey.rpId, credential.id);
+    throw e;
+  }
+  await signalAccepted();
   window.location.assign(done.redirect || "/my/security");
 }
 
@@ -165,6 +216,7 @@ function initSetup() {
 
 function initSecurity() {
   showFlash();
+  signalAccepted();
   document.getElementById("add-passkey").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!webauthnSupported()) { show("This browser does not support passkeys.", true); return; }

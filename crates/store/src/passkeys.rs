@@ -261,20 +261,40 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<()> {
-        let deleted = self
-            .transact(DeletePasskey(PasskeyChange {
-                user_id: user_id.to_string(),
-                id: id.to_string(),
-                username: username.to_string(),
-                actor: actor.to_string(),
-                now,
-            }))
-            .await?;
-        if deleted {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound("passkey"))
+        let change = PasskeyChange {
+            user_id: user_id.to_string(),
+            id: id.to_string(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        };
+        match self.transact(DeletePasskey(change, false)).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound("passkey")),
         }
+    }
+
+    /// An administrator's removal of a passkey: deleted, and the browser sessions signed
+    /// in with it end and their applications' grants are revoked, in the commit of the
+    /// audit row. Answers (sessions ended, grants revoked).
+    pub async fn remove_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        username: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<(u64, u64)> {
+        let change = PasskeyChange {
+            user_id: user_id.to_string(),
+            id: id.to_string(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        };
+        self.transact(DeletePasskey(change, true))
+            .await?
+            .ok_or(StoreError::NotFound("passkey"))
     }
 }
 
@@ -392,13 +412,15 @@ impl Body for RenamePasskey {
     }
 }
 
-struct DeletePasskey(PasskeyChange);
+/// A passkey deleted; with `true`, also the sessions signed in with it and their grants.
+struct DeletePasskey(PasskeyChange, bool);
 
 impl Body for DeletePasskey {
-    /// `false`: no such passkey of that user, nothing written.
-    type Out = bool;
+    /// `None`: no such passkey of that user, nothing written; else (sessions ended,
+    /// grants revoked).
+    type Out = Option<(u64, u64)>;
 
-    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<Option<(u64, u64)>> {
         const SQL: &str = concat!(
             "DELETE FROM passkeys WHERE id = $1 AND user_id = $2 RETURNING ",
             passkey_columns!(),
@@ -407,12 +429,32 @@ impl Body for DeletePasskey {
         let c = &self.0;
         let args = [Arg::Text(&c.id), Arg::Text(&c.user_id)];
         let Some(gone) = fetch_record::<PasskeyRecord, _>(e, SQL, &args).await? else {
-            return Ok(false);
+            return Ok(None);
         };
-        let ev =
+        let (mut sessions_ended, mut grants_revoked) = (0, 0);
+        let mut ev =
             AuditEvent::new(c.now, &c.actor, "passkey.deleted", &c.username).before(summary(&gone));
+        if self.1 {
+            let ids = [Arg::Text(&c.user_id), Arg::Text(&c.id)];
+            grants_revoked = e
+                .exec(
+                    "UPDATE grants SET revoked_at = $3 WHERE revoked_at IS NULL AND session_id IN \
+                     (SELECT id FROM sessions WHERE user_id = $1 AND passkey_id = $2)",
+                    &[ids[0], ids[1], Arg::Int(c.now)],
+                )
+                .await?;
+            sessions_ended = e
+                .exec(
+                    "DELETE FROM sessions WHERE user_id = $1 AND passkey_id = $2",
+                    &ids,
+                )
+                .await?;
+            ev = ev.after(serde_json::json!({
+                "sessionsEnded": sessions_ended, "grantsRevoked": grants_revoked,
+            }));
+        }
         audit::write_with(e, &ev).await?;
-        Ok(true)
+        Ok(Some((sessions_ended, grants_revoked)))
     }
 }
 

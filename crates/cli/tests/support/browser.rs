@@ -64,7 +64,29 @@ const INSTRUMENTATION: &str = r#"(() => {
       (credential) => { record({ mediation, event: "resolved" }); return credential; },
       (error) => { record({ mediation, event: "rejected " + error.name }); throw error; });
   };
+  // The signal API calls and the hints of each create, as the page made them.
+  const note = (entry) => {
+    const log = JSON.parse(storage.getItem("SIGNAL_LOG") || "[]");
+    log.push(entry);
+    storage.setItem("SIGNAL_LOG", JSON.stringify(log));
+  };
+  for (const name of ["signalUnknownCredential", "signalAllAcceptedCredentials", "signalCurrentUserDetails"]) {
+    const original = PublicKeyCredential[name];
+    if (typeof original !== "function") continue;
+    PublicKeyCredential[name] = (args) => {
+      note({ call: name, args });
+      return original.call(PublicKeyCredential, args);
+    };
+  }
+  const create = navigator.credentials.create.bind(navigator.credentials);
+  navigator.credentials.create = (options) => {
+    note({ call: "create", args: { hints: (options && options.publicKey && options.publicKey.hints) || [] } });
+    return create(options);
+  };
 })();"#;
+
+/// `sessionStorage` key of the record of signal API calls and creates.
+const SIGNAL_LOG: &str = "keyfort-test:signals";
 
 /// The chromedriver and Chromium binaries the test command names
 /// (`KEYFORT_TEST_CHROMEDRIVER`, and `KEYFORT_TEST_CHROMIUM` defaulting to
@@ -146,7 +168,8 @@ impl Browser {
                 "Page.addScriptToEvaluateOnNewDocument",
                 json!({ "source": INSTRUMENTATION
                     .replace("CONDITIONAL_SWITCH", CONDITIONAL_SWITCH)
-                    .replace("GET_LOG", GET_LOG) }),
+                    .replace("GET_LOG", GET_LOG)
+                    .replace("SIGNAL_LOG", SIGNAL_LOG) }),
             )
             .await;
         Browser {
@@ -319,6 +342,19 @@ impl Browser {
             ))
             .await;
         serde_json::from_value(log).expect("credential get log")
+    }
+
+    /// The recorded signal API calls and creates of the current origin, as
+    /// `{call, args}`, then forgets them.
+    pub async fn take_signals(&self) -> Vec<Value> {
+        let log = self
+            .eval(&format!(
+                r#"const log = JSON.parse(sessionStorage.getItem("{SIGNAL_LOG}") || "[]");
+                   sessionStorage.removeItem("{SIGNAL_LOG}");
+                   return log;"#
+            ))
+            .await;
+        serde_json::from_value(log).expect("signal log")
     }
 
     /// Hides passkey autofill (conditional mediation) from the documents of the

@@ -191,6 +191,12 @@ impl Harness {
         reply(r).await
     }
 
+    #[allow(dead_code)]
+    pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> Reply {
+        let r = client.get(self.url(path)).send().await.unwrap();
+        reply(r).await
+    }
+
     pub async fn get_html(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
         let r = client.get(self.url(path)).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())

@@ -14,9 +14,11 @@
 mod document;
 mod edit;
 mod evaluate;
+mod hints;
 mod validate;
 
 pub use document::*;
 pub use edit::*;
 pub use evaluate::*;
+pub use hints::*;
 pub use validate::*;

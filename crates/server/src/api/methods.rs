@@ -5,6 +5,7 @@ use super::{ApiPath, Created, ProblemDto};
 use crate::app::directory::find_user;
 use crate::app::dto::{IssuedPassDto, PassDto};
 use crate::app::passes::{self, RevokedPassDto};
+use crate::app::passkeys::RemovedPasskeyDto;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::{AppState, now_ms};
@@ -50,6 +51,27 @@ pub async fn issue_pass(
     )
     .await?;
     Ok(Created(issued))
+}
+
+/// Removes one of the user's passkeys: the sessions signed in with it end, and their
+/// applications' tokens. Allowed to whoever may issue the user a pass.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{username}/passkeys/{id}", tag = "methods",
+    params(("username" = String, Path), ("id" = String, Path, description = "The passkey's id")),
+    responses(
+        (status = 200, body = RemovedPasskeyDto),
+        (status = 400, body = ProblemDto), (status = 401, body = ProblemDto), (status = 403, body = ProblemDto),
+        (status = 404, body = ProblemDto),
+    ))]
+pub async fn remove_passkey(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((username, id)): ApiPath<(String, String)>,
+) -> Result<Json<RemovedPasskeyDto>, ApiError> {
+    let username = may_manage_methods_of(&state, &caller, &username).await?;
+    Ok(Json(
+        crate::app::passkeys::remove(&state.store, &username, &id, &caller.actor(), now_ms())
+            .await?,
+    ))
 }
 
 /// The user named `username`, when the caller may change their methods: a user who holds

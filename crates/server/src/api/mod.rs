@@ -134,6 +134,7 @@ impl Modify for BearerScheme {
         methods::issue_pass,
         methods::show_pass,
         methods::revoke_pass,
+        methods::remove_passkey,
         policy::show,
         policy::replace,
         policy::explain,
@@ -194,6 +195,10 @@ pub fn router() -> Router<AppState> {
             post(methods::issue_pass)
                 .get(methods::show_pass)
                 .delete(methods::revoke_pass),
+        )
+        .route(
+            &format!("{A}/users/{{username}}/passkeys/{{id}}"),
+            delete(methods::remove_passkey),
         )
         .route(
             &format!("{A}/groups"),

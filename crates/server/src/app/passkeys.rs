@@ -21,6 +21,48 @@ pub struct DeletedPasskeyDto {
     pub remaining: usize,
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedPasskeyDto {
+    pub removed: String,
+    pub username: String,
+    /// How many passkeys the user has left.
+    pub remaining: usize,
+    /// Browser sessions signed in with it, ended.
+    pub sessions_ended: u64,
+    /// Their applications' grants (refresh tokens and their access tokens), revoked.
+    pub grants_revoked: u64,
+}
+
+/// What a person's passkey manager is told through the WebAuthn signal API
+/// (`signalAllAcceptedCredentials`, `signalCurrentUserDetails`): every credential
+/// Keyfort still accepts for the account, and the names it shows.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalsDto {
+    pub rp_id: String,
+    /// The WebAuthn user handle, base64url.
+    pub user_id: String,
+    pub name: String,
+    pub display_name: String,
+    /// Credential ids, base64url.
+    pub all_accepted_credential_ids: Vec<String>,
+}
+
+/// The signals for `user` under the RP ID `rp_id`.
+pub async fn signals(store: &Store, user: &User, rp_id: &str) -> Result<SignalsDto> {
+    use base64::Engine;
+    let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| AppError::NotFound("user"))?;
+    let passkeys = store.passkeys_of_user(&user.id).await?;
+    Ok(SignalsDto {
+        rp_id: rp_id.to_string(),
+        user_id: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(handle.as_bytes()),
+        name: user.username.clone(),
+        display_name: user.display_name.clone(),
+        all_accepted_credential_ids: passkeys.into_iter().map(|p| p.credential_id).collect(),
+    })
+}
+
 /// Passkey ids are UUIDs: anything else names no passkey (and is not looked up).
 fn passkey_id(id: &str) -> Result<()> {
     uuid::Uuid::parse_str(id)
@@ -57,5 +99,31 @@ pub async fn delete(store: &Store, user: &User, id: &str, now: i64) -> Result<De
     Ok(DeletedPasskeyDto {
         deleted: id.to_string(),
         remaining,
+    })
+}
+
+/// An administrator removes one of the user's passkeys (whether they may is the caller's
+/// check): deleted, the sessions signed in with it ended and their grants revoked, in one
+/// audited commit. The person's passkey manager learns of it at their next sign-in or
+/// visit to "My security" (the WebAuthn signal API).
+pub async fn remove(
+    store: &Store,
+    username: &str,
+    id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<RemovedPasskeyDto> {
+    let user = super::directory::find_user(store, username).await?;
+    passkey_id(id)?;
+    let (sessions_ended, grants_revoked) = store
+        .remove_passkey(&user.id, id, &user.username, actor, now)
+        .await?;
+    let remaining = store.passkeys_of_user(&user.id).await?.len();
+    Ok(RemovedPasskeyDto {
+        removed: id.to_string(),
+        username: user.username.clone(),
+        remaining,
+        sessions_ended,
+        grants_revoked,
     })
 }

@@ -28,6 +28,9 @@ pub struct Asserted {
 pub struct Expect<'a> {
     pub challenge: &'a [u8],
     pub origin: &'a Url,
+    /// The related origins allowed to use the RP ID (WebAuthn L3 §5.11), consulted only
+    /// when the origin is not `origin`.
+    pub related: &'a [Url],
     pub rp_id_hash: &'a [u8; 32],
 }
 
@@ -84,8 +87,14 @@ fn check(
     if client_data.challenge.as_slice() != expect.challenge {
         return Err(WebauthnError::MismatchedChallenge);
     }
-    // Step 13: origin — exactly the public origin (no subdomains, no other port).
-    if !origins_match(false, false, &client_data.origin, expect.origin) {
+    // Step 13: origin — exactly the public origin (no subdomains, no other port), or
+    // exactly one of the configured related origins.
+    if !origins_match(false, false, &client_data.origin, expect.origin)
+        && !expect
+            .related
+            .iter()
+            .any(|r| origins_match(false, false, &client_data.origin, r))
+    {
         return Err(WebauthnError::InvalidRPOrigin);
     }
     if client_data.cross_origin.unwrap_or(false) {
@@ -148,7 +157,7 @@ mod differential {
     fn registered(webauthn: &WebauthnCore, authn: &mut Authenticator) -> Credential {
         let user = alice();
         let (options, state) =
-            crate::passkeys::registration::options(webauthn, &user, vec![], false).unwrap();
+            crate::passkeys::registration::options(webauthn, &user, vec![], false, &[]).unwrap();
         let response = authn
             .create(&serde_json::to_value(&options.public_key).unwrap(), BASE)
             .unwrap();
@@ -196,6 +205,7 @@ mod differential {
             &Expect {
                 challenge: &challenge,
                 origin: &origin,
+                related: &[],
                 rp_id_hash: &hash,
             },
             cred,

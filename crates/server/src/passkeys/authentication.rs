@@ -204,6 +204,7 @@ pub async fn finish(
     let expect = Expect {
         challenge: &ceremony.challenge,
         origin: &state.rp.origin,
+        related: &state.related_origins,
         rp_id_hash: &state.rp_id_hash,
     };
     let allowed = |verified: &Asserted| {

@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use keyfort_core::attestation::AttestationLevel;
 use keyfort_core::passkey::{AuthenticatorDataSummary, PasskeyType, format_aaguid};
-use keyfort_core::policy::{PasskeyCandidate, Subject};
+use keyfort_core::policy::{Hint, PasskeyCandidate, Subject};
 use keyfort_core::registration::{self, FinishFacts, PolicyFacts, RegistrationRefusal};
 use keyfort_core::webauthn::WebAuthnRefusal;
 use keyfort_store::User;
@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use webauthn_rs_core::WebauthnCore;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, AttestationFormat, AuthenticatorTransport, COSEAlgorithm,
-    CreationChallengeResponse, Credential, CredentialID, RegisterPublicKeyCredential,
-    RegistrationState, UserVerificationPolicy,
+    CreationChallengeResponse, Credential, CredentialID, PublicKeyCredentialHints,
+    RegisterPublicKeyCredential, RegistrationState, UserVerificationPolicy,
 };
 
 pub const KIND: &str = "registration";
@@ -55,7 +55,9 @@ pub async fn begin(
         .map(|p| B64.decode(&p.credential_id))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ApiError::internal())?;
-    let (options, reg_state) = options(&state.webauthn, &current.user, exclude, attestation)?;
+    let hints = keyfort_core::policy::registration_hints(facts.policy, facts.subject);
+    let (options, reg_state) =
+        options(&state.webauthn, &current.user, exclude, attestation, &hints)?;
     Ok(Json(
         start_ceremony(
             &state,
@@ -104,12 +106,13 @@ pub fn authenticator_data(attestation_object: &[u8]) -> Option<AuthenticatorData
 
 /// Registration options for `user`: a discoverable credential, user verification
 /// required, excluding the credentials the user already has; attestation asked for
-/// (`direct`) only when `attestation`.
+/// (`direct`) only when `attestation`, with the policy's `hints` (none: the browser's order).
 pub fn options(
     webauthn: &WebauthnCore,
     user: &User,
     exclude: Vec<CredentialID>,
     attestation: bool,
+    hints: &[Hint],
 ) -> Result<(CreationChallengeResponse, RegistrationState), ApiError> {
     let handle = uuid::Uuid::parse_str(&user.id).map_err(|_| ApiError::internal())?;
     let builder = webauthn
@@ -127,10 +130,19 @@ pub fn options(
             COSEAlgorithm::EDDSA,
             COSEAlgorithm::RS256,
         ])
-        .exclude_credentials(Some(exclude));
+        .exclude_credentials(Some(exclude))
+        .hints((!hints.is_empty()).then(|| hints.iter().map(|h| hint(*h)).collect()));
     webauthn
         .generate_challenge_register(builder)
         .map_err(|e| webauthn_error(&e))
+}
+
+fn hint(h: Hint) -> PublicKeyCredentialHints {
+    match h {
+        Hint::SecurityKey => PublicKeyCredentialHints::SecurityKey,
+        Hint::ClientDevice => PublicKeyCredentialHints::ClientDevice,
+        Hint::Hybrid => PublicKeyCredentialHints::Hybrid,
+    }
 }
 
 /// A verified new passkey and what its attestation showed.
@@ -302,7 +314,7 @@ mod tests {
 
     fn register(authn: &mut Authenticator, anchors: &TrustAnchors) -> Result<NewPasskey, ApiError> {
         let webauthn = rp();
-        let (options, state) = options(&webauthn, &user(), vec![], true).unwrap();
+        let (options, state) = options(&webauthn, &user(), vec![], true, &[]).unwrap();
         assert_eq!(
             serde_json::to_value(&options.public_key).unwrap()["attestation"],
             "direct"
