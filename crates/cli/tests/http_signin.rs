@@ -12,7 +12,9 @@ on_both_stores!(
     onboarding_registration_and_signin,
     passkey_management,
     disabled_user_loses_sessions,
-    related_origins_and_hints
+    related_origins_and_hints,
+    racing_deletions_keep_a_way_in,
+    a_refused_passkey_is_no_way_in
 );
 
 async fn onboarding_registration_and_signin(db: Db) {
@@ -167,8 +169,8 @@ async fn passkey_management(db: Db) {
     let (_, page) = h.get_html(&c, "/my/security").await;
     assert!(page.contains("Work laptop"));
     assert!(
-        page.contains("data-last=\"true\""),
-        "deleting the last passkey warns"
+        page.contains("class=\"last-way-in") && !page.contains("class=\"delete"),
+        "the only passkey that signs in offers no delete button, and says why"
     );
 
     let r = h
@@ -237,19 +239,49 @@ async fn passkey_management(db: Db) {
         "nothing changed"
     );
 
+    // The only passkey that signs the administrator in stays: refused, nothing changed.
+    let r = c
+        .delete(h.url(&format!("/api/passkeys/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "last_method", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("add another passkey"),
+        "{body}"
+    );
+    assert_eq!(h.store.passkeys_of_user(&admin.id).await.unwrap().len(), 1);
+
+    // With a second passkey, the first may go; the second then is the last way in.
+    let mut second = Authenticator::new([12; 16]);
+    let r = h.register(&c, &mut second, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (_, page) = h.get_html(&c, "/my/security").await;
+    assert_eq!(
+        page.matches("class=\"delete").count(),
+        2,
+        "both may be deleted"
+    );
     let r = c
         .delete(h.url(&format!("/api/passkeys/{id}")))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        h.store
-            .passkeys_of_user(&admin.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let left = h.store.passkeys_of_user(&admin.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].id, id);
+    let r = c
+        .delete(h.url(&format!("/api/passkeys/{}", left[0].id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "the remaining one is now the last way in");
     let audit: Vec<String> = h
         .store
         .audit_log(100)
@@ -373,4 +405,89 @@ async fn related_origins_and_hints(db: Db) {
         begin.body["publicKey"]["hints"],
         json!(["security-key", "client-device"])
     );
+}
+
+/// Two deletions of a person's two passkeys at once: exactly one lands, the other is
+/// refused `last_method`, and one passkey is left — over several rounds.
+async fn racing_deletions_keep_a_way_in(db: Db) {
+    let Some(h) = start(db, "racing_deletions_keep_a_way_in").await else {
+        return;
+    };
+    let mut a = Authenticator::new([21; 16]);
+    let c = h.onboard_admin(&mut a).await;
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+    for round in 0..5u8 {
+        let mut another = Authenticator::new([30 + round; 16]);
+        let r = h.register(&c, &mut another, &Overrides::default()).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let ids: Vec<String> = h
+            .store
+            .passkeys_of_user(&admin.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        let delete = |id: &str| {
+            let request = c.delete(h.url(&format!("/api/passkeys/{id}")));
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        let (first, second) = tokio::join!(delete(&ids[0]), delete(&ids[1]));
+        let mut statuses = vec![first, second];
+        statuses.sort_unstable();
+        assert_eq!(statuses, vec![200, 409], "round {round}");
+        let left = h.store.passkeys_of_user(&admin.id).await.unwrap();
+        assert_eq!(left.len(), 1, "round {round}: one passkey stays");
+    }
+}
+
+/// A passkey the policy refuses cannot sign in: it is never the last way in, may always
+/// be deleted, and does not count as another way in for the one that can.
+async fn a_refused_passkey_is_no_way_in(db: Db) {
+    let Some(h) = start(db, "a_refused_passkey_is_no_way_in").await else {
+        return;
+    };
+    let mut device = Authenticator::new([41; 16]);
+    let c = h.onboard_admin(&mut device).await;
+    let mut synced = Authenticator::synced([42; 16]);
+    let r = h.register(&c, &mut synced, &Overrides::default()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let admin = h.store.user_by_username("admin").await.unwrap().unwrap();
+    let keys = h.store.passkeys_of_user(&admin.id).await.unwrap();
+    let id_of = |t: keyfort_core::passkey::PasskeyType| {
+        keys.iter()
+            .find(|p| p.passkey_type == t)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let device_id = id_of(keyfort_core::passkey::PasskeyType::DeviceBound);
+    let synced_id = id_of(keyfort_core::passkey::PasskeyType::Synced);
+
+    // Device-bound passkeys only from now on: the synced one cannot sign in.
+    let input = keyfort_server::app::policy_edits::ProfileInput {
+        passkey_types: Some(vec![keyfort_core::passkey::PasskeyType::DeviceBound]),
+        ..Default::default()
+    };
+    h.change_default_profile(input).await.unwrap();
+    tokio::time::sleep(keyfort_server::POLICY_POLL * 2).await;
+
+    let (_, page) = h.get_html(&c, "/my/security").await;
+    assert_eq!(page.matches("class=\"last-way-in").count(), 1, "{page}");
+    let r = c
+        .delete(h.url(&format!("/api/passkeys/{device_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "the refused synced passkey is no way in");
+    let r = c
+        .delete(h.url(&format!("/api/passkeys/{synced_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a refused passkey may always go");
+    let left = h.store.passkeys_of_user(&admin.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, device_id);
 }

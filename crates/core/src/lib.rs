@@ -18,6 +18,7 @@ pub mod providers;
 pub mod refresh;
 pub mod registration;
 pub mod relying_party;
+pub mod removal;
 pub mod roles;
 pub mod session;
 pub mod signin;

@@ -52,6 +52,8 @@ struct PasskeyView {
     /// Why the policy in force refuses it at sign-in ("" when it accepts it).
     policy_code: &'static str,
     policy_message: &'static str,
+    /// The only passkey that can sign the person in: they may not delete it.
+    last_way_in: bool,
 }
 
 #[derive(Template)]
@@ -60,7 +62,6 @@ struct SecurityPage {
     display_name: String,
     via_pass: bool,
     passkeys: Vec<PasskeyView>,
-    last_one: bool,
 }
 
 #[derive(Template)]
@@ -236,33 +237,16 @@ pub async fn security(
         return Ok(Redirect::to("/signin").into_response());
     };
     let passkeys = state.store.passkeys_of_user(&current.user.id).await?;
-    let last_one = passkeys.len() == 1;
-    let policy = state.policy();
-    let groups = policy.groups_of(&state.store, &current.user.id).await?;
-    let refusal = |p: &keyfort_store::PasskeyRecord| {
-        use keyfort_core::policy::{PasskeyCandidate, Stage, Subject, evaluate_passkey};
-        let candidate = PasskeyCandidate {
-            aaguid: &p.aaguid,
-            passkey_type: p.passkey_type,
-            attested: p.attested,
-        };
-        let subject = Subject { groups: &groups };
-        evaluate_passkey(&policy.policy, subject, candidate, Stage::SignIn)
-            .outcome
-            .err()
-    };
-    let derived = state.derived();
     let now = crate::state::now_ms();
+    let standing = crate::passkeys::manage::Standing::load(&state, &current.user.id, now).await?;
+    let signing_in = passkeys.iter().filter(|p| standing.signs_in(p)).count();
+    let derived = state.derived();
     let views = passkeys
         .into_iter()
         .map(|p| {
-            let refused = refusal(&p);
-            let model = derived.standing(&p.aaguid, now);
-            let (policy_code, policy_message) = match refused {
-                _ if model.is_bad() => (model.code(), crate::refusals::REPORTED_MODEL_MESSAGE),
-                Some(r) => (r.code(), crate::refusals::passkey_policy_message(r, false)),
-                None => ("", ""),
-            };
+            let (policy_code, policy_message) = standing.refusal(&p).unwrap_or(("", ""));
+            // The only passkey that signs the person in cannot be deleted by them.
+            let last_way_in = signing_in == 1 && standing.signs_in(&p);
             PasskeyView {
                 policy_code,
                 policy_message,
@@ -280,6 +264,7 @@ pub async fn security(
                 created: when(Some(p.created_at)),
                 last_used: when(p.last_used_at),
                 possibly_cloned: p.possibly_cloned,
+                last_way_in,
             }
         })
         .collect();
@@ -288,7 +273,6 @@ pub async fn security(
         via_pass: current.session.method
             == keyfort_core::session::SignInMethod::TemporaryAccessPass,
         passkeys: views,
-        last_one,
     }))
 }
 

@@ -377,7 +377,7 @@ impl From<crate::app::AppError> for ApiError {
                 tracing::error!(error = %why, "application error");
                 ApiError::internal()
             }
-            e @ (Stale { .. } | LastGlobalAdministrator) => {
+            e @ (Stale { .. } | LastGlobalAdministrator | Removal(_)) => {
                 ApiError::conflict(e.code(), e.to_string())
             }
             e @ Forbidden(_) => ApiError::forbidden(e.code(), e.to_string()),

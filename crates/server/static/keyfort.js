@@ -240,10 +240,7 @@ function initSecurity() {
   });
   document.querySelectorAll("button.delete").forEach((btn) => {
     btn.addEventListener("click", async () => {
-      const warning = btn.dataset.last === "true"
-        ? "This is your last passkey. Without it you cannot sign in until an administrator gives you a Temporary Access Pass. Delete it?"
-        : "Delete this passkey?";
-      if (!window.confirm(warning)) return;
+      if (!window.confirm("Delete this passkey? It will no longer sign you in.")) return;
       try {
         await api("DELETE", "/api/passkeys/" + btn.dataset.id);
         flashAfterReload("Passkey deleted.");

@@ -42,7 +42,7 @@ pub use keys::{Reseal, SealedKey, SigningKeyRecord};
 pub use logs::{AuditRow, SignInEvent, SignInRow};
 pub use metadata::{MDS, StoredBlob};
 pub use passes::{PassRecord, RevokedPass};
-pub use passkeys::{PasskeyRecord, SignInFacts};
+pub use passkeys::{OwnDeletion, PasskeyRecord, SignInFacts};
 pub use policies::{PolicyWrite, StoredPolicy};
 pub use pool::{Backend, Store};
 pub use revocations::RevokeReason;

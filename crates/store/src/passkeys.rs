@@ -274,6 +274,31 @@ impl Store {
         }
     }
 
+    /// A person deletes one of their own passkeys, but only while one of `keep` (the
+    /// other passkeys that can sign them in, as the caller judged them) remains: checked
+    /// in the commit, after locking the user's row, so two deletions racing cannot remove
+    /// the last two. Audited.
+    pub async fn delete_own_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        keep: &[String],
+        username: &str,
+        now: i64,
+    ) -> Result<OwnDeletion> {
+        self.transact(DeleteOwnPasskey {
+            change: PasskeyChange {
+                user_id: user_id.to_string(),
+                id: id.to_string(),
+                username: username.to_string(),
+                actor: username.to_string(),
+                now,
+            },
+            keep: keep.iter().filter(|k| k.as_str() != id).cloned().collect(),
+        })
+        .await
+    }
+
     /// An administrator's removal of a passkey: deleted, and the browser sessions signed
     /// in with it end and their applications' grants are revoked, in the commit of the
     /// audit row. Answers (sessions ended, grants revoked).
@@ -364,6 +389,7 @@ impl Body for MarkCloned {
 }
 
 /// A change to one of a user's passkeys.
+#[derive(Clone)]
 struct PasskeyChange {
     user_id: String,
     id: String,
@@ -409,6 +435,45 @@ impl Body for RenamePasskey {
             .after(serde_json::json!({ "passkeyId": c.id, "displayName": self.name }));
         audit::write_with(e, &ev).await?;
         Ok(true)
+    }
+}
+
+/// What [`Store::delete_own_passkey`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnDeletion {
+    Deleted,
+    /// No such passkey of that user: nothing written.
+    NotFound,
+    /// None of the passkeys to keep remains: nothing written.
+    LastUsable,
+}
+
+struct DeleteOwnPasskey {
+    change: PasskeyChange,
+    keep: Vec<String>,
+}
+
+impl Body for DeleteOwnPasskey {
+    type Out = OwnDeletion;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<OwnDeletion> {
+        let c = &self.change;
+        let user = Arg::Text(&c.user_id);
+        // Serializes a user's deletions (a row lock on PostgreSQL; SQLite has one writer).
+        e.exec("UPDATE users SET version = version WHERE id = $1", &[user])
+            .await?;
+        let ids: Vec<String> =
+            fetch_records(e, "SELECT id FROM passkeys WHERE user_id = $1", &[user]).await?;
+        if !ids.iter().any(|i| i == &c.id) {
+            return Ok(OwnDeletion::NotFound);
+        }
+        if !ids.iter().any(|i| self.keep.contains(i)) {
+            return Ok(OwnDeletion::LastUsable);
+        }
+        match DeletePasskey(c.clone(), false).run(e).await? {
+            Some(_) => Ok(OwnDeletion::Deleted),
+            None => Ok(OwnDeletion::NotFound),
+        }
     }
 }
 

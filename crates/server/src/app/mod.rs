@@ -65,6 +65,9 @@ pub enum AppError {
         "this is the last global administrator who is a person; assign the role to another person first"
     )]
     LastGlobalAdministrator,
+    /// A person's removal of their own method that would leave them no way in.
+    #[error(transparent)]
+    Removal(#[from] keyfort_core::removal::RemovalRefusal),
     /// The caller's roles do not allow the operation.
     #[error("{0}")]
     Forbidden(keyfort_core::roles::RoleRefusal),
@@ -93,6 +96,7 @@ impl AppError {
             AppError::PassIssue(r) => r.code(),
             AppError::UnknownRole(_) => "unknown_role",
             AppError::LastGlobalAdministrator => "last_global_administrator",
+            AppError::Removal(r) => r.code(),
             AppError::Forbidden(r) => r.code(),
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",

@@ -3,7 +3,8 @@
 use super::{AppError, Result};
 use keyfort_core::passkey::normalize_passkey_name;
 use keyfort_core::registration::RegistrationRefusal;
-use keyfort_store::{Store, User};
+use keyfort_core::removal::{OwnRemovalFacts, RemovalRefusal, may_remove_own};
+use keyfort_store::{OwnDeletion, PasskeyRecord, Store, User};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -89,12 +90,47 @@ pub async fn rename(
     })
 }
 
-/// Removes one of the user's own passkeys; audited.
-pub async fn delete(store: &Store, user: &User, id: &str, now: i64) -> Result<DeletedPasskeyDto> {
+/// Removes one of the user's own passkeys, unless it is the last that can sign them in
+/// (`signs_in` says which can: the policy in force accepts it and it is not blocked);
+/// audited. The last-one check is made again in the commit, so racing removals cannot
+/// both pass it.
+pub async fn delete(
+    store: &Store,
+    user: &User,
+    id: &str,
+    signs_in: &(dyn Fn(&PasskeyRecord) -> bool + Sync),
+    now: i64,
+) -> Result<DeletedPasskeyDto> {
     passkey_id(id)?;
-    store
-        .delete_passkey(&user.id, id, &user.username, &user.username, now)
-        .await?;
+    let passkeys = store.passkeys_of_user(&user.id).await?;
+    let target = passkeys
+        .iter()
+        .find(|p| p.id == id)
+        .ok_or(AppError::NotFound("passkey"))?;
+    let keep: Vec<String> = passkeys
+        .iter()
+        .filter(|p| p.id != id && signs_in(p))
+        .map(|p| p.id.clone())
+        .collect();
+    let target_signs_in = signs_in(target);
+    may_remove_own(OwnRemovalFacts {
+        target_signs_in,
+        others_that_sign_in: keep.len(),
+    })?;
+    if target_signs_in {
+        match store
+            .delete_own_passkey(&user.id, id, &keep, &user.username, now)
+            .await?
+        {
+            OwnDeletion::Deleted => {}
+            OwnDeletion::NotFound => return Err(AppError::NotFound("passkey")),
+            OwnDeletion::LastUsable => return Err(RemovalRefusal::LastMethod.into()),
+        }
+    } else {
+        store
+            .delete_passkey(&user.id, id, &user.username, &user.username, now)
+            .await?;
+    }
     let remaining = store.passkeys_of_user(&user.id).await?.len();
     Ok(DeletedPasskeyDto {
         deleted: id.to_string(),

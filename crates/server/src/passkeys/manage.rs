@@ -3,15 +3,20 @@
 //! related origins of the RP ID.
 
 use crate::app::passkeys;
+use crate::app::policy::Snapshot;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CurrentSession};
+use crate::metadata::Derived;
 use crate::state::{AppState, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
+use keyfort_core::policy::{PasskeyCandidate, Stage, Subject, evaluate_passkey};
+use keyfort_store::PasskeyRecord;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -37,14 +42,66 @@ pub async fn rename(
     Ok(Json(renamed))
 }
 
-/// `DELETE /api/passkeys/{id}`
+/// `DELETE /api/passkeys/{id}`: refused with `last_method` for the last passkey that can
+/// sign the person in.
 pub async fn delete(
     State(state): State<AppState>,
     current: CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Json<passkeys::DeletedPasskeyDto>, ApiError> {
-    let deleted = passkeys::delete(&state.store, &current.user, &id, now_ms()).await?;
+    let now = now_ms();
+    let judge = Standing::load(&state, &current.user.id, now).await?;
+    let signs_in = |p: &PasskeyRecord| judge.signs_in(p);
+    let deleted = passkeys::delete(&state.store, &current.user, &id, &signs_in, now).await?;
     Ok(Json(deleted))
+}
+
+/// Whether each of a user's passkeys can sign them in today, and if not why: the
+/// methods policy in force for their groups, FIDO's reports on the model, and the clone
+/// block. My security shows it; self-service deletion keeps the last one that can.
+pub struct Standing {
+    policy: Arc<Snapshot>,
+    groups: Vec<String>,
+    derived: Arc<Derived>,
+    now: i64,
+}
+
+impl Standing {
+    pub async fn load(state: &AppState, user_id: &str, now: i64) -> Result<Standing, ApiError> {
+        let policy = state.policy();
+        let groups = policy.groups_of(&state.store, user_id).await?;
+        Ok(Standing {
+            policy,
+            groups,
+            derived: state.derived(),
+            now,
+        })
+    }
+
+    /// Why the policy or FIDO's reports refuse `p` at sign-in: (code, message).
+    pub fn refusal(&self, p: &PasskeyRecord) -> Option<(&'static str, &'static str)> {
+        let model = self.derived.standing(&p.aaguid, self.now);
+        if model.is_bad() {
+            return Some((model.code(), crate::refusals::REPORTED_MODEL_MESSAGE));
+        }
+        let candidate = PasskeyCandidate {
+            aaguid: &p.aaguid,
+            passkey_type: p.passkey_type,
+            attested: p.attested,
+        };
+        let subject = Subject {
+            groups: &self.groups,
+        };
+        evaluate_passkey(&self.policy.policy, subject, candidate, Stage::SignIn)
+            .outcome
+            .err()
+            .map(|r| (r.code(), crate::refusals::passkey_policy_message(r, false)))
+    }
+
+    /// Whether `p` can sign the person in now.
+    pub fn signs_in(&self, p: &PasskeyRecord) -> bool {
+        !p.possibly_cloned && self.refusal(p).is_none()
+    }
 }
 
 /// `GET /api/passkeys/signals`: what the pages tell the browser's passkey manager
