@@ -61,6 +61,22 @@ pub enum UserCommand {
     /// Remove one of a user's passkeys (its id as `user show` lists it); the sessions
     /// signed in with it, and their applications' tokens, end.
     RemovePasskey { username: String, id: String },
+    /// Set a user's password (stored as Argon2id). Asked for twice on a terminal, or read
+    /// as one line from standard input.
+    SetPassword { username: String },
+    /// Import existing password hashes (Argon2 PHC strings, bcrypt $2a$/$2b$/$2y$) for
+    /// users already in the directory, from JSON lines ({"username", "passwordHash"}) or
+    /// CSV with a header naming username and passwordHash. One transaction: any problem
+    /// imports nothing unless --continue-on-error.
+    Import {
+        file: std::path::PathBuf,
+        /// jsonl or csv; by default from the file's extension.
+        #[arg(long)]
+        format: Option<String>,
+        /// Skip the lines at fault and import the rest.
+        #[arg(long)]
+        continue_on_error: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -258,6 +274,16 @@ async fn run_user(
                 );
             }
         }
+        UserCommand::SetPassword { username } => {
+            crate::passwords::set(store, &username, as_json, now).await?
+        }
+        UserCommand::Import {
+            file,
+            format,
+            continue_on_error,
+        } => {
+            crate::passwords::import(store, &file, format, continue_on_error, as_json, now).await?
+        }
         UserCommand::Disable { username } => {
             set_enabled(store, &username, false, as_json, now).await?
         }
@@ -291,7 +317,7 @@ fn print_user(d: &UserDetailDto) {
     };
     println!("Groups:        {groups}");
     println!("Methods:");
-    if d.passkeys.is_empty() && d.temporary_access_pass.is_none() {
+    if d.passkeys.is_empty() && d.temporary_access_pass.is_none() && d.password.is_none() {
         println!("  (none registered)");
     }
     for p in &d.passkeys {
@@ -306,6 +332,19 @@ fn print_user(d: &UserDetailDto) {
                 "  POSSIBLY CLONED"
             } else {
                 ""
+            }
+        );
+    }
+    if let Some(p) = &d.password {
+        println!(
+            "  password  {}  {}  since {}{}",
+            p.scheme,
+            p.source,
+            p.created_date_time,
+            if p.enabled_by_policy {
+                ""
+            } else {
+                "  (not enabled by the methods policy)"
             }
         );
     }

@@ -4,6 +4,7 @@ mod admin;
 mod clients;
 mod metadata;
 mod output;
+mod passwords;
 mod policy;
 mod roles;
 mod serve;

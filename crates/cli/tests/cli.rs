@@ -685,3 +685,112 @@ fn metadata_from_elsewhere_than_fido_is_refused() {
     let shown = cli.json(&["metadata", "show", "--json"]);
     assert!(shown.is_null(), "{shown}");
 }
+
+#[test]
+fn passwords_are_set_and_imported_from_the_command_line() {
+    use std::io::Write;
+    let cli = Cli::new();
+    for u in ["alice", "bob", "carol"] {
+        cli.json(&["user", "add", u, "--json"]);
+    }
+    let set = |pw: &str| {
+        let mut child = Command::new(support::KEYFORT)
+            .args(["user", "set-password", "alice", "--json"])
+            .current_dir(cli.dir.path())
+            .env_remove("KEYFORT_DATABASE_URL")
+            .env("KEYFORT_DATA_DIR", cli.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{pw}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = set("tooshort");
+    assert_eq!(short.status.code(), Some(64));
+    assert!(
+        stderr(&short).contains("at least 15 characters"),
+        "{}",
+        stderr(&short)
+    );
+    assert!(cli.json(&["user", "show", "alice", "--json"])["password"].is_null());
+    let ok = set("correct horse battery staple");
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let r: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(
+        (r["scheme"].as_str(), r["replacedPrevious"].as_bool()),
+        (Some("argon2id"), Some(false))
+    );
+    let shown = cli.json(&["user", "show", "alice", "--json"]);
+    assert_eq!(shown["password"]["source"], "set");
+
+    let argon = "$argon2id$v=19$m=19456,t=2,p=1$a2V5Zm9ydC1kdW1teQ$Pu8QlNR1u+O7o1wYIhpH3iR3L0qO3i2nBq6zVJ6pRwE";
+    let bcrypt = "$2y$10$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    let file = cli.dir.path().join("hashes.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"username\":\"alice\",\"passwordHash\":\"{argon}\"}}\n\
+             {{\"username\":\"bob\",\"passwordHash\":\"{bcrypt}\"}}\n\
+             {{\"username\":\"carol\"\n\
+             {{\"username\":\"zed\",\"passwordHash\":\"{bcrypt}\"}}\n"
+        ),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    // A malformed line and an unknown user: named by line, nothing imported.
+    let strict = cli.run(&["user", "import", path]);
+    assert_eq!(strict.status.code(), Some(64));
+    let err = stderr(&strict);
+    assert!(
+        err.contains("line 3") && err.contains("line 4 (zed)") && err.contains("nothing imported"),
+        "{err}"
+    );
+    assert!(cli.json(&["user", "show", "bob", "--json"])["password"].is_null());
+    assert_eq!(
+        cli.json(&["user", "show", "alice", "--json"])["password"]["source"],
+        "set"
+    );
+    // The rest, skipping the lines at fault.
+    let done = cli.json(&["user", "import", path, "--continue-on-error", "--json"]);
+    assert_eq!(done["committed"], true);
+    assert_eq!(
+        (done["added"].as_u64(), done["replaced"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(done["toRehash"], 1);
+    let skipped: Vec<u64> = done["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(skipped, [3, 4]);
+    assert_eq!(
+        cli.json(&["user", "show", "bob", "--json"])["password"]["scheme"],
+        "bcrypt"
+    );
+    let audit = cli.run(&["log", "audit", "--json"]);
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert_eq!(audit.matches("password.imported").count(), 2);
+    assert!(audit.contains("password.set"));
+    assert!(
+        !audit.contains("R9h/cIPz") && !audit.contains("Pu8QlNR1"),
+        "no hash is audited"
+    );
+    // A file whose format cannot be told.
+    let txt = cli.dir.path().join("hashes.txt");
+    std::fs::write(&txt, "x").unwrap();
+    assert_eq!(
+        cli.run(&["user", "import", txt.to_str().unwrap()])
+            .status
+            .code(),
+        Some(64)
+    );
+}

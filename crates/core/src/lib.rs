@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod oidc;
 pub mod onboarding;
 pub mod passkey;
+pub mod password;
 pub mod policy;
 pub mod providers;
 pub mod refresh;

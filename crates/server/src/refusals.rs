@@ -385,6 +385,7 @@ impl From<crate::app::AppError> for ApiError {
             | Client(_)
             | NoSecret(_)
             | PassIssue(_)
+            | Password(_)
             | Policy(_)
             | PolicyDocument(_)
             | Provider(_)

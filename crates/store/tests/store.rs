@@ -926,6 +926,75 @@ async fn sessions_come_with_their_user(store: &Store) {
     assert_eq!(read.last_seen_at, 61_000);
 }
 
+fn import_row(line: u64, username: &str) -> keyfort_store::PasswordImport {
+    keyfort_store::PasswordImport {
+        line,
+        username: username.into(),
+        hash: format!("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW{line}"),
+        scheme: "bcrypt".into(),
+    }
+}
+
+async fn password_imports_are_all_or_nothing(store: &Store) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    assert!(
+        !store
+            .set_password(&alice.id, "alice", "$argon2id$old", "argon2id", "test", 5)
+            .await
+            .unwrap()
+    );
+    // A username no user has rolls the whole import back.
+    let rows = vec![
+        import_row(1, "alice"),
+        import_row(2, "nobody"),
+        import_row(3, "bob"),
+    ];
+    let strict = store
+        .import_passwords(rows.clone(), false, "test", 10)
+        .await;
+    assert!(
+        matches!(strict, Err(StoreError::NotFound("user"))),
+        "{strict:?}"
+    );
+    assert_eq!(
+        store
+            .password_of_user(&alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .hash,
+        "$argon2id$old"
+    );
+    assert!(store.password_of_user(&bob.id).await.unwrap().is_none());
+    let audited = |log: &[keyfort_store::AuditRow], action: &str| {
+        log.iter().filter(|r| r.action == action).count()
+    };
+    assert_eq!(
+        audited(&store.audit_log(100).await.unwrap(), "password.imported"),
+        0
+    );
+    // Skipping: the others go in, each audited, the unknown one reported.
+    let done = store
+        .import_passwords(rows, true, "test", 20)
+        .await
+        .unwrap();
+    assert_eq!((done.added, done.replaced), (1, 1));
+    assert_eq!(done.unknown.iter().map(|u| u.line).collect::<Vec<_>>(), [2]);
+    let a = store.password_of_user(&alice.id).await.unwrap().unwrap();
+    assert_eq!(
+        (a.scheme.as_str(), a.source.as_str(), a.created_at),
+        ("bcrypt", "imported", 20)
+    );
+    let log = store.audit_log(100).await.unwrap();
+    assert_eq!(audited(&log, "password.imported"), 2);
+    assert_eq!(audited(&log, "password.set"), 1);
+    assert!(
+        log.iter().all(|r| !format!("{r:?}").contains("R9h/cIPz")),
+        "no hash in the audit log"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -957,5 +1026,6 @@ on_both!(
     changes_move_the_row_version,
     users_come_a_page_at_a_time,
     the_signin_read_carries_the_memberships_version,
-    signin_commits_its_answer
+    signin_commits_its_answer,
+    password_imports_are_all_or_nothing
 );

@@ -1,6 +1,8 @@
 //! Directory use cases: users and groups.
 
-use super::dto::{GroupDto, MembershipDto, Page, PassDto, PasskeyDto, UserDetailDto, UserDto};
+use super::dto::{
+    GroupDto, MembershipDto, Page, PassDto, PasskeyDto, PasswordMethodDto, UserDetailDto, UserDto,
+};
 use super::{AppError, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -115,6 +117,15 @@ pub async fn show_user(
         None => false,
         Some(_) => super::passes::allowed(store, &u.id).await?,
     };
+    let password = match store.password_of_user(&u.id).await? {
+        None => None,
+        Some(p) => Some(PasswordMethodDto {
+            scheme: p.scheme,
+            source: p.source,
+            created_date_time: super::dto::iso(p.created_at),
+            enabled_by_policy: super::passwords::enabled_for(store, &u.id).await?,
+        }),
+    };
     Ok(UserDetailDto {
         user: UserDto::from(&u),
         groups,
@@ -128,6 +139,7 @@ pub async fn show_user(
             })
             .collect(),
         temporary_access_pass: pass.as_ref().map(|p| PassDto::of(p, pass_allowed, now)),
+        password,
     })
 }
 

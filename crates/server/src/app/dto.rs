@@ -174,6 +174,20 @@ pub struct UserDetailDto {
     pub groups: Vec<String>,
     pub passkeys: Vec<PasskeyDto>,
     pub temporary_access_pass: Option<PassDto>,
+    pub password: Option<PasswordMethodDto>,
+}
+
+/// A user's password, as metadata (never the hash).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordMethodDto {
+    /// `argon2id`, `argon2i`, `argon2d` or `bcrypt`.
+    pub scheme: String,
+    /// `set` (chosen in Keyfort) or `imported`.
+    pub source: String,
+    pub created_date_time: String,
+    /// Whether the authentication-methods policy enables passwords for the user.
+    pub enabled_by_policy: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]

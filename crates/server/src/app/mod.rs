@@ -14,6 +14,7 @@ pub mod memberships;
 pub mod metadata;
 pub mod passes;
 pub mod passkeys;
+pub mod passwords;
 pub mod policy;
 pub mod policy_edits;
 pub mod providers;
@@ -68,6 +69,9 @@ pub enum AppError {
     /// A person's removal of their own method that would leave them no way in.
     #[error(transparent)]
     Removal(#[from] keyfort_core::removal::RemovalRefusal),
+    /// A new password the password rules refuse.
+    #[error(transparent)]
+    Password(keyfort_core::password::PasswordRefusal),
     /// The caller's roles do not allow the operation.
     #[error("{0}")]
     Forbidden(keyfort_core::roles::RoleRefusal),
@@ -98,6 +102,7 @@ impl AppError {
             AppError::LastGlobalAdministrator => "last_global_administrator",
             AppError::Removal(r) => r.code(),
             AppError::Forbidden(r) => r.code(),
+            AppError::Password(r) => r.code(),
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::Internal(_) => "internal_error",
@@ -113,6 +118,7 @@ impl AppError {
                 | AppError::Passkey(_)
                 | AppError::NoSecret(_)
                 | AppError::PassIssue(_)
+                | AppError::Password(_)
                 | AppError::Policy(_)
                 | AppError::PolicyDocument(_)
                 | AppError::Provider(_)
