@@ -72,6 +72,10 @@ pub fn assess_begin(
     if !may_register_passkey(session, now).is_allowed() {
         return Err(RegistrationRefusal::ReauthenticationRequired);
     }
+    // A password proves too little to add a passkey beside others: only a first one.
+    if session.method == SignInMethod::Password && passkeys > 0 {
+        return Err(RegistrationRefusal::ReauthenticationRequired);
+    }
     if passkeys >= MAX_PASSKEYS_PER_USER {
         return Err(RegistrationRefusal::TooManyPasskeys);
     }
@@ -167,6 +171,24 @@ mod tests {
         assert_eq!(
             assess_begin(&s, MAX_PASSKEYS_PER_USER, facts(&p), MINUTE_MS),
             Err(RegistrationRefusal::TooManyPasskeys)
+        );
+    }
+
+    #[test]
+    fn a_password_session_may_register_only_a_first_passkey() {
+        let s = SessionFacts {
+            method: SignInMethod::Password,
+            ..passkey_session(0)
+        };
+        let p = open_policy();
+        assert_eq!(assess_begin(&s, 0, facts(&p), MINUTE_MS), Ok(()));
+        assert_eq!(
+            assess_begin(&s, 1, facts(&p), MINUTE_MS),
+            Err(RegistrationRefusal::ReauthenticationRequired)
+        );
+        assert_eq!(
+            assess_begin(&s, 0, facts(&p), 6 * MINUTE_MS),
+            Err(RegistrationRefusal::ReauthenticationRequired)
         );
     }
 

@@ -15,6 +15,9 @@ pub const DEFAULT_SESSION_IDLE_MS: Millis = HOUR_MS;
 pub enum SignInMethod {
     Passkey,
     TemporaryAccessPass,
+    /// A password alone: only for someone who holds no second factor
+    /// (`password_signin::assess_password`).
+    Password,
 }
 
 impl SignInMethod {
@@ -22,6 +25,7 @@ impl SignInMethod {
         match self {
             SignInMethod::Passkey => "passkey",
             SignInMethod::TemporaryAccessPass => "temporary_access_pass",
+            SignInMethod::Password => "password",
         }
     }
 
@@ -29,6 +33,7 @@ impl SignInMethod {
         match s {
             "passkey" => Some(SignInMethod::Passkey),
             "temporary_access_pass" => Some(SignInMethod::TemporaryAccessPass),
+            "password" => Some(SignInMethod::Password),
             _ => None,
         }
     }
@@ -88,12 +93,17 @@ pub fn session_alive(s: &SessionFacts, limits: SessionLimits, now: Millis) -> De
 
 /// May this session register a passkey now? A passkey sign-in within 5 minutes,
 /// or a pass: a one-time pass leaves a 10-minute window, a multi-use pass its lifetime.
+/// A password sign-in within 5 minutes too — but only for a first passkey, which
+/// `registration::assess_begin` checks: a password session exists only for someone who
+/// holds nothing stronger.
 pub fn may_register_passkey(s: &SessionFacts, now: Millis) -> Decision {
+    let fresh = now.saturating_sub(s.auth_time) <= FRESH_SIGNIN_FOR_REGISTRATION_MS;
     match s.method {
-        SignInMethod::Passkey if now - s.auth_time <= FRESH_SIGNIN_FOR_REGISTRATION_MS => {
-            Decision::allow("fresh_passkey_signin")
+        SignInMethod::Passkey if fresh => Decision::allow("fresh_passkey_signin"),
+        SignInMethod::Password if fresh => Decision::allow("fresh_password_signin"),
+        SignInMethod::Passkey | SignInMethod::Password => {
+            Decision::deny("reauthentication_required")
         }
-        SignInMethod::Passkey => Decision::deny("reauthentication_required"),
         SignInMethod::TemporaryAccessPass => {
             let window_end = if s.pass_one_time {
                 s.auth_time + ONE_TIME_REGISTRATION_WINDOW_MS

@@ -34,6 +34,10 @@ pub enum SignInRefusal {
     Policy(PasskeyPolicyRefusal),
     /// FIDO metadata reports the passkey's model revoked or compromised.
     ModelReported(crate::metadata::Standing),
+    /// The username and password do not match (the generic answer).
+    PasswordIncorrect,
+    /// The right password, but the methods policy does not enable passwords for the user.
+    PasswordDisabledByPolicy,
 }
 
 impl SignInRefusal {
@@ -51,6 +55,8 @@ impl SignInRefusal {
             SignInRefusal::PassDisabledByPolicy => "pass_disabled_by_policy",
             SignInRefusal::Policy(r) => r.code(),
             SignInRefusal::ModelReported(s) => s.code(),
+            SignInRefusal::PasswordIncorrect => "invalid_credentials",
+            SignInRefusal::PasswordDisabledByPolicy => "password_disabled_by_policy",
         }
     }
 }

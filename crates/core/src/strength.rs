@@ -127,6 +127,8 @@ pub enum SignInEvidence {
     TemporaryAccessPass {
         one_time: bool,
     },
+    /// A password alone: single-factor.
+    Password,
 }
 
 impl SignInEvidence {
@@ -139,6 +141,7 @@ impl SignInEvidence {
             SignInEvidence::TemporaryAccessPass { one_time: false } => {
                 vec![Method::TemporaryAccessPassMultiUse]
             }
+            SignInEvidence::Password => vec![Method::Password],
         }
     }
 
@@ -155,6 +158,7 @@ impl SignInEvidence {
             } => vec!["swk", "user", "mfa"],
             // A Temporary Access Pass counts as multi-factor (docs/semantics.md).
             SignInEvidence::TemporaryAccessPass { .. } => vec!["otp", "mfa"],
+            SignInEvidence::Password => vec!["pwd"],
         }
     }
 }
@@ -232,5 +236,7 @@ mod tests {
             SignInEvidence::TemporaryAccessPass { one_time: false }.amr(),
             ["otp", "mfa"]
         );
+        assert_eq!(SignInEvidence::Password.amr(), ["pwd"]);
+        assert_eq!(strongest_acr(&SignInEvidence::Password.methods()), None);
     }
 }

@@ -72,6 +72,15 @@ pub fn verify_code(code: &str, stored: &str) -> bool {
     }
 }
 
+/// Whether `password` is the one `stored` (an Argon2 PHC string, with the parameters it
+/// names, or a bcrypt hash) was made from.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    if stored.starts_with("$2") {
+        return bcrypt::verify(password, stored).unwrap_or(false);
+    }
+    verify_code(password, stored)
+}
+
 /// A fixed hash verified against when there is no pass, so a wrong username costs as
 /// much time as a wrong code and timing does not reveal which usernames exist.
 pub fn dummy_code_hash() -> &'static str {
@@ -121,6 +130,24 @@ mod tests {
         assert!(verify_code("abcd2345", &a));
         assert!(!verify_code("abcd2346", &a));
         assert!(!verify_code("abcd2345", "not a hash"));
+    }
+
+    #[test]
+    fn imported_hashes_verify_with_their_own_parameters() {
+        let bcrypt = bcrypt::hash("correct horse battery staple", 4).unwrap();
+        assert!(verify_password("correct horse battery staple", &bcrypt));
+        assert!(!verify_password("correct horse battery stapler", &bcrypt));
+        let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+        let argon2i = Argon2::new(argon2::Algorithm::Argon2i, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"imported-salt-16").unwrap();
+        let hash = argon2i
+            .hash_password(b"correct horse battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(hash.starts_with("$argon2i$v=19$m=8192,t=1,p=1$"));
+        assert!(verify_password("correct horse battery staple", &hash));
+        assert!(!verify_password("Correct horse battery staple", &hash));
+        assert!(!verify_password("x", "$2b$04$tooshort"));
     }
 
     #[test]

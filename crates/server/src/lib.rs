@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod pages;
 pub mod passes;
 pub mod passkeys;
+pub mod password_signin;
 pub mod refusals;
 pub mod sealed;
 pub mod signin;
@@ -39,6 +40,8 @@ pub use config::Config;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/signin/tap", post(passes::sign_in))
+        .route("/api/signin/choices", post(password_signin::choices))
+        .route("/api/signin/password", post(password_signin::sign_in))
         .route(
             "/api/signin/passkey/begin",
             post(passkeys::authentication::begin),

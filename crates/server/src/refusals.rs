@@ -137,6 +137,15 @@ impl From<SignInRefusal> for ApiError {
             ),
             Policy(p) => (StatusCode::FORBIDDEN, passkey_policy_message(p, false)),
             ModelReported(_) => (StatusCode::FORBIDDEN, REPORTED_MODEL_MESSAGE),
+            PasswordIncorrect => (
+                StatusCode::UNAUTHORIZED,
+                "That username and password do not match.",
+            ),
+            PasswordDisabledByPolicy => (
+                StatusCode::FORBIDDEN,
+                "Your organisation's policy no longer allows you to sign in with a password. \
+                 Use a passkey, or ask your administrator for a Temporary Access Pass.",
+            ),
         };
         ApiError::new(status, r.code(), message)
     }
@@ -483,6 +492,8 @@ mod tests {
             SignInRefusal::PassUsed,
             SignInRefusal::PassNotYetValid,
             SignInRefusal::PassDisabledByPolicy,
+            SignInRefusal::PasswordIncorrect,
+            SignInRefusal::PasswordDisabledByPolicy,
             SignInRefusal::WebAuthn(WebAuthnRefusal::SignCountRegression),
             SignInRefusal::WebAuthn(WebAuthnRefusal::ChallengeExpired),
         ];

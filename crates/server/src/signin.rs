@@ -70,6 +70,8 @@ pub enum Proof<'a> {
         ceremony: &'a SpentCeremony,
     },
     TemporaryAccessPass(&'a PassRecord),
+    /// A password, for someone who holds no second factor.
+    Password,
 }
 
 /// What [`establish`] did.
@@ -103,6 +105,7 @@ pub async fn establish(
             (SignInMethod::Passkey, Some(used), Some(ceremony), None)
         }
         Proof::TemporaryAccessPass(p) => (SignInMethod::TemporaryAccessPass, None, None, Some(p)),
+        Proof::Password => (SignInMethod::Password, None, None, None),
     };
     let token = random_token();
     let pass_expires_at = pass.map(|p| p.state().expires_at());

@@ -21,7 +21,8 @@ use std::num::NonZeroU32;
 /// The limits, as configured (0 turns a limit off).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleConfig {
-    /// Temporary Access Pass sign-in attempts per address per minute (each costs an Argon2 check).
+    /// Temporary Access Pass and password sign-in attempts per address per minute (each
+    /// costs an Argon2 check; one limit for both).
     pub pass_per_ip_per_minute: u32,
     /// Passkey sign-in finishes per address per minute.
     pub signin_per_ip_per_minute: u32,
@@ -44,6 +45,9 @@ impl Default for ThrottleConfig {
 
 /// Attempts at a pass code, per username (known or not, so the answer never says which).
 pub const PASS_BACKOFF: Backoff = Backoff::TYPED_SECRET;
+
+/// Attempts at a password, per username (known or not, so the answer never says which).
+pub const PASSWORD_BACKOFF: Backoff = Backoff::TYPED_SECRET;
 
 /// Sign-ins with one multi-use pass: ten back to back, then a growing delay (a minute,
 /// doubling to 15 minutes) until an hour passes without one.
@@ -68,6 +72,7 @@ pub const CLIENT_BACKOFF: Backoff = Backoff {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     PassSignIn,
+    PasswordSignIn,
     PasskeySignIn,
 }
 
@@ -96,7 +101,7 @@ impl Throttles {
     /// One `action` from `ip` (unknown: not throttled by address; the store's limits still apply).
     pub fn check_ip(&self, action: Action, ip: Option<IpAddr>) -> Result<(), ApiError> {
         let limiter = match action {
-            Action::PassSignIn => &self.pass,
+            Action::PassSignIn | Action::PasswordSignIn => &self.pass,
             Action::PasskeySignIn => &self.signin,
         };
         match (limiter, ip) {

@@ -114,16 +114,15 @@ async function signalUnknown(rpId, credentialId) {
 
 // ---- Sign-in page -------------------------------------------------------
 
+// The passkey request in progress (autofill or a prompt): choosing another way ends it.
 let conditionalAbort = null;
 
 async function passkeySignIn(body, mediation) {
   const begin = await api("POST", "/api/signin/passkey/begin", body);
   const options = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(begin.publicKey) };
-  if (mediation) {
-    conditionalAbort = new AbortController();
-    options.mediation = mediation;
-    options.signal = conditionalAbort.signal;
-  }
+  conditionalAbort = new AbortController();
+  options.signal = conditionalAbort.signal;
+  if (mediation) options.mediation = mediation;
   const credential = await navigator.credentials.get(options);
   let done;
   try {
@@ -155,18 +154,104 @@ async function startConditional() {
   }
 }
 
-function initSignIn() {
-  if (!webauthnSupported()) {
-    show("This browser does not support passkeys. Use a Temporary Access Pass instead.", true);
+const CHOICE_LABELS = {
+  passkey: "Sign in with a passkey",
+  password: "Use your password",
+  temporaryAccessPass: "Use a Temporary Access Pass",
+};
+
+function tapPage(username) {
+  const q = new URLSearchParams();
+  if (username) q.set("username", username);
+  if (pendingRequest) q.set("request", pendingRequest);
+  return "/signin/tap?" + q.toString();
+}
+
+// Starts one way to sign in for the name typed.
+async function signInWith(choice, username) {
+  const passwordForm = document.getElementById("password-form");
+  if (choice === "temporaryAccessPass") { window.location.assign(tapPage(username)); return; }
+  if (choice === "password") {
+    cancelConditional();
+    document.getElementById("username-form").hidden = true;
+    document.getElementById("passkey-start").hidden = true;
+    document.getElementById("password-username").textContent = username;
+    passwordForm.hidden = false;
+    document.getElementById("password").focus();
     return;
   }
+  passwordForm.hidden = true;
+  cancelConditional();
+  try {
+    await passkeySignIn({ username });
+  } catch (e) {
+    if (e && e.name === "AbortError") return;
+    fail(e);
+    startConditional();
+  }
+}
+
+// "Other ways to sign in": the remaining ways, strongest first, weakest last.
+function showOtherWays(others, username) {
+  const section = document.getElementById("other-ways");
+  const list = document.getElementById("other-list");
+  list.replaceChildren();
+  for (const choice of others) {
+    if (!CHOICE_LABELS[choice]) continue;
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link";
+    b.dataset.choice = choice;
+    b.textContent = CHOICE_LABELS[choice];
+    b.addEventListener("click", () => signInWith(choice, username));
+    li.append(b);
+    list.append(li);
+  }
+  section.hidden = list.children.length === 0;
+}
+
+function initSignIn() {
+  const needsPasskey = document.getElementById("passkey-required") !== null;
   document.getElementById("username-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const username = document.getElementById("username").value.trim();
     if (!username) { show("Enter your username.", true); return; }
-    cancelConditional();
-    try { await passkeySignIn({ username }); } catch (e) { fail(e); startConditional(); }
+    let choices = { preferred: "passkey", others: [] };
+    if (!needsPasskey) {
+      try { choices = await api("POST", "/api/signin/choices", { username }); } catch (e) { fail(e); return; }
+    }
+    showOtherWays(choices.others || [], username);
+    await signInWith(choices.preferred || "passkey", username);
   });
+  document.getElementById("password-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const username = document.getElementById("password-username").textContent;
+    const password = document.getElementById("password").value;
+    if (!password) { show("Enter your password.", true); return; }
+    try {
+      const done = await api("POST", "/api/signin/password", withRequest({ username, password }));
+      if (done.secondFactor === "passkey") {
+        show("Password accepted. Now confirm it is you with your passkey.", false);
+        await passkeySignIn({ username });
+        return;
+      }
+      window.location.assign(done.redirect || "/my/security");
+    } catch (e) { fail(e); }
+  });
+  document.getElementById("change-user").addEventListener("click", () => {
+    document.getElementById("password-form").hidden = true;
+    document.getElementById("other-ways").hidden = true;
+    document.getElementById("username-form").hidden = false;
+    document.getElementById("passkey-start").hidden = false;
+    document.getElementById("password").value = "";
+    document.getElementById("username").focus();
+  });
+  if (!webauthnSupported()) {
+    show("This browser does not support passkeys. Use your password or a Temporary Access Pass instead.", true);
+    document.getElementById("passkey-start").hidden = true;
+    return;
+  }
   document.getElementById("passkey-button").addEventListener("click", async () => {
     cancelConditional();
     try { await passkeySignIn({}); } catch (e) { fail(e); startConditional(); }

@@ -80,6 +80,28 @@ impl Store {
         .await
     }
 
+    /// Replaces the user's stored hash by `new_hash` (Argon2id), made from the password
+    /// just verified against `old_hash` — only if the stored hash is still that one, so a
+    /// password set meanwhile is never overwritten. Audited as `password.rehashed` in the
+    /// same commit. Whether it replaced it.
+    pub async fn rehash_password(
+        &self,
+        user_id: &str,
+        username: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        self.transact(RehashPassword {
+            user_id: user_id.to_string(),
+            username: username.to_string(),
+            old_hash: old_hash.to_string(),
+            new_hash: new_hash.to_string(),
+            now,
+        })
+        .await
+    }
+
     /// Imports passwords in one transaction, each audited as `password.imported`. A line
     /// naming no user is skipped when `skip_unknown`; otherwise it rolls the whole import
     /// back (`NotFound("user")`), so nothing is half-imported.
@@ -168,6 +190,40 @@ impl Body for SetPassword {
             .after(serde_json::json!({ "scheme": self.scheme, "replacedPrevious": replaced }));
         audit::write_with(e, &ev).await?;
         Ok(replaced)
+    }
+}
+
+struct RehashPassword {
+    user_id: String,
+    username: String,
+    old_hash: String,
+    new_hash: String,
+    now: i64,
+}
+
+impl Body for RehashPassword {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let before: Option<PasswordRecord> =
+            fetch_record(e, PASSWORD_OF, &[Arg::Text(&self.user_id)]).await?;
+        let Some(before) = before.filter(|p| p.hash == self.old_hash) else {
+            return Ok(false);
+        };
+        e.exec(
+            "UPDATE passwords SET hash = $1, scheme = 'argon2id' WHERE user_id = $2 AND hash = $3",
+            &[
+                Arg::Text(&self.new_hash),
+                Arg::Text(&self.user_id),
+                Arg::Text(&self.old_hash),
+            ],
+        )
+        .await?;
+        let ev = AuditEvent::new(self.now, "keyfort", "password.rehashed", &self.username)
+            .before(serde_json::json!({ "scheme": before.scheme }))
+            .after(serde_json::json!({ "scheme": "argon2id" }));
+        audit::write_with(e, &ev).await?;
+        Ok(true)
     }
 }
 

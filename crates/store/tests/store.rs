@@ -1027,5 +1027,60 @@ on_both!(
     users_come_a_page_at_a_time,
     the_signin_read_carries_the_memberships_version,
     signin_commits_its_answer,
-    password_imports_are_all_or_nothing
+    password_imports_are_all_or_nothing,
+    a_rehash_never_overwrites_a_newer_password
 );
+
+async fn a_rehash_never_overwrites_a_newer_password(store: &Store) {
+    let carol = user(store, "carol").await;
+    store
+        .set_password(&carol.id, "carol", "$2b$10$imported", "bcrypt", "test", 5)
+        .await
+        .unwrap();
+    // An administrator sets a new password while a sign-in verified the old one.
+    store
+        .set_password(
+            &carol.id,
+            "carol",
+            "$argon2id$set-meanwhile",
+            "argon2id",
+            "test",
+            6,
+        )
+        .await
+        .unwrap();
+    let stale = store
+        .rehash_password(&carol.id, "carol", "$2b$10$imported", "$argon2id$rehash", 7)
+        .await
+        .unwrap();
+    assert!(!stale, "the hash verified is no longer the stored one");
+    let now = store.password_of_user(&carol.id).await.unwrap().unwrap();
+    assert_eq!(now.hash, "$argon2id$set-meanwhile");
+    let log = store.audit_log(100).await.unwrap();
+    assert!(!log.iter().any(|r| r.action == "password.rehashed"));
+    // The stored hash verified: replaced, and audited in the same commit.
+    let done = store
+        .rehash_password(
+            &carol.id,
+            "carol",
+            "$argon2id$set-meanwhile",
+            "$argon2id$rehash",
+            8,
+        )
+        .await
+        .unwrap();
+    assert!(done);
+    let now = store.password_of_user(&carol.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.hash.as_str(), now.scheme.as_str()),
+        ("$argon2id$rehash", "argon2id")
+    );
+    let log = store.audit_log(100).await.unwrap();
+    let row = log
+        .iter()
+        .find(|r| r.action == "password.rehashed")
+        .unwrap();
+    assert_eq!(row.target.as_deref(), Some("carol"));
+    let trail = format!("{:?}{:?}", row.before, row.after);
+    assert!(!trail.contains('$'), "no hash in the audit row: {trail}");
+}

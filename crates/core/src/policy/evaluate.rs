@@ -39,6 +39,11 @@ pub enum Scope<'a> {
     },
 }
 
+/// Whether method `m` applies to `s` at all (enabled, included, not excluded).
+pub fn method_applies(p: &MethodsPolicy, m: MethodId, s: Subject<'_>) -> bool {
+    matches!(method_scope(p, m, s), Scope::Included { .. })
+}
+
 /// Whether, and how, method `m` applies to `s`.
 pub fn method_scope<'a>(p: &'a MethodsPolicy, m: MethodId, s: Subject<'_>) -> Scope<'a> {
     let t = p.targets(m);
