@@ -1,9 +1,10 @@
 //! Passwords during a migration, in a real browser: an organisation imports its users'
 //! bcrypt hashes with the CLI and turns passwords on for everyone but one group. A user
-//! who holds only a password signs in to an application with it, adds a passkey on My
-//! security, and from then on is offered the passkey first; when the passkey prompt
-//! fails they pick the password from "Other ways to sign in", and the password leads on
-//! to the passkey. A user in the excluded group never sees a password.
+//! who holds only a password signs in to an application with it, adds an authenticator
+//! app (scanning a QR code drawn by Keyfort) and a passkey on My security, and from then
+//! on is offered the passkey first; when the passkey prompt fails they pick the password
+//! from "Other ways to sign in" (which leads on to the passkey), or the authenticator
+//! app (password, then a code). A user in the excluded group never sees a password.
 //!
 //! Needs `KEYFORT_TEST_CHROMEDRIVER` (and `KEYFORT_TEST_CHROMIUM` when Chromium
 //! is not `/usr/bin/chromium`); without it prints `SKIPPED browser_passwords: ...`.
@@ -107,6 +108,17 @@ async fn passwords_during_a_migration() {
         &[
             "policy",
             "set",
+            "softwareOath",
+            "--enable",
+            "--include-all",
+            "--json",
+        ],
+    );
+    cli_json(
+        &server,
+        &[
+            "policy",
+            "set",
             "password",
             "--enable",
             "--include-all",
@@ -165,9 +177,48 @@ async fn passwords_during_a_migration() {
     );
     assert!(acr.trim().is_empty(), "no strength is met: {acr:?}");
 
-    // 2. The fresh password session adds Pat's first passkey.
+    // 2. The fresh password session adds Pat's authenticator app (one code checked
+    //    first) and first passkey.
     browser.goto("/my/security").await;
     browser.wait_for_page("/my/security").await;
+    browser.session.click("#add-totp").await;
+    browser
+        .wait_until(
+            "the QR code",
+            r##"document.querySelector("#totp-qr svg") !== null && !document.getElementById("totp-enrol").hidden"##,
+        )
+        .await;
+    let secret = browser.text("totp-secret").await;
+    let app = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        totp_rs::Secret::Encoded(secret.trim().to_string())
+            .to_bytes()
+            .unwrap(),
+        None,
+        "pat".into(),
+    );
+    let step = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 30
+    };
+    let enrolled_at = step();
+    browser
+        .session
+        .type_into("#totp-enrol-code", &app.generate(enrolled_at * 30))
+        .await;
+    browser.session.click("#totp-enrol-submit").await;
+    browser
+        .wait_until(
+            "the saved app",
+            r#"document.getElementById("totp") !== null"#,
+        )
+        .await;
     browser.register_passkey("Laptop", 1).await;
     browser.sign_out().await;
 
@@ -188,7 +239,10 @@ async fn passwords_during_a_migration() {
         !browser.password_form_shown().await,
         "the passkey came first"
     );
-    assert_eq!(browser.other_ways().await, json!(["password"]));
+    assert_eq!(
+        browser.other_ways().await,
+        json!(["softwareOath", "password"])
+    );
     browser
         .session
         .click(r#"#other-ways button[data-choice="password"]"#)
@@ -202,7 +256,48 @@ async fn passwords_during_a_migration() {
     assert_eq!(acr, ACR_PHISHING_RESISTANT, "the session is the passkey's");
     assert!(amr.iter().any(|m| m == "mfa"), "amr {amr:?}");
 
-    // 4. Lee's group has no passwords: Lee never sees one, though a hash is stored.
+    // 4. The authenticator app from the other ways: the password, then a code.
+    browser.sign_out().await;
+    browser.session.goto(&format!("{rp_base}/login")).await;
+    browser.wait_for_page("/signin").await;
+    browser.hide_conditional_mediation().await;
+    browser.user_verifies(&authenticator, false).await;
+    browser.continue_as("pat").await;
+    browser
+        .wait_until(
+            "the failed passkey prompt",
+            r#"document.getElementById("status")?.classList.contains("error")"#,
+        )
+        .await;
+    browser
+        .session
+        .click(r#"#other-ways button[data-choice="softwareOath"]"#)
+        .await;
+    browser.session.type_into("#password", PASSWORD).await;
+    browser.session.click("#password-submit").await;
+    browser
+        .wait_until(
+            "the code form",
+            r#"!document.getElementById("totp-form").hidden"#,
+        )
+        .await;
+    // A code not used before (the enrolment's step is spent).
+    let next = step().max(enrolled_at + 1);
+    browser
+        .session
+        .type_into("#totp-code", &app.generate(next * 30))
+        .await;
+    browser.session.click("#totp-submit").await;
+    let (_, acr, amr, username) = browser.rp_result(&rp_base).await;
+    assert_eq!(username, "pat");
+    assert_eq!(
+        acr, "urn:keyfort:acr:mfa",
+        "a password and a code: multi-factor"
+    );
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+    browser.user_verifies(&authenticator, true).await;
+
+    // 5. Lee's group has no passwords: Lee never sees one, though a hash is stored.
     browser.sign_out().await;
     browser.goto("/signin").await;
     browser.hide_conditional_mediation().await;

@@ -30,6 +30,7 @@ pub mod tap;
 pub mod throttle;
 pub mod time;
 pub mod token;
+pub mod totp;
 pub mod username;
 pub mod webauthn;
 

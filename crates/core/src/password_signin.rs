@@ -12,14 +12,29 @@ use crate::signin::SignInRefusal;
 #[serde(rename_all = "camelCase")]
 pub enum SecondFactor {
     Passkey,
+    /// An authenticator-app code (TOTP).
+    SoftwareOath,
 }
 
 impl SecondFactor {
     pub fn code(self) -> &'static str {
         match self {
             SecondFactor::Passkey => "passkey",
+            SecondFactor::SoftwareOath => "softwareOath",
         }
     }
+}
+
+/// The second factors a person holds and may use, strongest first (the preferred-method
+/// ranking): a passkey before an authenticator app.
+pub fn second_factors(passkey: bool, software_oath: bool) -> Vec<SecondFactor> {
+    [
+        (passkey, SecondFactor::Passkey),
+        (software_oath, SecondFactor::SoftwareOath),
+    ]
+    .into_iter()
+    .filter_map(|(held, f)| held.then_some(f))
+    .collect()
 }
 
 /// What a password sign-in knows before it decides. The password is verified on every
@@ -176,6 +191,16 @@ mod tests {
         });
         assert_eq!(disabled.outcome, Err(SignInRefusal::UserDisabled));
         assert!(!disabled.rehash);
+    }
+
+    #[test]
+    fn a_passkey_outranks_an_app() {
+        assert_eq!(
+            second_factors(true, true),
+            [SecondFactor::Passkey, SecondFactor::SoftwareOath]
+        );
+        assert_eq!(second_factors(false, true), [SecondFactor::SoftwareOath]);
+        assert!(second_factors(false, false).is_empty());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! lists under "Other ways to sign in".
 //!
 //! The order is the preferred-method ranking (docs/semantics.md, "Preferred method
-//! ranking"): a Temporary Access Pass, then a passkey, then the phishable methods, a
-//! password last. Only methods the person has *and* the methods policy allows them are
+//! ranking"): a Temporary Access Pass, then a passkey, then the phishable methods — a
+//! password with an authenticator-app code, then a password alone — last. Only methods the person has *and* the methods policy allows them are
 //! ranked. A name Keyfort does not know is answered as a person in the policy's default
 //! scope who holds every method that scope allows, so the answer for an unknown name is
 //! the answer for a fully enrolled one.
@@ -16,13 +16,16 @@ use serde::Serialize;
 pub enum SignInChoice {
     TemporaryAccessPass,
     Passkey,
+    /// A password, then a code from an authenticator app.
+    SoftwareOath,
     Password,
 }
 
 impl SignInChoice {
-    pub const ALL: [SignInChoice; 3] = [
+    pub const ALL: [SignInChoice; 4] = [
         SignInChoice::TemporaryAccessPass,
         SignInChoice::Passkey,
+        SignInChoice::SoftwareOath,
         SignInChoice::Password,
     ];
 
@@ -30,6 +33,7 @@ impl SignInChoice {
         match self {
             SignInChoice::TemporaryAccessPass => "temporaryAccessPass",
             SignInChoice::Passkey => "passkey",
+            SignInChoice::SoftwareOath => "softwareOath",
             SignInChoice::Password => "password",
         }
     }
@@ -53,6 +57,8 @@ pub struct Held {
 pub struct ChoiceFacts {
     pub pass: Held,
     pub passkey: Held,
+    /// An authenticator app (offered only with a usable password).
+    pub software_oath: Held,
     pub password: Held,
 }
 
@@ -61,13 +67,21 @@ impl ChoiceFacts {
         match c {
             SignInChoice::TemporaryAccessPass => self.pass,
             SignInChoice::Passkey => self.passkey,
+            SignInChoice::SoftwareOath => Held {
+                registered: self.software_oath.registered && self.password.registered,
+                allowed: self.software_oath.allowed && self.password.allowed,
+            },
             SignInChoice::Password => self.password,
         }
     }
 
     /// The stand-in for a name Keyfort does not know: every method the default scope
     /// allows, held. (A pass is never assumed: a pass exists only for a short while.)
-    pub fn for_unknown_name(passkey_allowed: bool, password_allowed: bool) -> ChoiceFacts {
+    pub fn for_unknown_name(
+        passkey_allowed: bool,
+        software_oath_allowed: bool,
+        password_allowed: bool,
+    ) -> ChoiceFacts {
         let all = |allowed| Held {
             registered: allowed,
             allowed,
@@ -75,6 +89,7 @@ impl ChoiceFacts {
         ChoiceFacts {
             pass: Held::default(),
             passkey: all(passkey_allowed),
+            software_oath: all(software_oath_allowed),
             password: all(password_allowed),
         }
     }
@@ -153,6 +168,7 @@ mod tests {
             pass: YES,
             passkey: YES,
             password: YES,
+            ..ChoiceFacts::default()
         });
         assert_eq!(c.preferred, Some(SignInChoice::TemporaryAccessPass));
         assert_eq!(c.others, [SignInChoice::Passkey, SignInChoice::Password]);
@@ -182,15 +198,41 @@ mod tests {
     }
 
     #[test]
+    fn an_app_code_ranks_between_a_passkey_and_a_password_alone() {
+        let c = rank(ChoiceFacts {
+            passkey: YES,
+            software_oath: YES,
+            password: YES,
+            ..ChoiceFacts::default()
+        });
+        assert_eq!(c.preferred, Some(SignInChoice::Passkey));
+        assert_eq!(
+            c.others,
+            [SignInChoice::SoftwareOath, SignInChoice::Password]
+        );
+        // An app is a second factor: without a usable password it is no way in.
+        let no_password = rank(ChoiceFacts {
+            software_oath: YES,
+            password: Held {
+                registered: true,
+                allowed: false,
+            },
+            ..ChoiceFacts::default()
+        });
+        assert_eq!(no_password.preferred, None);
+    }
+
+    #[test]
     fn an_unknown_name_looks_fully_enrolled() {
-        let unknown = rank(ChoiceFacts::for_unknown_name(true, true));
+        let unknown = rank(ChoiceFacts::for_unknown_name(true, true, true));
         let enrolled = rank(ChoiceFacts {
             passkey: YES,
+            software_oath: YES,
             password: YES,
             ..ChoiceFacts::default()
         });
         assert_eq!(unknown, enrolled);
-        let passkeys_only = rank(ChoiceFacts::for_unknown_name(true, false));
+        let passkeys_only = rank(ChoiceFacts::for_unknown_name(true, false, false));
         assert_eq!(passkeys_only.preferred, Some(SignInChoice::Passkey));
         assert!(passkeys_only.others.is_empty());
     }

@@ -18,6 +18,8 @@ pub enum SignInMethod {
     /// A password alone: only for someone who holds no second factor
     /// (`password_signin::assess_password`).
     Password,
+    /// A password and an authenticator-app code: multi-factor.
+    PasswordTotp,
 }
 
 impl SignInMethod {
@@ -26,6 +28,7 @@ impl SignInMethod {
             SignInMethod::Passkey => "passkey",
             SignInMethod::TemporaryAccessPass => "temporary_access_pass",
             SignInMethod::Password => "password",
+            SignInMethod::PasswordTotp => "password_totp",
         }
     }
 
@@ -34,6 +37,7 @@ impl SignInMethod {
             "passkey" => Some(SignInMethod::Passkey),
             "temporary_access_pass" => Some(SignInMethod::TemporaryAccessPass),
             "password" => Some(SignInMethod::Password),
+            "password_totp" => Some(SignInMethod::PasswordTotp),
             _ => None,
         }
     }
@@ -100,8 +104,9 @@ pub fn may_register_passkey(s: &SessionFacts, now: Millis) -> Decision {
     let fresh = now.saturating_sub(s.auth_time) <= FRESH_SIGNIN_FOR_REGISTRATION_MS;
     match s.method {
         SignInMethod::Passkey if fresh => Decision::allow("fresh_passkey_signin"),
+        SignInMethod::PasswordTotp if fresh => Decision::allow("fresh_multifactor_signin"),
         SignInMethod::Password if fresh => Decision::allow("fresh_password_signin"),
-        SignInMethod::Passkey | SignInMethod::Password => {
+        SignInMethod::Passkey | SignInMethod::Password | SignInMethod::PasswordTotp => {
             Decision::deny("reauthentication_required")
         }
         SignInMethod::TemporaryAccessPass => {

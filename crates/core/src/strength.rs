@@ -129,6 +129,8 @@ pub enum SignInEvidence {
     },
     /// A password alone: single-factor.
     Password,
+    /// A password and an authenticator-app code.
+    PasswordTotp,
 }
 
 impl SignInEvidence {
@@ -142,6 +144,7 @@ impl SignInEvidence {
                 vec![Method::TemporaryAccessPassMultiUse]
             }
             SignInEvidence::Password => vec![Method::Password],
+            SignInEvidence::PasswordTotp => vec![Method::Password, Method::SoftwareOath],
         }
     }
 
@@ -159,6 +162,7 @@ impl SignInEvidence {
             // A Temporary Access Pass counts as multi-factor (docs/semantics.md).
             SignInEvidence::TemporaryAccessPass { .. } => vec!["otp", "mfa"],
             SignInEvidence::Password => vec!["pwd"],
+            SignInEvidence::PasswordTotp => vec!["pwd", "otp", "mfa"],
         }
     }
 }
@@ -238,5 +242,10 @@ mod tests {
         );
         assert_eq!(SignInEvidence::Password.amr(), ["pwd"]);
         assert_eq!(strongest_acr(&SignInEvidence::Password.methods()), None);
+        assert_eq!(SignInEvidence::PasswordTotp.amr(), ["pwd", "otp", "mfa"]);
+        assert_eq!(
+            strongest_acr(&SignInEvidence::PasswordTotp.methods()),
+            Some(ACR_MFA)
+        );
     }
 }

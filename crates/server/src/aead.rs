@@ -23,6 +23,8 @@ pub enum Purpose {
     SealedCeremonies,
     /// Authorization requests waiting for a sign-in, carried in the URL (`sealed`).
     SealedRequests,
+    /// Authenticator-app (TOTP) secrets at rest (`totp_credentials.secret_sealed`).
+    TotpSecrets,
 }
 
 impl Purpose {
@@ -31,6 +33,7 @@ impl Purpose {
             Purpose::SigningKeysAtRest => b"keyfort/v1/signing-keys-at-rest",
             Purpose::SealedCeremonies => b"keyfort/v1/sealed-ceremonies",
             Purpose::SealedRequests => b"keyfort/v1/sealed-requests",
+            Purpose::TotpSecrets => b"keyfort/v1/totp-secrets",
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod sealed;
 pub mod signin;
 pub mod state;
 pub mod throttle;
+pub mod totp;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
@@ -42,6 +43,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/signin/tap", post(passes::sign_in))
         .route("/api/signin/choices", post(password_signin::choices))
         .route("/api/signin/password", post(password_signin::sign_in))
+        .route("/api/signin/totp", post(totp::sign_in))
+        .route("/api/totp/enrol/begin", post(totp::enrol_begin))
+        .route("/api/totp/enrol/finish", post(totp::enrol_finish))
+        .route("/api/totp", delete(totp::remove))
         .route(
             "/api/signin/passkey/begin",
             post(passkeys::authentication::begin),

@@ -62,6 +62,10 @@ struct SecurityPage {
     display_name: String,
     via_pass: bool,
     passkeys: Vec<PasskeyView>,
+    /// The person's authenticator app: (added, last used).
+    totp: Option<(String, String)>,
+    /// Whether the policy lets them use one.
+    totp_allowed: bool,
 }
 
 #[derive(Template)]
@@ -268,11 +272,25 @@ pub async fn security(
             }
         })
         .collect();
+    let totp = state
+        .store
+        .totp_of_user(&current.user.id)
+        .await?
+        .map(|t| (when(Some(t.created_at)), when(t.last_used_at)));
+    let policy = state.policy();
+    let groups = policy.groups_of(&state.store, &current.user.id).await?;
+    let totp_allowed = keyfort_core::policy::method_applies(
+        &policy.policy,
+        keyfort_core::policy::MethodId::SoftwareOath,
+        keyfort_core::policy::Subject { groups: &groups },
+    );
     Ok(render(&SecurityPage {
         display_name: current.user.display_name.clone(),
         via_pass: current.session.method
             == keyfort_core::session::SignInMethod::TemporaryAccessPass,
         passkeys: views,
+        totp,
+        totp_allowed,
     }))
 }
 

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use keyfort_core::password_signin::{
-    PasswordAccepted, PasswordFacts, SecondFactor, StoredPassword, assess_password,
+    PasswordAccepted, PasswordFacts, SecondFactor, StoredPassword, assess_password, second_factors,
 };
 use keyfort_core::policy::{MethodId, Subject, method_applies};
 use keyfort_core::ranking::{ChoiceFacts, Choices, Held, SignInChoice, rank};
@@ -65,14 +65,17 @@ async fn holdings(state: &AppState, typed: &str, now: i64) -> Result<Holdings, A
     let passkeys = state.store.passkeys_of_user(id).await?;
     let password = state.store.password_of_user(id).await?;
     let pass = state.store.pass_of_user(id).await?;
+    let totp = state.store.totp_of_user(id).await?.is_some();
     let policy = state.policy();
     let groups = policy.groups_of(&state.store, id).await?;
     let subject = Subject { groups: &groups };
     let applies = |m| method_applies(&policy.policy, m, subject);
     let facts = match &user {
-        None => {
-            ChoiceFacts::for_unknown_name(applies(MethodId::Passkey), applies(MethodId::Password))
-        }
+        None => ChoiceFacts::for_unknown_name(
+            applies(MethodId::Passkey),
+            applies(MethodId::SoftwareOath),
+            applies(MethodId::Password),
+        ),
         Some(_) => ChoiceFacts {
             pass: Held {
                 registered: pass
@@ -83,6 +86,10 @@ async fn holdings(state: &AppState, typed: &str, now: i64) -> Result<Holdings, A
             passkey: Held {
                 registered: passkeys.iter().any(|p| !p.possibly_cloned),
                 allowed: applies(MethodId::Passkey),
+            },
+            software_oath: Held {
+                registered: totp,
+                allowed: applies(MethodId::SoftwareOath),
             },
             password: Held {
                 registered: password.is_some(),
@@ -186,8 +193,9 @@ pub async fn sign_in(
     let needs_rehash = held.password.as_ref().is_some_and(|p| {
         crate::app::passwords::accept_hash(&p.hash).map_or(true, |a| a.needs_rehash)
     });
-    let second_factor = (held.facts.passkey.registered && held.facts.passkey.allowed)
-        .then_some(SecondFactor::Passkey);
+    let usable = |h: Held| h.registered && h.allowed;
+    let seconds = second_factors(usable(held.facts.passkey), usable(held.facts.software_oath));
+    let second_factor = seconds.first().copied();
     let verdict = assess_password(PasswordFacts {
         stored: match (&held.user, &held.password) {
             (Some(u), Some(_)) => Some(StoredPassword {
@@ -221,7 +229,15 @@ pub async fn sign_in(
     }
     match accepted {
         PasswordAccepted::ThenSecondFactor(second) => {
-            Ok(Json(json!({ "secondFactor": second })).into_response())
+            let mut answer = json!({
+                "secondFactor": second,
+                "otherSecondFactors": &seconds[1..],
+            });
+            // A code is checked against this right password, sealed for the browser.
+            if seconds.contains(&SecondFactor::SoftwareOath) {
+                answer["pending"] = json!(crate::totp::pending_for(&state, &user, now)?);
+            }
+            Ok(Json(answer).into_response())
         }
         PasswordAccepted::SignIn => {
             let established = signin::establish(

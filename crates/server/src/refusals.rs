@@ -184,6 +184,48 @@ pub fn passkey_policy_message(r: PasskeyPolicyRefusal, registering: bool) -> &'s
     }
 }
 
+impl From<keyfort_core::totp::CodeRefusal> for ApiError {
+    fn from(r: keyfort_core::totp::CodeRefusal) -> Self {
+        use keyfort_core::totp::CodeRefusal::*;
+        let (status, message) = match r {
+            Malformed => (
+                StatusCode::BAD_REQUEST,
+                "Type the six digits your authenticator app shows.",
+            ),
+            Incorrect => (
+                StatusCode::UNAUTHORIZED,
+                "That code does not match. Check the time on your phone, and type the code your app shows now.",
+            ),
+            Used => (
+                StatusCode::UNAUTHORIZED,
+                "That code was used already. Wait for the next one.",
+            ),
+        };
+        ApiError::new(status, r.code(), message)
+    }
+}
+
+impl From<keyfort_core::totp::EnrolRefusal> for ApiError {
+    fn from(r: keyfort_core::totp::EnrolRefusal) -> Self {
+        use keyfort_core::totp::EnrolRefusal::*;
+        let (status, message) = match r {
+            MethodDisabled => (
+                StatusCode::FORBIDDEN,
+                "Your organisation's policy does not allow authenticator apps.",
+            ),
+            ReauthenticationRequired => (
+                StatusCode::FORBIDDEN,
+                "Sign in again with your passkey (or a Temporary Access Pass) to add an authenticator app.",
+            ),
+            AlreadyEnrolled => (
+                StatusCode::CONFLICT,
+                "You have an authenticator app already. Remove it first to set up another.",
+            ),
+        };
+        ApiError::new(status, r.code(), message)
+    }
+}
+
 impl From<RegistrationRefusal> for ApiError {
     fn from(r: RegistrationRefusal) -> Self {
         use RegistrationRefusal::*;

@@ -72,6 +72,11 @@ pub enum Proof<'a> {
     TemporaryAccessPass(&'a PassRecord),
     /// A password, for someone who holds no second factor.
     Password,
+    /// A password (its pending second step, spent with the sign-in) and an
+    /// authenticator-app code.
+    PasswordTotp {
+        pending: &'a SpentCeremony,
+    },
 }
 
 /// What [`establish`] did.
@@ -106,6 +111,7 @@ pub async fn establish(
         }
         Proof::TemporaryAccessPass(p) => (SignInMethod::TemporaryAccessPass, None, None, Some(p)),
         Proof::Password => (SignInMethod::Password, None, None, None),
+        Proof::PasswordTotp { pending } => (SignInMethod::PasswordTotp, None, Some(pending), None),
     };
     let token = random_token();
     let pass_expires_at = pass.map(|p| p.state().expires_at());

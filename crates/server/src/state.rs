@@ -160,6 +160,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// How authenticator apps label Keyfort's codes: "Keyfort (host)", so that an app
+    /// holding codes for several installations tells them apart.
+    pub fn issuer_name(&self) -> String {
+        format!("Keyfort ({})", self.rp.id)
+    }
+
     pub async fn new(config: &Config, store: Store) -> Result<AppState, StartError> {
         let root = crate::metadata::MetadataRoot::fido().map_err(StartError::Metadata)?;
         AppState::with_metadata_root(config, store, root).await

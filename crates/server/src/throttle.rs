@@ -49,6 +49,10 @@ pub const PASS_BACKOFF: Backoff = Backoff::TYPED_SECRET;
 /// Attempts at a password, per username (known or not, so the answer never says which).
 pub const PASSWORD_BACKOFF: Backoff = Backoff::TYPED_SECRET;
 
+/// Attempts at an authenticator-app code, per user (after a right password, or while
+/// enrolling): a million codes, and six tries before any delay.
+pub const TOTP_BACKOFF: Backoff = Backoff::TYPED_SECRET;
+
 /// Sign-ins with one multi-use pass: ten back to back, then a growing delay (a minute,
 /// doubling to 15 minutes) until an hour passes without one.
 pub const PASS_USE_BACKOFF: Backoff = Backoff {

@@ -158,7 +158,13 @@ const CHOICE_LABELS = {
   passkey: "Sign in with a passkey",
   password: "Use your password",
   temporaryAccessPass: "Use a Temporary Access Pass",
+  softwareOath: "Use a code from your authenticator app",
 };
+
+// After a right password: the sealed step a code is checked against.
+let pendingSecondStep = null;
+// The second factor the person picked before typing their password, if any.
+let chosenSecondFactor = null;
 
 function tapPage(username) {
   const q = new URLSearchParams();
@@ -171,8 +177,11 @@ function tapPage(username) {
 async function signInWith(choice, username) {
   const passwordForm = document.getElementById("password-form");
   if (choice === "temporaryAccessPass") { window.location.assign(tapPage(username)); return; }
-  if (choice === "password") {
+  if (choice === "password" || choice === "softwareOath") {
+    chosenSecondFactor = choice === "softwareOath" ? "softwareOath" : null;
     cancelConditional();
+    document.getElementById("totp-form").hidden = true;
+    document.getElementById("other-ways").hidden = true;
     document.getElementById("username-form").hidden = true;
     document.getElementById("passkey-start").hidden = true;
     document.getElementById("password-username").textContent = username;
@@ -191,8 +200,28 @@ async function signInWith(choice, username) {
   }
 }
 
+// The second step after a right password: a passkey, or a code from the app.
+async function secondStep(choice, username) {
+  const totpForm = document.getElementById("totp-form");
+  document.getElementById("password-form").hidden = true;
+  if (choice === "softwareOath") {
+    cancelConditional();
+    totpForm.hidden = false;
+    document.getElementById("totp-code").focus();
+    return;
+  }
+  totpForm.hidden = true;
+  show("Password accepted. Now confirm it is you with your passkey.", false);
+  try {
+    await passkeySignIn({ username });
+  } catch (e) {
+    if (e && e.name === "AbortError") return;
+    fail(e);
+  }
+}
+
 // "Other ways to sign in": the remaining ways, strongest first, weakest last.
-function showOtherWays(others, username) {
+function showOtherWays(others, username, pick) {
   const section = document.getElementById("other-ways");
   const list = document.getElementById("other-list");
   list.replaceChildren();
@@ -204,7 +233,7 @@ function showOtherWays(others, username) {
     b.className = "link";
     b.dataset.choice = choice;
     b.textContent = CHOICE_LABELS[choice];
-    b.addEventListener("click", () => signInWith(choice, username));
+    b.addEventListener("click", () => (pick || signInWith)(choice, username));
     li.append(b);
     list.append(li);
   }
@@ -231,16 +260,30 @@ function initSignIn() {
     if (!password) { show("Enter your password.", true); return; }
     try {
       const done = await api("POST", "/api/signin/password", withRequest({ username, password }));
-      if (done.secondFactor === "passkey") {
-        show("Password accepted. Now confirm it is you with your passkey.", false);
-        await passkeySignIn({ username });
+      if (done.secondFactor) {
+        pendingSecondStep = done.pending || null;
+        const offered = [done.secondFactor, ...(done.otherSecondFactors || [])];
+        const first = offered.includes(chosenSecondFactor) ? chosenSecondFactor : done.secondFactor;
+        showOtherWays(offered.filter((f) => f !== first), username, secondStep);
+        await secondStep(first, username);
         return;
       }
       window.location.assign(done.redirect || "/my/security");
     } catch (e) { fail(e); }
   });
+  document.getElementById("totp-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const code = document.getElementById("totp-code").value;
+    if (!code.trim()) { show("Enter the code your app shows.", true); return; }
+    try {
+      const done = await api("POST", "/api/signin/totp", withRequest({ pending: pendingSecondStep, code }));
+      window.location.assign(done.redirect || "/my/security");
+    } catch (e) { fail(e); }
+  });
   document.getElementById("change-user").addEventListener("click", () => {
+    cancelConditional();
     document.getElementById("password-form").hidden = true;
+    document.getElementById("totp-form").hidden = true;
     document.getElementById("other-ways").hidden = true;
     document.getElementById("username-form").hidden = false;
     document.getElementById("passkey-start").hidden = false;
@@ -299,6 +342,47 @@ function initSetup() {
 
 // ---- My security ---------------------------------------------------------
 
+// Adding or removing the authenticator app.
+function initTotpEnrolment() {
+  const remove = document.getElementById("remove-totp");
+  if (remove) {
+    remove.addEventListener("click", async () => {
+      if (!window.confirm("Remove the authenticator app? Its codes will no longer sign you in.")) return;
+      try {
+        await api("DELETE", "/api/totp");
+        flashAfterReload("Authenticator app removed.");
+        window.location.reload();
+      } catch (e) { fail(e); }
+    });
+  }
+  const add = document.getElementById("add-totp");
+  if (!add) return;
+  const form = document.getElementById("totp-enrol");
+  let enrolment = null;
+  add.addEventListener("click", async () => {
+    try {
+      const begun = await api("POST", "/api/totp/enrol/begin", {});
+      enrolment = begun.enrolment;
+      // SVG made by Keyfort from the QR modules: parsed, not run.
+      const svg = new DOMParser().parseFromString(begun.qrSvg, "image/svg+xml").documentElement;
+      document.getElementById("totp-qr").replaceChildren(document.importNode(svg, true));
+      document.getElementById("totp-secret").textContent = begun.secret;
+      form.hidden = false;
+      add.hidden = true;
+      document.getElementById("totp-enrol-code").focus();
+    } catch (e) { fail(e); }
+  });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const code = document.getElementById("totp-enrol-code").value;
+    try {
+      await api("POST", "/api/totp/enrol/finish", { enrolment, code });
+      flashAfterReload("Authenticator app added. After your password, type the code it shows.");
+      window.location.reload();
+    } catch (e) { fail(e); }
+  });
+}
+
 function initSecurity() {
   showFlash();
   signalAccepted();
@@ -312,6 +396,7 @@ function initSecurity() {
       window.location.reload();
     } catch (e) { fail(e); }
   });
+  initTotpEnrolment();
   document.querySelectorAll("form.rename").forEach((form) => {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();

@@ -30,6 +30,7 @@ mod roles;
 mod secrets;
 mod sessions;
 mod throttles;
+mod totp;
 mod users;
 
 pub use attestations::AttestationRecord;
@@ -50,6 +51,7 @@ pub use pool::{Backend, Store};
 pub use revocations::RevokeReason;
 pub use roles::Assignment;
 pub use sessions::{PasskeyUse, Recorded, SessionRecord, SignInWrite};
+pub use totp::TotpRecord;
 pub use users::{NewUser, RowVersion, User, UserQuery};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

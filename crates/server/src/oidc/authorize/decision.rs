@@ -25,6 +25,7 @@ pub async fn evidence(
             one_time: s.session.pass_one_time,
         },
         SignInMethod::Password => SignInEvidence::Password,
+        SignInMethod::PasswordTotp => SignInEvidence::PasswordTotp,
         SignInMethod::Passkey => {
             let attested = match (&s.session.passkey_id, known) {
                 (Some(id), Some(p)) if *id == p.id && p.user_id == s.user.id => hardware(p),
