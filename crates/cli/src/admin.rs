@@ -64,6 +64,10 @@ pub enum UserCommand {
     /// Set a user's password (stored as Argon2id). Asked for twice on a terminal, or read
     /// as one line from standard input.
     SetPassword { username: String },
+    /// Remove a user's password (audited).
+    RemovePassword { username: String },
+    /// Remove a user's authenticator app (audited).
+    RemoveAuthenticatorApp { username: String },
     /// Import existing password hashes (Argon2 PHC strings, bcrypt $2a$/$2b$/$2y$) for
     /// users already in the directory, from JSON lines ({"username", "passwordHash"}) or
     /// CSV with a header naming username and passwordHash. One transaction: any problem
@@ -277,6 +281,18 @@ async fn run_user(
         UserCommand::SetPassword { username } => {
             crate::passwords::set(store, &username, as_json, now).await?
         }
+        UserCommand::RemovePassword { username } => {
+            let r = app::methods::remove_password(store, &username, &actor(), now)
+                .await
+                .map_err(app_failed)?;
+            removed(&r, "password", as_json);
+        }
+        UserCommand::RemoveAuthenticatorApp { username } => {
+            let r = app::methods::remove_authenticator_app(store, &username, &actor(), now)
+                .await
+                .map_err(app_failed)?;
+            removed(&r, "authenticator app", as_json);
+        }
         UserCommand::Import {
             file,
             format,
@@ -292,6 +308,14 @@ async fn run_user(
         }
     }
     Ok(())
+}
+
+fn removed(r: &app::methods::RemovedMethodDto, what: &str, as_json: bool) {
+    if as_json {
+        output::json(r);
+    } else {
+        println!("Removed the {what} of {}.", r.username);
+    }
 }
 
 fn print_user(d: &UserDetailDto) {
@@ -317,7 +341,11 @@ fn print_user(d: &UserDetailDto) {
     };
     println!("Groups:        {groups}");
     println!("Methods:");
-    if d.passkeys.is_empty() && d.temporary_access_pass.is_none() && d.password.is_none() {
+    if d.passkeys.is_empty()
+        && d.temporary_access_pass.is_none()
+        && d.password.is_none()
+        && d.authenticator_app.is_none()
+    {
         println!("  (none registered)");
     }
     for p in &d.passkeys {
@@ -346,6 +374,13 @@ fn print_user(d: &UserDetailDto) {
             } else {
                 "  (not enabled by the methods policy)"
             }
+        );
+    }
+    if let Some(a) = &d.authenticator_app {
+        println!(
+            "  authenticator app  since {}  last used {}",
+            a.created_date_time,
+            a.last_used_date_time.as_deref().unwrap_or("never")
         );
     }
     if let Some(p) = &d.temporary_access_pass {

@@ -717,6 +717,15 @@ async fn the_openapi_document_describes_every_route(db: Db) {
         ("/api/v1/admin/passkeyProviders", &["get"]),
         ("/api/v1/admin/metadata", &["get"]),
         ("/api/v1/admin/users/{username}/passkeys/{id}", &["delete"]),
+        (
+            "/api/v1/admin/users/{username}/password",
+            &["put", "delete"],
+        ),
+        (
+            "/api/v1/admin/users/{username}/authenticatorApp",
+            &["delete"],
+        ),
+        ("/api/v1/admin/passwordImports", &["post"]),
         ("/api/v1/admin/roleAssignments", &["get", "post"]),
         (
             "/api/v1/admin/roleAssignments/{principalType}/{principal}/{role}",
@@ -827,7 +836,193 @@ async fn a_property_based_fuzzer_finds_no_server_error(db: Db) {
     }
 }
 
+/// Passwords and authenticator apps through the API: set, imported, shown as metadata,
+/// removed — each by the roles that may, audited, never with a hash.
+async fn legacy_methods_by_role(db: Db) {
+    let Some(h) = start(db, "admin_api::legacy_methods_by_role").await else {
+        return;
+    };
+    h.add_user("alice").await;
+    let (_, reader) = caller(&h, &[Role::GlobalReader], "keyfort.admin").await;
+    let (_, helpdesk) = caller(&h, &[Role::AuthenticationAdministrator], "keyfort.admin").await;
+    let (_, privileged) = caller(
+        &h,
+        &[Role::PrivilegedAuthenticationAdministrator],
+        "keyfort.admin",
+    )
+    .await;
+    let pw = json!({ "password": "correct horse battery staple" });
+    call(
+        &h,
+        "PUT",
+        "/users/alice/password",
+        Some(&reader),
+        Some(pw.clone()),
+    )
+    .await
+    .answers(403);
+    call(
+        &h,
+        "PUT",
+        "/users/alice/password",
+        Some(&helpdesk),
+        Some(json!({ "password": "short" })),
+    )
+    .await
+    .refused(400, "password_too_short");
+    call(
+        &h,
+        "PUT",
+        "/users/nobody/password",
+        Some(&helpdesk),
+        Some(pw.clone()),
+    )
+    .await
+    .answers(404);
+    let set = call(
+        &h,
+        "PUT",
+        "/users/alice/password",
+        Some(&helpdesk),
+        Some(pw.clone()),
+    )
+    .await
+    .answers(200);
+    assert_eq!(
+        (set["scheme"].as_str(), set["replacedPrevious"].as_bool()),
+        (Some("argon2id"), Some(false))
+    );
+    let shown = call(&h, "GET", "/users/alice", Some(&reader), None)
+        .await
+        .answers(200);
+    assert_eq!(shown["password"]["source"], "set");
+    assert!(!shown.to_string().contains("$argon2"), "{shown}");
+
+    // An import may name anyone: the privileged role only. One bad line imports nothing
+    // unless asked; every bad line is named.
+    let hash = "$2y$10$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+    let content = format!(
+        "{}\nnot json\n",
+        json!({ "username": "alice", "passwordHash": hash })
+    );
+    let import = |continue_on_error: bool| json!({ "format": "jsonl", "content": content, "continueOnError": continue_on_error });
+    call(
+        &h,
+        "POST",
+        "/passwordImports",
+        Some(&helpdesk),
+        Some(import(false)),
+    )
+    .await
+    .answers(403);
+    let strict = call(
+        &h,
+        "POST",
+        "/passwordImports",
+        Some(&privileged),
+        Some(import(false)),
+    )
+    .await
+    .answers(200);
+    assert_eq!(strict["committed"], false, "{strict}");
+    assert_eq!(strict["skipped"][0]["line"], 2);
+    let shown = call(&h, "GET", "/users/alice", Some(&reader), None)
+        .await
+        .answers(200);
+    assert_eq!(shown["password"]["scheme"], "argon2id", "nothing imported");
+    let done = call(
+        &h,
+        "POST",
+        "/passwordImports",
+        Some(&privileged),
+        Some(import(true)),
+    )
+    .await
+    .answers(200);
+    assert_eq!(
+        (done["committed"].as_bool(), done["replaced"].as_u64()),
+        (Some(true), Some(1))
+    );
+    call(
+        &h,
+        "POST",
+        "/passwordImports",
+        Some(&privileged),
+        Some(json!({ "format": "xml", "content": "" })),
+    )
+    .await
+    .answers(400);
+
+    // Removal: the password, then nothing left to remove; the app likewise.
+    let removed = call(&h, "DELETE", "/users/alice/password", Some(&helpdesk), None)
+        .await
+        .answers(200);
+    assert_eq!(
+        removed,
+        json!({ "username": "alice", "removed": "password" })
+    );
+    call(&h, "DELETE", "/users/alice/password", Some(&helpdesk), None)
+        .await
+        .answers(404);
+    let alice = h.store.user_by_username("alice").await.unwrap().unwrap();
+    h.store
+        .add_totp(
+            &keyfort_store::TotpRecord {
+                user_id: alice.id.clone(),
+                secret_sealed: "c2VhbGVk".into(),
+                created_at: now(),
+                last_step: None,
+                last_used_at: None,
+            },
+            "alice",
+            "alice",
+        )
+        .await
+        .unwrap();
+    let shown = call(&h, "GET", "/users/alice", Some(&reader), None)
+        .await
+        .answers(200);
+    assert!(
+        shown["authenticatorApp"]["createdDateTime"].is_string(),
+        "{shown}"
+    );
+    assert!(!shown.to_string().contains("c2VhbGVk"), "never the secret");
+    call(
+        &h,
+        "DELETE",
+        "/users/alice/authenticatorApp",
+        Some(&reader),
+        None,
+    )
+    .await
+    .answers(403);
+    let removed = call(
+        &h,
+        "DELETE",
+        "/users/alice/authenticatorApp",
+        Some(&helpdesk),
+        None,
+    )
+    .await
+    .answers(200);
+    assert_eq!(removed["removed"], "authenticatorApp");
+    let audit = call(&h, "GET", "/auditLogs", Some(&reader), None)
+        .await
+        .answers(200);
+    let text = audit.to_string();
+    for action in [
+        "password.set",
+        "password.imported",
+        "password.removed",
+        "totp.removed",
+    ] {
+        assert!(text.contains(action), "{action} audited");
+    }
+    assert!(!text.contains("R9h/cIPz"), "no hash audited");
+}
+
 on_both_stores!(
+    legacy_methods_by_role,
     authentication_is_required,
     each_role_does_only_what_it_may,
     policy_changes_are_versioned,

@@ -793,4 +793,18 @@ fn passwords_are_set_and_imported_from_the_command_line() {
             .code(),
         Some(64)
     );
+    // An administrator removes a password, audited; removing it twice says so.
+    let removed = cli.json(&["user", "remove-password", "bob", "--json"]);
+    assert_eq!(
+        removed,
+        serde_json::json!({ "username": "bob", "removed": "password" })
+    );
+    assert!(cli.json(&["user", "show", "bob", "--json"])["password"].is_null());
+    let again = cli.run(&["user", "remove-password", "bob"]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("no such password"), "{}", stderr(&again));
+    let none = cli.run(&["user", "remove-authenticator-app", "bob"]);
+    assert!(!none.status.success());
+    let audit = cli.run(&["log", "audit", "--json"]);
+    assert!(String::from_utf8_lossy(&audit.stdout).contains("password.removed"));
 }

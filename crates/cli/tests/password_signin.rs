@@ -204,7 +204,10 @@ async fn passwords_sign_in_and_lead_to_passkeys(db: Db) {
     let c2 = client();
     let r = password_signin(&h, &c2, "pat", PASSWORD).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body, json!({ "secondFactor": "passkey" }));
+    assert_eq!(
+        r.body,
+        json!({ "secondFactor": "passkey", "otherSecondFactors": [] })
+    );
     assert!(!r.set_cookie, "a password alone makes no session");
     let (status, _) = h.get_html(&c2, "/my/security").await;
     assert_ne!(status, 200, "not signed in");

@@ -80,6 +80,24 @@ impl Store {
         .await
     }
 
+    /// Removes the user's password, audited as `password.removed` by `actor` in the same
+    /// commit. Whether there was one.
+    pub async fn remove_password(
+        &self,
+        user_id: &str,
+        username: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool> {
+        self.transact(RemovePassword {
+            user_id: user_id.to_string(),
+            username: username.to_string(),
+            actor: actor.to_string(),
+            now,
+        })
+        .await
+    }
+
     /// Replaces the user's stored hash by `new_hash` (Argon2id), made from the password
     /// just verified against `old_hash` — only if the stored hash is still that one, so a
     /// password set meanwhile is never overwritten. Audited as `password.rehashed` in the
@@ -190,6 +208,32 @@ impl Body for SetPassword {
             .after(serde_json::json!({ "scheme": self.scheme, "replacedPrevious": replaced }));
         audit::write_with(e, &ev).await?;
         Ok(replaced)
+    }
+}
+
+struct RemovePassword {
+    user_id: String,
+    username: String,
+    actor: String,
+    now: i64,
+}
+
+impl Body for RemovePassword {
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        let gone = e
+            .exec(
+                "DELETE FROM passwords WHERE user_id = $1",
+                &[Arg::Text(&self.user_id)],
+            )
+            .await?;
+        if gone == 0 {
+            return Ok(false);
+        }
+        let ev = AuditEvent::new(self.now, &self.actor, "password.removed", &self.username);
+        audit::write_with(e, &ev).await?;
+        Ok(true)
     }
 }
 

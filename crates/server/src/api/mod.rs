@@ -15,7 +15,7 @@ use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,6 +135,10 @@ impl Modify for BearerScheme {
         methods::show_pass,
         methods::revoke_pass,
         methods::remove_passkey,
+        methods::set_password,
+        methods::remove_password,
+        methods::remove_authenticator_app,
+        methods::import_passwords,
         policy::show,
         policy::replace,
         policy::explain,
@@ -199,6 +203,18 @@ pub fn router() -> Router<AppState> {
         .route(
             &format!("{A}/users/{{username}}/passkeys/{{id}}"),
             delete(methods::remove_passkey),
+        )
+        .route(
+            &format!("{A}/users/{{username}}/password"),
+            put(methods::set_password).delete(methods::remove_password),
+        )
+        .route(
+            &format!("{A}/users/{{username}}/authenticatorApp"),
+            delete(methods::remove_authenticator_app),
+        )
+        .route(
+            &format!("{A}/passwordImports"),
+            post(methods::import_passwords),
         )
         .route(
             &format!("{A}/groups"),

@@ -140,6 +140,12 @@ pub async fn show_user(
             .collect(),
         temporary_access_pass: pass.as_ref().map(|p| PassDto::of(p, pass_allowed, now)),
         password,
+        authenticator_app: store.totp_of_user(&u.id).await?.map(|t| {
+            super::dto::AuthenticatorAppDto {
+                created_date_time: super::dto::iso(t.created_at),
+                last_used_date_time: t.last_used_at.map(super::dto::iso),
+            }
+        }),
     })
 }
 

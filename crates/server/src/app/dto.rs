@@ -175,6 +175,15 @@ pub struct UserDetailDto {
     pub passkeys: Vec<PasskeyDto>,
     pub temporary_access_pass: Option<PassDto>,
     pub password: Option<PasswordMethodDto>,
+    pub authenticator_app: Option<AuthenticatorAppDto>,
+}
+
+/// A user's authenticator app (TOTP), as metadata (never the secret).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticatorAppDto {
+    pub created_date_time: String,
+    pub last_used_date_time: Option<String>,
 }
 
 /// A user's password, as metadata (never the hash).

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod logs;
 pub mod memberships;
 pub mod metadata;
+pub mod methods;
 pub mod passes;
 pub mod passkeys;
 pub mod passwords;

@@ -238,6 +238,14 @@ fn read_csv(text: &str, rows: &mut Vec<RawRow>, problems: &mut Vec<ImportProblem
 
 /// The rows of an import file that can be stored, and the problems of the others: each
 /// username normalised and named once, each hash accepted by [`accept_hash`].
+/// Whether the file names `username` on any line it can read.
+pub fn names_user(text: &str, format: ImportFormat, username: &str) -> bool {
+    parse_import(text, format)
+        .0
+        .iter()
+        .any(|row| row.username == username)
+}
+
 pub fn parse_import(
     text: &str,
     format: ImportFormat,
