@@ -802,7 +802,11 @@ fn passwords_are_set_and_imported_from_the_command_line() {
     assert!(cli.json(&["user", "show", "bob", "--json"])["password"].is_null());
     let again = cli.run(&["user", "remove-password", "bob"]);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("no such password"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("no such password"),
+        "{}",
+        stderr(&again)
+    );
     let none = cli.run(&["user", "remove-authenticator-app", "bob"]);
     assert!(!none.status.success());
     let audit = cli.run(&["log", "audit", "--json"]);
