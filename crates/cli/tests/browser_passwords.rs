@@ -1,6 +1,7 @@
 //! Passwords during a migration, in a real browser: an organisation imports its users'
 //! bcrypt hashes with the CLI and turns passwords on for everyone but one group. A user
-//! who holds only a password signs in to an application with it, adds an authenticator
+//! who holds only a password signs in to an application with it (snoozing the
+//! registration campaign's request for a passkey), adds an authenticator
 //! app (scanning a QR code drawn by Keyfort) and a passkey on My security, and from then
 //! on is offered the passkey first; when the passkey prompt fails they pick the password
 //! from "Other ways to sign in" (which leads on to the passkey), or the authenticator
@@ -168,6 +169,16 @@ async fn passwords_during_a_migration() {
     assert_eq!(browser.other_ways().await, json!([]));
     browser.session.type_into("#password", PASSWORD).await;
     browser.session.click("#password-submit").await;
+    // The registration campaign asks for a passkey; Pat snoozes it for now.
+    browser.wait_for_page("/signin/setup").await;
+    assert_eq!(
+        browser
+            .eval(r#"return document.getElementById("setup-why").dataset.reason;"#)
+            .await,
+        json!("campaign")
+    );
+    assert!(browser.text("setup-why").await.contains("3 more times"));
+    browser.session.click("#setup-snooze").await;
     let (_, acr, amr, username) = browser.rp_result(&rp_base).await;
     assert_eq!(username, "pat");
     assert_eq!(

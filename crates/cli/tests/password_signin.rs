@@ -152,7 +152,10 @@ async fn passwords_sign_in_and_lead_to_passkeys(db: Db) {
     let r = password_signin(&h, &c, "pat", PASSWORD).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.set_cookie);
-    assert_eq!(r.body["redirect"], "/my/security");
+    assert_eq!(
+        r.body["redirect"], "/signin/setup",
+        "the registration campaign (on by default) asks for a passkey"
+    );
     let row = h.last_signin().await;
     assert_eq!(
         (row.method.as_str(), row.outcome.as_str()),

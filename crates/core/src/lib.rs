@@ -6,6 +6,7 @@
 
 pub mod attestation;
 pub mod authorize;
+pub mod campaign;
 pub mod clients;
 pub mod decision;
 pub mod directory;

@@ -1,6 +1,8 @@
 //! Where a person goes right after signing in: someone who signed in with a Temporary
-//! Access Pass is led to set up a passkey before going on to where they were going.
+//! Access Pass is led to set up a passkey before going on to where they were going, and
+//! the registration campaign (`campaign`) asks — or requires — the rest to add one.
 
+use crate::campaign::CampaignStep;
 use crate::registration::RegistrationRefusal;
 use crate::session::SignInMethod;
 
@@ -13,6 +15,8 @@ pub struct AfterSignInFacts {
     /// Whether this session may register a passkey now
     /// (`registration::assess_begin`: the policy, the session, room for one more).
     pub may_register: Result<(), RegistrationRefusal>,
+    /// What the registration campaign asks of them now.
+    pub campaign: CampaignStep,
 }
 
 /// Why a person is led to set up a passkey.
@@ -22,6 +26,10 @@ pub enum SetUpReason {
     FirstPasskey,
     /// They have passkeys, but came in with a pass (a new device, or one lost).
     AnotherDevice,
+    /// The registration campaign asks; they may snooze.
+    Campaign,
+    /// The registration campaign requires one before they go on.
+    Required,
 }
 
 impl SetUpReason {
@@ -29,6 +37,8 @@ impl SetUpReason {
         match self {
             SetUpReason::FirstPasskey => "first_passkey",
             SetUpReason::AnotherDevice => "another_device",
+            SetUpReason::Campaign => "campaign",
+            SetUpReason::Required => "required",
         }
     }
 }
@@ -38,6 +48,8 @@ impl SetUpReason {
 pub enum ContinueReason {
     /// They signed in with a passkey.
     SignedInWithPasskey,
+    /// Nothing asks them to add one now (the campaign's reason is `campaign`).
+    NotAsked,
     /// They may not register one now (the policy, or no room); the reason is the refusal's.
     MayNotRegister(RegistrationRefusal),
 }
@@ -55,7 +67,15 @@ pub enum NextStep {
 /// register one is led to do so (and may still decline); a passkey sign-in goes on.
 pub fn after_signin(f: AfterSignInFacts) -> NextStep {
     if f.method != SignInMethod::TemporaryAccessPass {
-        return NextStep::Continue(ContinueReason::SignedInWithPasskey);
+        return match (f.campaign, f.may_register) {
+            // Required whatever this session may do: registering may need a fresh sign-in.
+            (CampaignStep::Require, _) => NextStep::SetUpPasskey(SetUpReason::Required),
+            (CampaignStep::Ask { .. }, Ok(())) => NextStep::SetUpPasskey(SetUpReason::Campaign),
+            _ if f.method == SignInMethod::Passkey => {
+                NextStep::Continue(ContinueReason::SignedInWithPasskey)
+            }
+            _ => NextStep::Continue(ContinueReason::NotAsked),
+        };
     }
     if let Err(r) = f.may_register {
         return NextStep::Continue(ContinueReason::MayNotRegister(r));
@@ -77,7 +97,38 @@ mod tests {
             method,
             passkeys,
             may_register: Ok(()),
+            campaign: CampaignStep::Quiet(crate::campaign::QuietReason::HasPasskey),
         }
+    }
+
+    #[test]
+    fn the_campaign_asks_when_a_registration_may_follow_and_requires_always() {
+        let ask = AfterSignInFacts {
+            campaign: CampaignStep::Ask {
+                snoozes_left: Some(2),
+            },
+            ..facts(SignInMethod::Password, 0)
+        };
+        assert_eq!(
+            after_signin(ask),
+            NextStep::SetUpPasskey(SetUpReason::Campaign)
+        );
+        let stale = AfterSignInFacts {
+            may_register: Err(RegistrationRefusal::ReauthenticationRequired),
+            ..ask
+        };
+        assert_eq!(
+            after_signin(stale),
+            NextStep::Continue(ContinueReason::NotAsked)
+        );
+        let required = AfterSignInFacts {
+            campaign: CampaignStep::Require,
+            ..stale
+        };
+        assert_eq!(
+            after_signin(required),
+            NextStep::SetUpPasskey(SetUpReason::Required)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod aead;
 pub mod api;
 pub mod app;
 pub mod bootstrap;
+pub mod campaign;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/totp/enrol/begin", post(totp::enrol_begin))
         .route("/api/totp/enrol/finish", post(totp::enrol_finish))
         .route("/api/totp", delete(totp::remove))
+        .route("/api/campaign/snooze", post(campaign::snooze))
         .route(
             "/api/signin/passkey/begin",
             post(passkeys::authentication::begin),

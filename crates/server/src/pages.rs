@@ -80,8 +80,10 @@ struct SignOutPage {
 struct SetupPage {
     display_name: String,
     client_name: Option<String>,
-    /// `first_passkey` or `another_device`.
+    /// `first_passkey`, `another_device`, `campaign` or `required`.
     reason: &'static str,
+    /// While the campaign asks with enforcement on: the snoozes left.
+    snoozes_left: Option<i64>,
     /// Whether the pass of this session works only once.
     one_time: bool,
     /// When the pass (and this session) ends.
@@ -177,10 +179,23 @@ pub async fn setup(
     let keyfort_core::onboarding::NextStep::SetUpPasskey(reason) = step else {
         return Ok(Redirect::to(&next).into_response());
     };
+    let snoozes_left = match reason {
+        keyfort_core::onboarding::SetUpReason::Campaign => {
+            let snoozes = state.store.campaign_snoozes(&current.user.id).await?;
+            let policy = state.policy();
+            policy
+                .policy
+                .registration_campaign
+                .enforce_registration_after_allowed_snoozes
+                .then(|| keyfort_core::campaign::ALLOWED_SNOOZES.saturating_sub(snoozes.snoozes))
+        }
+        _ => None,
+    };
     Ok(render(&SetupPage {
         display_name: current.user.display_name.clone(),
         client_name: pending.map(|p| p.client_name),
         reason: reason.code(),
+        snoozes_left,
         one_time: session.pass_one_time,
         pass_expires: when(session.pass_expires_at),
         next,

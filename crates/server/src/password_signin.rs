@@ -240,19 +240,27 @@ pub async fn sign_in(
             Ok(Json(answer).into_response())
         }
         PasswordAccepted::SignIn => {
+            let (answering, setup) = signin::route_after(
+                &state,
+                &user.id,
+                keyfort_core::session::SignInMethod::Password,
+                body.request.as_deref(),
+                now,
+            )
+            .await?;
             let established = signin::establish(
                 &state,
                 &client,
                 &user,
                 signin::Proof::Password,
-                (body.request.as_deref(), None),
+                (answering, None),
                 now,
             )
             .await?;
             match established {
                 signin::Established::SignedIn { redirect, cookie } => Ok((
                     AppendHeaders([(SET_COOKIE, cookie)]),
-                    Json(json!({ "redirect": redirect })),
+                    Json(json!({ "redirect": setup.unwrap_or(redirect) })),
                 )
                     .into_response()),
                 _ => Err(ApiError::internal()),

@@ -184,6 +184,19 @@ pub fn passkey_policy_message(r: PasskeyPolicyRefusal, registering: bool) -> &'s
     }
 }
 
+impl From<keyfort_core::campaign::SnoozeRefusal> for ApiError {
+    fn from(r: keyfort_core::campaign::SnoozeRefusal) -> Self {
+        use keyfort_core::campaign::SnoozeRefusal::*;
+        let message = match r {
+            RegistrationRequired => {
+                "Your organisation requires a passkey before you go on: it can no longer wait."
+            }
+            NotAsked => "Nothing asks you to add a passkey now.",
+        };
+        ApiError::new(StatusCode::CONFLICT, r.code(), message)
+    }
+}
+
 impl From<keyfort_core::totp::CodeRefusal> for ApiError {
     fn from(r: keyfort_core::totp::CodeRefusal) -> Self {
         use keyfort_core::totp::CodeRefusal::*;

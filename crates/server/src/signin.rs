@@ -4,6 +4,7 @@ use crate::crypto::{random_token, token_hash};
 use crate::error::ApiError;
 use crate::extract::{ClientInfo, session_cookie};
 use crate::state::AppState;
+use keyfort_core::campaign::{self, CampaignFacts, CampaignStep};
 use keyfort_core::onboarding::{self, AfterSignInFacts, NextStep};
 use keyfort_core::policy::Subject;
 use keyfort_core::registration;
@@ -225,11 +226,65 @@ pub async fn after_signin(
         policy: &policy.policy,
         subject: Subject { groups: &groups },
     };
+    let campaign =
+        campaign_step(state, user_id, passkeys > 0, &policy.policy, &groups, now).await?;
     Ok(onboarding::after_signin(AfterSignInFacts {
         method: session.method,
         passkeys,
         may_register: registration::assess_begin(session, passkeys, facts, now),
+        campaign,
     }))
+}
+
+/// For a sign-in without a pass about to be made with `method`: the waiting request to
+/// answer in its commit, and the page to go to instead when "Set up your passkey" comes
+/// first (the campaign asks or requires it; the request then waits for that page).
+pub async fn route_after<'r>(
+    state: &AppState,
+    user_id: &str,
+    method: SignInMethod,
+    request: Option<&'r str>,
+    now: i64,
+) -> Result<(Option<&'r str>, Option<String>), ApiError> {
+    let session = SessionFacts {
+        method,
+        auth_time: now,
+        expires_at: session_expiry(state.session, now, None),
+        last_seen_at: now,
+        pass_one_time: false,
+        pass_expires_at: None,
+    };
+    Ok(match after_signin(state, user_id, &session, now).await? {
+        NextStep::SetUpPasskey(_) => (None, Some(setup_page(request))),
+        NextStep::Continue(_) => (request, None),
+    })
+}
+
+/// What the registration campaign asks of the person now (`keyfort_core::campaign`).
+pub async fn campaign_step(
+    state: &AppState,
+    user_id: &str,
+    holds_passkey: bool,
+    policy: &keyfort_core::policy::MethodsPolicy,
+    groups: &[String],
+    now: i64,
+) -> Result<CampaignStep, ApiError> {
+    // Only someone without a passkey is ever asked: no read for everyone else.
+    let snoozes = if holds_passkey {
+        keyfort_store::CampaignSnoozes::default()
+    } else {
+        state.store.campaign_snoozes(user_id).await?
+    };
+    Ok(campaign::step(
+        CampaignFacts {
+            policy,
+            subject: Subject { groups },
+            holds_passkey,
+            snoozes: snoozes.snoozes,
+            last_snoozed_at: snoozes.last_snoozed_at,
+        },
+        now,
+    ))
 }
 
 /// "Set up your passkey", carrying a waiting authorization request on to

@@ -348,19 +348,27 @@ pub async fn sign_in(
         id: opened.id,
         expires_at: opened.exp,
     };
+    let (answering, setup) = signin::route_after(
+        &state,
+        &user.id,
+        keyfort_core::session::SignInMethod::PasswordTotp,
+        body.request.as_deref(),
+        now,
+    )
+    .await?;
     let established = signin::establish(
         &state,
         &client,
         &user,
         signin::Proof::PasswordTotp { pending: &spent },
-        (body.request.as_deref(), None),
+        (answering, None),
         now,
     )
     .await?;
     match established {
         signin::Established::SignedIn { redirect, cookie } => Ok((
             AppendHeaders([(SET_COOKIE, cookie)]),
-            Json(json!({ "redirect": redirect })),
+            Json(json!({ "redirect": setup.unwrap_or(redirect) })),
         )),
         signin::Established::Replayed => {
             let e =

@@ -322,6 +322,15 @@ function initSetup() {
   const form = document.getElementById("setup-passkey");
   // Only ever a path on this origin, as the server wrote it.
   const next = form.dataset.next.startsWith("/") ? form.dataset.next : "/my/security";
+  const snooze = document.getElementById("setup-snooze");
+  if (snooze) {
+    snooze.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/campaign/snooze", {});
+        window.location.assign(next);
+      } catch (e) { fail(e); }
+    });
+  }
   if (!webauthnSupported()) {
     show("This browser does not support passkeys. Choose \u201cNot now\u201d and set one up on another device.", true);
     form.querySelector("button").disabled = true;

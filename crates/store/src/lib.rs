@@ -9,6 +9,7 @@
 mod attestations;
 mod audit;
 mod bulk;
+mod campaign;
 mod ceremonies;
 mod clients;
 mod error;
@@ -35,6 +36,7 @@ mod users;
 
 pub use attestations::AttestationRecord;
 pub use audit::AuditEvent;
+pub use campaign::CampaignSnoozes;
 pub use ceremonies::{CeremonyRecord, SpentCeremony, Taken};
 pub use clients::ClientRecord;
 pub use error::StoreError;

@@ -246,6 +246,62 @@ pub struct MethodsPolicy {
     pub software_oath: PlainMethod,
     pub email: PlainMethod,
     pub sms: PlainMethod,
+    /// Asking people without a passkey to register one (absent in documents written
+    /// before it existed: the defaults).
+    #[serde(default)]
+    pub registration_campaign: RegistrationCampaign,
+}
+
+/// The registration campaign's state (Graph's `advancedConfigState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum CampaignState {
+    /// Keyfort's choice: on, for everyone in its targets.
+    #[default]
+    Default,
+    Enabled,
+    Disabled,
+}
+
+/// After a sign-in, a person in scope without a passkey is asked to register one; they
+/// may snooze the question, and after the allowed snoozes must register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistrationCampaign {
+    #[serde(default)]
+    pub state: CampaignState,
+    /// 0–14; 0 asks at every sign-in.
+    #[serde(default = "one_day")]
+    pub snooze_duration_in_days: i64,
+    /// After 3 snoozes the person must register.
+    #[serde(default = "yes")]
+    pub enforce_registration_after_allowed_snoozes: bool,
+    #[serde(default = "everyone")]
+    pub include_targets: Vec<IncludeTarget>,
+    #[serde(default)]
+    pub exclude_targets: Vec<ExcludeTarget>,
+}
+
+fn one_day() -> i64 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for RegistrationCampaign {
+    fn default() -> Self {
+        RegistrationCampaign {
+            state: CampaignState::Default,
+            snooze_duration_in_days: one_day(),
+            enforce_registration_after_allowed_snoozes: true,
+            include_targets: everyone(),
+            exclude_targets: Vec::new(),
+        }
+    }
 }
 
 impl Default for MethodsPolicy {
@@ -278,6 +334,7 @@ impl Default for MethodsPolicy {
             software_oath: off(),
             email: off(),
             sms: off(),
+            registration_campaign: RegistrationCampaign::default(),
         }
     }
 }

@@ -39,6 +39,15 @@ pub enum Scope<'a> {
     },
 }
 
+/// Whether the registration campaign is on and its targets name `s` (exclusion beats
+/// every include).
+pub fn campaign_targets(p: &MethodsPolicy, s: Subject<'_>) -> bool {
+    let c = &p.registration_campaign;
+    c.state != CampaignState::Disabled
+        && !c.exclude_targets.iter().any(|e| s.in_group(&e.id))
+        && c.include_targets.iter().any(|t| s.targeted_by(t))
+}
+
 /// Whether method `m` applies to `s` at all (enabled, included, not excluded).
 pub fn method_applies(p: &MethodsPolicy, m: MethodId, s: Subject<'_>) -> bool {
     matches!(method_scope(p, m, s), Scope::Included { .. })

@@ -46,6 +46,7 @@ pub enum PolicyProblem {
     LengthOutOfRange,
     /// The default profile is removed, or a profile a target names.
     ProfileInUse,
+    SnoozeOutOfRange,
 }
 
 impl PolicyProblem {
@@ -71,6 +72,7 @@ impl PolicyProblem {
             LifetimesOutOfOrder => "lifetimes_out_of_order",
             LengthOutOfRange => "length_out_of_range",
             ProfileInUse => "profile_in_use",
+            SnoozeOutOfRange => "snooze_out_of_range",
         }
     }
 
@@ -97,6 +99,7 @@ impl PolicyProblem {
             LifetimesOutOfOrder => "must lie between the minimum and maximum lifetime",
             LengthOutOfRange => "must be between 8 and 48 characters",
             ProfileInUse => "is used by a target and cannot be removed",
+            SnoozeOutOfRange => "must be between 0 and 14 days",
         }
     }
 }
@@ -169,7 +172,56 @@ pub fn validate_policy(
         validate_targets(m, p.targets(m), &profiles, &group_exists)?;
     }
     validate_profiles(&p.fido2.passkey_profiles)?;
+    validate_campaign(&p.registration_campaign, &group_exists)?;
     validate_pass(&p.temporary_access_pass)
+}
+
+fn validate_campaign(
+    c: &RegistrationCampaign,
+    group_exists: &impl Fn(&str) -> bool,
+) -> Result<(), PolicyRefusal> {
+    const F: &str = "registrationCampaign";
+    if !(0..=14).contains(&c.snooze_duration_in_days) {
+        return refuse(
+            format!("{F}.snoozeDurationInDays"),
+            PolicyProblem::SnoozeOutOfRange,
+        );
+    }
+    if c.include_targets.len() > MAX_TARGETS {
+        return refuse(format!("{F}.includeTargets"), PolicyProblem::TooMany);
+    }
+    if c.exclude_targets.len() > MAX_TARGETS {
+        return refuse(format!("{F}.excludeTargets"), PolicyProblem::TooMany);
+    }
+    for (i, t) in c.include_targets.iter().enumerate() {
+        if t.id != ALL_USERS && !group_exists(&t.id) {
+            return refuse(
+                format!("{F}.includeTargets[{i}]"),
+                PolicyProblem::UnknownGroup,
+            );
+        }
+        if !t.allowed_passkey_profiles.is_empty() {
+            return refuse(
+                format!("{F}.includeTargets[{i}]"),
+                PolicyProblem::ProfilesOnlyForPasskeys,
+            );
+        }
+    }
+    for (i, t) in c.exclude_targets.iter().enumerate() {
+        if t.id == ALL_USERS {
+            return refuse(
+                format!("{F}.excludeTargets[{i}]"),
+                PolicyProblem::AllUsersExcluded,
+            );
+        }
+        if !group_exists(&t.id) {
+            return refuse(
+                format!("{F}.excludeTargets[{i}]"),
+                PolicyProblem::UnknownGroup,
+            );
+        }
+    }
+    Ok(())
 }
 
 fn validate_targets(

@@ -76,6 +76,26 @@ pub async fn decide(
     }
 }
 
+/// Whether the registration campaign requires this person to register a passkey before
+/// going on. A passkey session's person holds one: nothing to read on that path.
+async fn registration_required(
+    state: &AppState,
+    current: &CurrentSession,
+    now: i64,
+) -> Result<bool, ApiError> {
+    if current.session.method == keyfort_core::session::SignInMethod::Passkey {
+        return Ok(false);
+    }
+    let user_id = &current.user.id;
+    let holds_passkey = !state.store.passkeys_of_user(user_id).await?.is_empty();
+    let policy = state.policy();
+    let groups = policy.groups_of(&state.store, user_id).await?;
+    let step =
+        crate::signin::campaign_step(state, user_id, holds_passkey, &policy.policy, &groups, now)
+            .await?;
+    Ok(step == keyfort_core::campaign::CampaignStep::Require)
+}
+
 /// For the sign-in that a waiting request `sealed` was started for, about to be committed
 /// as `current`: decides the request as `/authorize/continue` would on the browser's next
 /// request, so that the sign-in commits the grant and code with itself and sends the
@@ -133,6 +153,14 @@ async fn answer(
             let Some((current, evidence)) = session else {
                 return Err(ApiError::internal());
             };
+            // The registration campaign, enforced: no application until a passkey exists.
+            if registration_required(state, current, now).await? {
+                let id = match waiting {
+                    Some(w) => w.sealed.clone(),
+                    None => request::park(state, &pending, now)?,
+                };
+                return Ok(Answer::Redirect(crate::signin::setup_page(Some(&id))));
+            }
             issue_code(state, client, &pending, current, evidence, acr, now)
         }
         AuthorizeOutcome::Refuse(r) => {
