@@ -9,7 +9,9 @@
 mod support;
 
 use keyfort_core::directory::UserDraft;
-use keyfort_core::policy::{ALL_USERS, IncludeTarget, MethodState, PlainMethod};
+use keyfort_core::policy::{
+    ALL_USERS, IncludeTarget, MethodState, PlainMethod, PreferredMethodRanking,
+};
 use keyfort_server::app::{self, passwords::ImportFormat};
 use keyfort_softauthn::{Authenticator, Overrides};
 use serde_json::{Value, json};
@@ -219,6 +221,47 @@ async fn passwords_sign_in_and_lead_to_passkeys(db: Db) {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
 
+    // The ranking setting: off for the first factor, the person picks from every way;
+    // off for both, also the second factor.
+    for (setting, second) in [
+        (
+            PreferredMethodRanking::SecondFactorOnly,
+            json!({ "secondFactor": "passkey", "otherSecondFactors": [] }),
+        ),
+        (
+            PreferredMethodRanking::Off,
+            json!({ "otherSecondFactors": ["passkey"] }),
+        ),
+    ] {
+        let mut p = app::policy::load(&h.store).await.unwrap().policy;
+        p.preferred_method_ranking = setting;
+        app::policy::apply(&h.store, p, None, false, "test", now())
+            .await
+            .unwrap();
+        // Both answers move with the policy in force.
+        let picks = json!({ "others": ["passkey", "password"] });
+        let started = Instant::now();
+        while choices(&h, "pat").await != picks
+            || password_signin(&h, &client(), "pat", PASSWORD).await.body != second
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{setting:?} in force"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            choices(&h, "no-such-person").await,
+            picks,
+            "unknown names alike"
+        );
+    }
+    let mut p = app::policy::load(&h.store).await.unwrap().policy;
+    p.preferred_method_ranking = PreferredMethodRanking::FirstAndSecondFactor;
+    app::policy::apply(&h.store, p, None, false, "test", now())
+        .await
+        .unwrap();
+
     // The policy turns passwords off: only the right password learns why.
     passwords(
         &h,
@@ -231,6 +274,32 @@ async fn passwords_sign_in_and_lead_to_passkeys(db: Db) {
     assert_eq!((r.status, r.code()), (403, "password_disabled_by_policy"));
     let r = password_signin(&h, &client(), "pat", "wrong wrong wrong wrong").await;
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
+
+    // With passwords off, Pat's only passkey is the last way in and stays; with them on,
+    // the password is another way in and the passkey may go.
+    let id = h.store.passkeys_of_user(&pat.id).await.unwrap()[0]
+        .id
+        .clone();
+    let delete = || async {
+        let r = c2
+            .delete(h.url(&format!("/api/passkeys/{id}")))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (status, body["error"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(delete().await, (409, "last_method".to_string()));
+    passwords(
+        &h,
+        MethodState::Enabled,
+        "pat",
+        &json!({ "preferred": "passkey", "others": ["password"] }),
+    )
+    .await;
+    assert_eq!(delete().await.0, 200);
+    assert!(h.store.passkeys_of_user(&pat.id).await.unwrap().is_empty());
 }
 
 async fn password_bad_input_and_throttling(db: Db) {
@@ -367,8 +436,9 @@ async fn unknown_names_answer_like_known_ones(db: Db) {
     let (k, u) = (median(k_times), median(u_times));
     let ratio = k.as_secs_f64() / u.as_secs_f64();
     println!("wrong password, median of {N}: known {k:?}, unknown {u:?}, ratio {ratio:.2}");
-    // Skipping the verification for unknown names would make the ratio ~20.
-    assert!((0.67..1.5).contains(&ratio), "known {k:?} vs unknown {u:?}");
+    // Skipping the verification for unknown names would make the ratio ~20; a shared,
+    // busy machine moves it by less than 2.
+    assert!((0.5..2.0).contains(&ratio), "known {k:?} vs unknown {u:?}");
 
     // The choices: same body, same time.
     let (mut k_times, mut u_times) = (Vec::new(), Vec::new());

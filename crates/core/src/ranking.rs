@@ -115,6 +115,29 @@ pub enum ChoiceReason {
     Strongest,
     /// Nothing held is allowed.
     NothingUsable,
+    /// The ranking is off for the first factor: the person picks.
+    PersonPicks,
+}
+
+/// Ranks what the person holds and may use; with the ranking off for the first factor,
+/// nothing is started at once and every way is listed, strongest first, to pick from.
+pub fn rank_with(f: ChoiceFacts, setting: crate::policy::PreferredMethodRanking) -> Choices {
+    let ranked = rank(f);
+    if setting.first_factor() {
+        return ranked;
+    }
+    let mut others = ranked.others;
+    if let Some(p) = ranked.preferred {
+        others.insert(0, p);
+    }
+    Choices {
+        preferred: None,
+        others,
+        reason: match ranked.reason {
+            ChoiceReason::NothingUsable => ChoiceReason::NothingUsable,
+            ChoiceReason::Strongest | ChoiceReason::PersonPicks => ChoiceReason::PersonPicks,
+        },
+    }
 }
 
 /// Ranks what the person holds and may use.
@@ -235,6 +258,23 @@ mod tests {
         let passkeys_only = rank(ChoiceFacts::for_unknown_name(true, false, false));
         assert_eq!(passkeys_only.preferred, Some(SignInChoice::Passkey));
         assert!(passkeys_only.others.is_empty());
+    }
+
+    #[test]
+    fn with_the_ranking_off_the_person_picks_from_every_way() {
+        use crate::policy::PreferredMethodRanking::*;
+        let f = ChoiceFacts {
+            passkey: YES,
+            password: YES,
+            ..ChoiceFacts::default()
+        };
+        assert_eq!(rank_with(f, FirstAndSecondFactor), rank(f));
+        for setting in [SecondFactorOnly, Off] {
+            let c = rank_with(f, setting);
+            assert_eq!(c.preferred, None);
+            assert_eq!(c.others, [SignInChoice::Passkey, SignInChoice::Password]);
+            assert_eq!(c.reason, ChoiceReason::PersonPicks);
+        }
     }
 
     #[test]

@@ -259,13 +259,14 @@ pub async fn security(
     let now = crate::state::now_ms();
     let standing = crate::passkeys::manage::Standing::load(&state, &current.user.id, now).await?;
     let signing_in = passkeys.iter().filter(|p| standing.signs_in(p)).count();
+    let password_signs_in = standing.password_signs_in(&state, &current.user.id).await?;
     let derived = state.derived();
     let views = passkeys
         .into_iter()
         .map(|p| {
             let (policy_code, policy_message) = standing.refusal(&p).unwrap_or(("", ""));
             // The only passkey that signs the person in cannot be deleted by them.
-            let last_way_in = signing_in == 1 && standing.signs_in(&p);
+            let last_way_in = signing_in == 1 && standing.signs_in(&p) && !password_signs_in;
             PasskeyView {
                 policy_code,
                 policy_message,

@@ -15,7 +15,7 @@ use keyfort_core::password_signin::{
     PasswordAccepted, PasswordFacts, SecondFactor, StoredPassword, assess_password, second_factors,
 };
 use keyfort_core::policy::{MethodId, Subject, method_applies};
-use keyfort_core::ranking::{ChoiceFacts, Choices, Held, SignInChoice, rank};
+use keyfort_core::ranking::{ChoiceFacts, Choices, Held, SignInChoice, rank_with};
 use keyfort_store::{PasswordRecord, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -121,7 +121,8 @@ pub async fn choices(
         ));
     }
     let held = holdings(&state, &body.username, now_ms()).await?;
-    Ok(Json(rank(held.facts).into()))
+    let setting = state.policy().policy.preferred_method_ranking;
+    Ok(Json(rank_with(held.facts, setting).into()))
 }
 
 #[derive(Deserialize)]
@@ -229,10 +230,17 @@ pub async fn sign_in(
     }
     match accepted {
         PasswordAccepted::ThenSecondFactor(second) => {
-            let mut answer = json!({
-                "secondFactor": second,
-                "otherSecondFactors": &seconds[1..],
-            });
+            // With the ranking off for second factors, the person picks from all of them.
+            let mut answer = if state
+                .policy()
+                .policy
+                .preferred_method_ranking
+                .second_factor()
+            {
+                json!({ "secondFactor": second, "otherSecondFactors": &seconds[1..] })
+            } else {
+                json!({ "otherSecondFactors": &seconds })
+            };
             // A code is checked against this right password, sealed for the browser.
             if seconds.contains(&SecondFactor::SoftwareOath) {
                 answer["pending"] = json!(crate::totp::pending_for(&state, &user, now)?);

@@ -250,6 +250,13 @@ function initSignIn() {
     if (!needsPasskey) {
       try { choices = await api("POST", "/api/signin/choices", { username }); } catch (e) { fail(e); return; }
     }
+    if (!choices.preferred && (choices.others || []).length) {
+      // The ranking is off: the person picks how to sign in.
+      cancelConditional();
+      showOtherWays(choices.others, username);
+      show("Choose how to sign in.", false);
+      return;
+    }
     showOtherWays(choices.others || [], username);
     await signInWith(choices.preferred || "passkey", username);
   });
@@ -260,10 +267,17 @@ function initSignIn() {
     if (!password) { show("Enter your password.", true); return; }
     try {
       const done = await api("POST", "/api/signin/password", withRequest({ username, password }));
-      if (done.secondFactor) {
+      const offered = [...(done.secondFactor ? [done.secondFactor] : []), ...(done.otherSecondFactors || [])];
+      if (offered.length) {
         pendingSecondStep = done.pending || null;
-        const offered = [done.secondFactor, ...(done.otherSecondFactors || [])];
         const first = offered.includes(chosenSecondFactor) ? chosenSecondFactor : done.secondFactor;
+        if (!first) {
+          // No preferred second factor: the person picks one.
+          document.getElementById("password-form").hidden = true;
+          show("Password accepted. Choose how to confirm it is you.", false);
+          showOtherWays(offered, username, secondStep);
+          return;
+        }
         showOtherWays(offered.filter((f) => f !== first), username, secondStep);
         await secondStep(first, username);
         return;

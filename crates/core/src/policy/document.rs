@@ -250,6 +250,33 @@ pub struct MethodsPolicy {
     /// before it existed: the defaults).
     #[serde(default)]
     pub registration_campaign: RegistrationCampaign,
+    /// Where the sign-in page leads with the strongest method a person holds.
+    #[serde(default)]
+    pub preferred_method_ranking: PreferredMethodRanking,
+}
+
+/// Where the preferred-method ranking applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum PreferredMethodRanking {
+    /// The strongest way in is started at once, and the strongest second factor.
+    #[default]
+    FirstAndSecondFactor,
+    /// The person picks how to sign in; after a password, the strongest second factor.
+    SecondFactorOnly,
+    /// The person picks every step.
+    Off,
+}
+
+impl PreferredMethodRanking {
+    pub fn first_factor(self) -> bool {
+        self == PreferredMethodRanking::FirstAndSecondFactor
+    }
+
+    pub fn second_factor(self) -> bool {
+        self != PreferredMethodRanking::Off
+    }
 }
 
 /// The registration campaign's state (Graph's `advancedConfigState`).
@@ -335,6 +362,7 @@ impl Default for MethodsPolicy {
             email: off(),
             sms: off(),
             registration_campaign: RegistrationCampaign::default(),
+            preferred_method_ranking: PreferredMethodRanking::default(),
         }
     }
 }

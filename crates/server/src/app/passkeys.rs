@@ -91,14 +91,15 @@ pub async fn rename(
 }
 
 /// Removes one of the user's own passkeys, unless it is the last that can sign them in
-/// (`signs_in` says which can: the policy in force accepts it and it is not blocked);
-/// audited. The last-one check is made again in the commit, so racing removals cannot
-/// both pass it.
+/// (`signs_in` says which can: the policy in force accepts it and it is not blocked;
+/// `password`: their password can too); audited. The last-one check is made again in the
+/// commit, so racing removals cannot both pass it.
 pub async fn delete(
     store: &Store,
     user: &User,
     id: &str,
     signs_in: &(dyn Fn(&PasskeyRecord) -> bool + Sync),
+    password: bool,
     now: i64,
 ) -> Result<DeletedPasskeyDto> {
     passkey_id(id)?;
@@ -115,9 +116,9 @@ pub async fn delete(
     let target_signs_in = signs_in(target);
     may_remove_own(OwnRemovalFacts {
         target_signs_in,
-        others_that_sign_in: keep.len(),
+        others_that_sign_in: keep.len().saturating_add(usize::from(password)),
     })?;
-    if target_signs_in {
+    if target_signs_in && !password {
         match store
             .delete_own_passkey(&user.id, id, &keep, &user.username, now)
             .await?

@@ -52,7 +52,9 @@ pub async fn delete(
     let now = now_ms();
     let judge = Standing::load(&state, &current.user.id, now).await?;
     let signs_in = |p: &PasskeyRecord| judge.signs_in(p);
-    let deleted = passkeys::delete(&state.store, &current.user, &id, &signs_in, now).await?;
+    let password = judge.password_signs_in(&state, &current.user.id).await?;
+    let deleted =
+        passkeys::delete(&state.store, &current.user, &id, &signs_in, password, now).await?;
     Ok(Json(deleted))
 }
 
@@ -101,6 +103,26 @@ impl Standing {
     /// Whether `p` can sign the person in now.
     pub fn signs_in(&self, p: &PasskeyRecord) -> bool {
         !p.possibly_cloned && self.refusal(p).is_none()
+    }
+
+    /// Whether the person's password can sign them in now (they hold one and the policy
+    /// enables passwords for them): another way in beside their passkeys.
+    pub async fn password_signs_in(
+        &self,
+        state: &AppState,
+        user_id: &str,
+    ) -> Result<bool, ApiError> {
+        let subject = Subject {
+            groups: &self.groups,
+        };
+        if !keyfort_core::policy::method_applies(
+            &self.policy.policy,
+            keyfort_core::policy::MethodId::Password,
+            subject,
+        ) {
+            return Ok(false);
+        }
+        Ok(state.store.password_of_user(user_id).await?.is_some())
     }
 }
 
