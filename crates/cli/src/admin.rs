@@ -282,13 +282,15 @@ async fn run_user(
             crate::passwords::set(store, &username, as_json, now).await?
         }
         UserCommand::RemovePassword { username } => {
-            let r = app::methods::remove_password(store, &username, &actor(), now)
+            let method = app::methods::LegacyMethod::Password;
+            let r = app::methods::remove(store, &username, method, &actor(), now)
                 .await
                 .map_err(app_failed)?;
             removed(&r, "password", as_json);
         }
         UserCommand::RemoveAuthenticatorApp { username } => {
-            let r = app::methods::remove_authenticator_app(store, &username, &actor(), now)
+            let method = app::methods::LegacyMethod::AuthenticatorApp;
+            let r = app::methods::remove(store, &username, method, &actor(), now)
                 .await
                 .map_err(app_failed)?;
             removed(&r, "authenticator app", as_json);

@@ -162,4 +162,9 @@ async fn asked_snoozed_then_required(db: Db) {
         "{status} {to}"
     );
     assert!(to.contains("code="), "{to}");
+    // Nothing left to snooze; and no snooze without a session.
+    let r = h.post(&c, "/api/campaign/snooze", &json!({})).await;
+    assert_eq!((r.status, r.code()), (409, "not_asked"));
+    let r = h.post(&client(), "/api/campaign/snooze", &json!({})).await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
 }

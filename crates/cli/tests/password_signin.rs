@@ -367,6 +367,14 @@ async fn password_bad_input_and_throttling(db: Db) {
         }
         let r = password_signin(&h, &client(), name, PASSWORD).await;
         assert_eq!((r.status, r.code()), (429, "too_many_attempts"), "{name}");
+        // Case and spacing name the same count.
+        let variant = format!("  {}  ", name.to_uppercase());
+        let r = password_signin(&h, &client(), &variant, PASSWORD).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (429, "too_many_attempts"),
+            "{variant:?}"
+        );
         assert!(r.body["message"].as_str().unwrap().contains("Try again in"));
     }
     let row = h.last_signin().await;

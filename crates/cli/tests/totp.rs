@@ -263,6 +263,30 @@ async fn one_code_signs_in_once_however_many_race(db: Db) {
     user_with_password(&h, "ray").await;
     let c = client();
     assert_eq!(password(&h, &c, "ray").await.status, 200);
+    // An enrolment is the session's own: another session, or a forged one, saves nothing.
+    let begun = h.post(&c, "/api/totp/enrol/begin", &json!({})).await;
+    let other = client();
+    assert_eq!(password(&h, &other, "ray").await.status, 200);
+    for (session, enrolment) in [
+        (&other, begun.body["enrolment"].clone()),
+        (&c, json!("forged")),
+    ] {
+        let r = h
+            .post(
+                session,
+                "/api/totp/enrol/finish",
+                &json!({ "enrolment": enrolment, "code": "123456" }),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "enrolment_invalid"),
+            "{:?}",
+            r.body
+        );
+    }
+    let r = h.post(&client(), "/api/totp/enrol/begin", &json!({})).await;
+    assert_eq!(r.status, 401, "no session, no enrolment");
     let (totp, step) = enrol(&h, &c, "ray").await;
     // Fifty right passwords, each waiting for its code; then one code for all at once.
     let mut pendings = Vec::new();

@@ -81,6 +81,15 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     verify_code(password, stored)
 }
 
+/// [`verify_password`] off the async workers: Argon2 and bcrypt take tens of
+/// milliseconds of CPU, and a burst of sign-ins must not stall every other request.
+pub async fn verify_off_thread(typed: &str, stored: &str) -> bool {
+    let (typed, stored) = (typed.to_string(), stored.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&typed, &stored))
+        .await
+        .unwrap_or(false)
+}
+
 /// A fixed hash verified against when there is no pass, so a wrong username costs as
 /// much time as a wrong code and timing does not reveal which usernames exist.
 pub fn dummy_code_hash() -> &'static str {

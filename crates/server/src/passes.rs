@@ -1,6 +1,6 @@
 //! Temporary Access Passes: issuing one, and signing in with one.
 
-use crate::crypto::{dummy_code_hash, hash_code, random_bytes, verify_code};
+use crate::crypto::{dummy_code_hash, hash_code, random_bytes};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
@@ -79,25 +79,6 @@ pub struct PassSignIn {
 
 const METHOD: &str = "temporary_access_pass";
 
-/// The throttle key of pass attempts for a username.
-fn attempt_key(username: &str) -> String {
-    let name: String = username
-        .chars()
-        .take(128)
-        .flat_map(char::to_lowercase)
-        .collect();
-    format!("tap:{name}")
-}
-
-/// Argon2 takes tens of milliseconds of CPU: run it off the async workers so a burst of
-/// pass sign-ins cannot stall every other request.
-async fn code_matches(typed: &str, hash: &str) -> bool {
-    let (typed, hash) = (typed.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || verify_code(&typed, &hash))
-        .await
-        .unwrap_or(false)
-}
-
 /// `POST /api/signin/tap`
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -118,7 +99,7 @@ pub async fn sign_in(
     // Reserve the attempt before checking anything: however many race, the count cannot
     // pass the limit. Keyed by the name typed, known or not, so a delay says nothing
     // about which usernames exist.
-    let key = attempt_key(username.as_deref().unwrap_or(&body.username));
+    let key = throttle::typed_name_key("tap", &body.username);
     let reservation = state.store.reserve_attempt(&key, PASS_BACKOFF, now).await?;
     if let Err(e) = throttle::refused(reservation) {
         return Err(
@@ -138,7 +119,7 @@ pub async fn sign_in(
     let hash = pass
         .as_ref()
         .map_or(dummy_code_hash(), |p| p.code_hash.as_str());
-    let code_matches = code_matches(&typed, hash).await;
+    let code_matches = crate::crypto::verify_off_thread(&typed, hash).await;
     let pass_state = pass.as_ref().map(PassRecord::state);
     let policy = state.policy();
     let allowed = match &user {

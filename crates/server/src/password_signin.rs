@@ -1,7 +1,7 @@
 //! Identifier-first sign-in: the ways a name may sign in (`keyfort_core::ranking`), and
 //! signing in with a password (`keyfort_core::password_signin`).
 
-use crate::crypto::{dummy_code_hash, hash_code, verify_password};
+use crate::crypto::{dummy_code_hash, hash_code};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ClientInfo};
 use crate::signin;
@@ -133,24 +133,6 @@ pub struct PasswordSignIn {
     request: Option<String>,
 }
 
-/// The throttle key of password attempts for a username.
-fn attempt_key(username: &str) -> String {
-    let name: String = username
-        .chars()
-        .take(128)
-        .flat_map(char::to_lowercase)
-        .collect();
-    format!("password:{name}")
-}
-
-/// Argon2 and bcrypt take tens of milliseconds of CPU: off the async workers.
-async fn password_matches(typed: &str, hash: &str) -> bool {
-    let (typed, hash) = (typed.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || verify_password(&typed, &hash))
-        .await
-        .unwrap_or(false)
-}
-
 /// `POST /api/signin/password`: the session (when the person holds no second factor),
 /// or `{"secondFactor": "passkey"}` to go on with.
 pub async fn sign_in(
@@ -174,7 +156,7 @@ pub async fn sign_in(
         return Err(signin::refused(&state, &client, METHOD, None, None, now, e).await);
     }
     // Reserved before anything is checked, keyed by the name typed, known or not.
-    let key = attempt_key(&body.username);
+    let key = throttle::typed_name_key("password", &body.username);
     let reservation = state
         .store
         .reserve_attempt(&key, PASSWORD_BACKOFF, now)
@@ -190,7 +172,7 @@ pub async fn sign_in(
         .password
         .as_ref()
         .map_or(dummy_code_hash(), |p| p.hash.as_str());
-    let matches = password_matches(&body.password, hash).await;
+    let matches = crate::crypto::verify_off_thread(&body.password, hash).await;
     let needs_rehash = held.password.as_ref().is_some_and(|p| {
         crate::app::passwords::accept_hash(&p.hash).map_or(true, |a| a.needs_rehash)
     });

@@ -72,6 +72,21 @@ pub const CLIENT_BACKOFF: Backoff = Backoff {
     forget_after_ms: 10 * 60 * SECOND_MS,
 };
 
+/// The store's throttle key for attempts at a secret of `kind` typed with a username:
+/// the name as sign-in normalises it (known or not, so a delay says nothing about which
+/// names exist, and case or spacing cannot open a fresh count), bounded.
+pub fn typed_name_key(kind: &str, username: &str) -> String {
+    let normalized = keyfort_core::username::normalize(username);
+    let name: String = normalized
+        .as_deref()
+        .unwrap_or(username)
+        .chars()
+        .take(128)
+        .flat_map(char::to_lowercase)
+        .collect();
+    format!("{kind}:{name}")
+}
+
 /// What a limit is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

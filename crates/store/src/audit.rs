@@ -74,3 +74,28 @@ impl crate::Store {
         self.transact(Observed(ev)).await
     }
 }
+
+/// Deletes a user's one row of a method (`sql` takes the user id as `$1`) and, when
+/// there was one, writes `action` for it: the removal and its audit row in one commit.
+pub(crate) struct DeleteAudited {
+    pub sql: &'static str,
+    pub action: &'static str,
+    pub user_id: String,
+    pub username: String,
+    pub actor: String,
+    pub now: i64,
+}
+
+impl crate::group_commit::Body for DeleteAudited {
+    /// Whether there was one.
+    type Out = bool;
+
+    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
+        if e.exec(self.sql, &[Arg::Text(&self.user_id)]).await? == 0 {
+            return Ok(false);
+        }
+        let ev = AuditEvent::new(self.now, &self.actor, self.action, &self.username);
+        write_with(e, &ev).await?;
+        Ok(true)
+    }
+}

@@ -89,7 +89,9 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<bool> {
-        self.transact(RemovePassword {
+        self.transact(audit::DeleteAudited {
+            sql: "DELETE FROM passwords WHERE user_id = $1",
+            action: "password.removed",
             user_id: user_id.to_string(),
             username: username.to_string(),
             actor: actor.to_string(),
@@ -208,32 +210,6 @@ impl Body for SetPassword {
             .after(serde_json::json!({ "scheme": self.scheme, "replacedPrevious": replaced }));
         audit::write_with(e, &ev).await?;
         Ok(replaced)
-    }
-}
-
-struct RemovePassword {
-    user_id: String,
-    username: String,
-    actor: String,
-    now: i64,
-}
-
-impl Body for RemovePassword {
-    type Out = bool;
-
-    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
-        let gone = e
-            .exec(
-                "DELETE FROM passwords WHERE user_id = $1",
-                &[Arg::Text(&self.user_id)],
-            )
-            .await?;
-        if gone == 0 {
-            return Ok(false);
-        }
-        let ev = AuditEvent::new(self.now, &self.actor, "password.removed", &self.username);
-        audit::write_with(e, &ev).await?;
-        Ok(true)
     }
 }
 

@@ -78,7 +78,9 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<bool> {
-        self.transact(RemoveTotp {
+        self.transact(audit::DeleteAudited {
+            sql: "DELETE FROM totp_credentials WHERE user_id = $1",
+            action: "totp.removed",
             user_id: user_id.to_string(),
             username: username.to_string(),
             actor: actor.to_string(),
@@ -154,31 +156,5 @@ impl Body for UseStep {
             )
             .await?;
         Ok(moved == 1)
-    }
-}
-
-struct RemoveTotp {
-    user_id: String,
-    username: String,
-    actor: String,
-    now: i64,
-}
-
-impl Body for RemoveTotp {
-    type Out = bool;
-
-    async fn run<E: Exec>(&self, e: &mut E) -> Result<bool> {
-        let gone = e
-            .exec(
-                "DELETE FROM totp_credentials WHERE user_id = $1",
-                &[Arg::Text(&self.user_id)],
-            )
-            .await?;
-        if gone == 0 {
-            return Ok(false);
-        }
-        let ev = AuditEvent::new(self.now, &self.actor, "totp.removed", &self.username);
-        audit::write_with(e, &ev).await?;
-        Ok(true)
     }
 }

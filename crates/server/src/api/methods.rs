@@ -4,7 +4,7 @@ use super::auth::Caller;
 use super::{ApiPath, Created, ProblemDto};
 use crate::app::directory::find_user;
 use crate::app::dto::{IssuedPassDto, PassDto};
-use crate::app::methods::RemovedMethodDto;
+use crate::app::methods::{LegacyMethod, RemovedMethodDto};
 use crate::app::passes::{self, RevokedPassDto};
 use crate::app::passkeys::RemovedPasskeyDto;
 use crate::app::passwords::{self, ImportFormat, PasswordImportDto, PasswordSetDto};
@@ -187,8 +187,14 @@ pub async fn remove_password(
 ) -> Result<Json<RemovedMethodDto>, ApiError> {
     let user = may_manage_methods_of(&state, &caller, &username).await?;
     Ok(Json(
-        crate::app::methods::remove_password(&state.store, &user, &caller.actor(), now_ms())
-            .await?,
+        crate::app::methods::remove(
+            &state.store,
+            &user,
+            LegacyMethod::Password,
+            &caller.actor(),
+            now_ms(),
+        )
+        .await?,
     ))
 }
 
@@ -208,9 +214,10 @@ pub async fn remove_authenticator_app(
 ) -> Result<Json<RemovedMethodDto>, ApiError> {
     let user = may_manage_methods_of(&state, &caller, &username).await?;
     Ok(Json(
-        crate::app::methods::remove_authenticator_app(
+        crate::app::methods::remove(
             &state.store,
             &user,
+            LegacyMethod::AuthenticatorApp,
             &caller.actor(),
             now_ms(),
         )

@@ -23,42 +23,29 @@ pub struct RemovedMethodDto {
     pub removed: LegacyMethod,
 }
 
-/// Removes the password of the user named `raw`, audited as `password.removed`.
-pub async fn remove_password(
+/// Removes `method` from the user named `raw`, audited (`password.removed`,
+/// `totp.removed`); `NotFound` when they have none.
+pub async fn remove(
     store: &Store,
     raw: &str,
+    method: LegacyMethod,
     actor: &str,
     now: i64,
 ) -> Result<RemovedMethodDto> {
     let user = find_user(store, raw).await?;
-    if !store
-        .remove_password(&user.id, &user.username, actor, now)
-        .await?
-    {
-        return Err(AppError::NotFound("password"));
+    let (id, name) = (&user.id, &user.username);
+    let removed = match method {
+        LegacyMethod::Password => store.remove_password(id, name, actor, now).await?,
+        LegacyMethod::AuthenticatorApp => store.remove_totp(id, name, actor, now).await?,
+    };
+    if !removed {
+        return Err(AppError::NotFound(match method {
+            LegacyMethod::Password => "password",
+            LegacyMethod::AuthenticatorApp => "authenticator app",
+        }));
     }
     Ok(RemovedMethodDto {
         username: user.username,
-        removed: LegacyMethod::Password,
-    })
-}
-
-/// Removes the authenticator app of the user named `raw`, audited as `totp.removed`.
-pub async fn remove_authenticator_app(
-    store: &Store,
-    raw: &str,
-    actor: &str,
-    now: i64,
-) -> Result<RemovedMethodDto> {
-    let user = find_user(store, raw).await?;
-    if !store
-        .remove_totp(&user.id, &user.username, actor, now)
-        .await?
-    {
-        return Err(AppError::NotFound("authenticator app"));
-    }
-    Ok(RemovedMethodDto {
-        username: user.username,
-        removed: LegacyMethod::AuthenticatorApp,
+        removed: method,
     })
 }
